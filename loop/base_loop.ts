@@ -1,0 +1,1172 @@
+/**
+ * `BaseEventLoop`: the ready queue, the timer heap, one iteration
+ * (`_runOnce`), run/stop/close, tasks, and error handling. Mirrors CPython's
+ * `base_events.BaseEventLoop`.
+ *
+ * JavaScript cannot block, so the step and the wait are split (as Trio and
+ * Tokio do): `_runOnce()` is synchronous and is the only code that calls
+ * callbacks; `runForever()` is a small async driver that alternates it with a
+ * wait. Task continuations run as microtasks between iterations, so the driver
+ * yields with a microtask hop while callbacks are ready, and only arms a host
+ * timer when there is truly nothing to do; a `callSoon` made while it waits
+ * (from a microtask, a promise callback or an I/O completion) wakes it. To let
+ * Deno deliver I/O and timers during a long busy stretch it also yields to the
+ * host every few thousand callbacks.
+ *
+ * @module
+ */
+import { AbstractEventLoop } from "./abstract_loop.ts";
+import type {
+  CreateTaskOptions,
+  ExceptionHandler,
+  TaskFactory,
+} from "./abstract_loop.ts";
+import {
+  Context,
+  FAST_CONTEXT,
+  type Frame,
+  runInFrame,
+  swapFrame,
+} from "./context.ts";
+import { Dispatcher } from "./dispatcher.ts";
+import { RuntimeError } from "./exceptions.ts";
+import type { ExceptionContext } from "./exception_context.ts";
+import { type Executor, isExecutor } from "./executor.ts";
+import { describe, Future, isFuture } from "./futures.ts";
+import { Handle, TimerHandle } from "./handles.ts";
+import { logger } from "./log.ts";
+import { state } from "./running.ts";
+import { type Coroutine, ensureFuture, Task } from "./tasks.ts";
+import { TimerHeap } from "./timer_heap.ts";
+
+// deno-lint-ignore no-explicit-any
+type Callback = (...args: any[]) => unknown;
+
+/** Rebuild the heap when more than half of at least this many are cancelled. */
+const MIN_SCHEDULED_TIMER_HANDLES = 100;
+/** Callbacks run between host yields while the loop stays busy. */
+const CALLBACKS_PER_HOST_YIELD = 4096;
+/** Below this (seconds) a wait polls with setImmediate instead of a timer. */
+const TIMER_GRANULARITY = 0.001;
+/** The longest single host timer (ms). */
+const MAX_TIMER_MS = 0x7fffffff;
+
+const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
+const AsyncGeneratorFunction =
+  Object.getPrototypeOf(async function* () {}).constructor;
+const AsyncGeneratorPrototype = Object.getPrototypeOf(
+  (async function* () {}).prototype,
+) as { next: (...args: unknown[]) => unknown };
+const originalAsyncGenNext = AsyncGeneratorPrototype.next;
+
+function checkCallback(callback: unknown, method: string): void {
+  if (typeof callback !== "function") {
+    throw new TypeError(
+      `a function was expected by ${method}(), got ${describe(callback)}`,
+    );
+  }
+  const ctor = callback.constructor;
+  if (ctor === AsyncFunction || ctor === AsyncGeneratorFunction) {
+    throw new TypeError(
+      `coroutines cannot be used with ${method}(): schedule it with createTask(${
+        callback.name || "fn"
+      }) instead`,
+    );
+  }
+}
+
+function checkTime(value: unknown, method: string, what: string): void {
+  if (typeof value !== "number") {
+    throw new TypeError(
+      `${method}() ${what} must be a number of seconds, got ${typeof value}`,
+    );
+  }
+  if (Number.isNaN(value)) {
+    throw new RangeError(`${method}() ${what} must not be NaN`);
+  }
+}
+
+/** Splits a trailing `{ context }` options object off variadic args. */
+function takeContext(args: unknown[]): Context | null {
+  const last = args[args.length - 1];
+  if (
+    last !== null && typeof last === "object" &&
+    Object.getPrototypeOf(last) === Object.prototype &&
+    "context" in last
+  ) {
+    const keys = Object.keys(last);
+    const context = (last as { context: unknown }).context;
+    if (
+      keys.length === 1 && (context == null || context instanceof Context)
+    ) {
+      args.pop();
+      return context as Context | null;
+    }
+  }
+  return null;
+}
+
+function readDebugFromEnv(): boolean {
+  for (const variable of ["AIOLOOP_DEBUG", "PYTHONASYNCIODEBUG"]) {
+    try {
+      const status = Deno.permissions.querySync({ name: "env", variable });
+      if (status.state !== "granted") continue;
+      if (Deno.env.get(variable)) return true;
+    } catch {
+      // No permission API or no access: debug stays off.
+    }
+  }
+  return false;
+}
+
+function runUntilCompleteCallback(fut: Future<unknown>): void {
+  fut.getLoop().stop();
+}
+
+const realClock = (): number => performance.now() / 1000;
+
+/**
+ * The scheduling core of every loop in this package. Mirrors
+ * `asyncio.BaseEventLoop`. Use `EventLoop` (which adds Deno I/O) or
+ * `newEventLoop()`; subclass this to build a loop with other backends.
+ *
+ * @example Running callbacks and a coroutine
+ * ```ts
+ * import { BaseEventLoop } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ *
+ * const loop = new BaseEventLoop();
+ * const order: number[] = [];
+ * loop.callSoon(() => order.push(1));
+ * const result = await loop.runUntilComplete(async () => {
+ *   order.push(2);
+ *   return "ok";
+ * });
+ * assert.deepEqual(order, [1, 2]);
+ * assert.equal(result, "ok");
+ * loop.close();
+ * ```
+ */
+export class BaseEventLoop extends AbstractEventLoop {
+  /** @internal Callbacks ready to run (appended to during a batch). */
+  _ready: Handle[] = [];
+  /** @internal The previous batch's array, reused. */
+  _spare: Handle[] = [];
+  /** @internal */ _scheduled: TimerHeap = new TimerHeap();
+  /** @internal */ _timerCancelledCount = 0;
+  /** @internal */ _closed = false;
+  /** @internal */ _stopping = false;
+  /** @internal */ _running = false;
+  /** @internal */ _debug: boolean;
+  /** @internal */ _exceptionHandler: ExceptionHandler | null = null;
+  /** @internal */ _taskFactory: TaskFactory | null = null;
+  /** @internal Strong references to live tasks. */
+  _tasks: Set<Task<unknown>> = new Set();
+  /** @internal */ _asyncgens: Set<WeakRef<object>> = new Set();
+  /** @internal */ _asyncgensSeen: WeakSet<object> = new WeakSet();
+  /** @internal */ _asyncgensShutdownCalled = false;
+  /** @internal */ _defaultExecutor: Executor | null = null;
+  /** @internal */ _executorShutdownCalled = false;
+  /** @internal Smallest time difference the clock can tell apart. */
+  _clockResolution = 1e-6;
+  /** @internal The readiness dispatcher every backend posts to. */
+  readonly _dispatcher: Dispatcher;
+  /** @internal Resolves the driver's current wait; null when not waiting. */
+  _wakeResolve: (() => void) | null = null;
+  /** @internal */ _sinceHostYield = 0;
+  #timerId: ReturnType<typeof setTimeout> | null = null;
+  #timerAt = Infinity;
+  #immediate: unknown = null;
+  #keepAlive: ReturnType<typeof setInterval> | null = null;
+  readonly #wakeBound = () => this._wake();
+  readonly #timerFired = () => {
+    this.#timerId = null;
+    this.#timerAt = Infinity;
+    this._wake();
+  };
+  readonly #immediateFired = () => {
+    this.#immediate = null;
+    this._wake();
+  };
+
+  /** Creates a loop; debug mode defaults from `AIOLOOP_DEBUG`. */
+  constructor() {
+    super();
+    this._debug = readDebugFromEnv();
+    this._dispatcher = new Dispatcher(this.#wakeBound);
+  }
+
+  // ---- running and stopping -------------------------------------------
+
+  /**
+   * Runs the loop until `stop()` is called. Mirrors `loop.run_forever()`: if
+   * `stop()` was called before, it runs one iteration (the callbacks already
+   * scheduled and those posted by I/O) and returns. With nothing scheduled it
+   * keeps the process alive until stopped.
+   *
+   * @returns A promise that resolves when the loop stops; it rejects with
+   * `RuntimeError` if the loop is closed or already running, or another loop
+   * is running.
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * loop.callLater(0.01, () => loop.stop());
+   * await loop.runForever();
+   * loop.close();
+   * ```
+   */
+  override async runForever(): Promise<void> {
+    this._checkClosed();
+    this._checkRunning();
+    this._running = true;
+    state.runningLoop = this;
+    const hooks = this.#installAsyncgenHooks();
+    // A ref'd timer keeps the process alive while the loop waits on nothing.
+    this.#keepAlive = setInterval(noop, MAX_TIMER_MS);
+    try {
+      for (;;) {
+        this._runOnce();
+        if (this._stopping) break;
+        if (this._ready.length !== 0 || this._dispatcher.hasEvents) {
+          if (this._sinceHostYield < CALLBACKS_PER_HOST_YIELD) {
+            await undefined;
+          } else {
+            await this.#hostYield();
+          }
+          continue;
+        }
+        await this._wait(this.#timeout());
+      }
+    } finally {
+      this._stopping = false;
+      this._running = false;
+      state.runningLoop = null;
+      this._wakeResolve = null;
+      this._clearWaitTimers();
+      clearInterval(this.#keepAlive!);
+      this.#keepAlive = null;
+      hooks();
+    }
+  }
+
+  /**
+   * Runs the loop until `future` is done and resolves with its result (or
+   * rejects with its exception). A coroutine is wrapped in a task first.
+   * Mirrors `loop.run_until_complete()`.
+   *
+   * @param future A future, a promise, or (preferred) a zero-argument async
+   * function.
+   * @example
+   * ```ts
+   * import { newEventLoop, sleep } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const value = await loop.runUntilComplete(async () => {
+   *   await sleep(0.001);
+   *   return 7;
+   * });
+   * console.assert(value === 7);
+   * loop.close();
+   * ```
+   */
+  override async runUntilComplete<T>(
+    future: Future<T> | Coroutine<T>,
+  ): Promise<T> {
+    this._checkClosed();
+    this._checkRunning();
+    const newTask = !isFuture(future);
+    const fut = ensureFuture(future, { loop: this });
+    if (newTask) (fut as Task<T>)._logDestroyPending = false;
+    fut.addDoneCallback(runUntilCompleteCallback);
+    try {
+      await this.runForever();
+    } catch (error) {
+      if (newTask && fut.done() && !fut.cancelled()) fut.exception();
+      throw error;
+    } finally {
+      fut.removeDoneCallback(runUntilCompleteCallback);
+    }
+    if (!fut.done()) {
+      throw new RuntimeError("Event loop stopped before Future completed.");
+    }
+    return fut.result();
+  }
+
+  /**
+   * Stops the loop once the current batch of callbacks has run. Mirrors
+   * `loop.stop()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * loop.callSoon(() => loop.stop());
+   * await loop.runForever();
+   * loop.close();
+   * ```
+   */
+  override stop(): void {
+    this._stopping = true;
+    if (this._wakeResolve !== null) this._wake();
+  }
+
+  /**
+   * Whether the loop is running. Mirrors `loop.is_running()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * console.assert(!loop.isRunning());
+   * loop.close();
+   * ```
+   */
+  override isRunning(): boolean {
+    return this._running;
+  }
+
+  /**
+   * Whether the loop was closed. Mirrors `loop.is_closed()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * loop.close();
+   * console.assert(loop.isClosed());
+   * ```
+   */
+  override isClosed(): boolean {
+    return this._closed;
+  }
+
+  /**
+   * Closes the loop: drops pending callbacks and timers, shuts down the
+   * default executor without waiting, releases every registration. Tasks
+   * still pending are reported ("Task was destroyed but it is pending!").
+   * Idempotent. Mirrors `loop.close()`.
+   *
+   * @throws {RuntimeError} if the loop is running.
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * loop.close();
+   * loop.close(); // no effect
+   * ```
+   */
+  override close(): void {
+    if (this._running) {
+      throw new RuntimeError(
+        "Cannot close a running event loop: call stop() and await runForever() first",
+      );
+    }
+    if (this._closed) return;
+    if (this._debug) logger.debug(`Close ${this}`);
+    this._closed = true;
+    for (const task of this._tasks) {
+      if (!task.done() && task._logDestroyPending) {
+        const context: ExceptionContext = {
+          message: "Task was destroyed but it is pending!",
+          task,
+        };
+        if (task._sourceTraceback !== undefined) {
+          context.sourceTraceback = task._sourceTraceback;
+        }
+        this.callExceptionHandler(context);
+      }
+    }
+    this._tasks.clear();
+    this._ready = [];
+    this._spare = [];
+    for (const handle of this._scheduled.items) handle._scheduled = false;
+    this._scheduled.clear();
+    this._timerCancelledCount = 0;
+    this._executorShutdownCalled = true;
+    const executor = this._defaultExecutor;
+    if (executor !== null) {
+      this._defaultExecutor = null;
+      Promise.resolve(executor.shutdown(false)).catch((error) =>
+        logger.error("Error shutting down the default executor", error)
+      );
+    }
+    this._dispatcher.close();
+  }
+
+  /** Closes the loop at the end of a `using` block. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /**
+   * Closes every asynchronous generator first iterated while this loop ran
+   * (`aclose()`), reporting failures to the exception handler. Afterwards, a
+   * newly iterated generator is logged as a warning. Mirrors
+   * `loop.shutdown_asyncgens()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * await loop.runUntilComplete(() => loop.shutdownAsyncgens());
+   * loop.close();
+   * ```
+   */
+  override async shutdownAsyncgens(): Promise<void> {
+    this._asyncgensShutdownCalled = true;
+    const generators: AsyncGenerator[] = [];
+    for (const ref of this._asyncgens) {
+      const generator = ref.deref();
+      if (generator !== undefined) generators.push(generator as AsyncGenerator);
+    }
+    this._asyncgens.clear();
+    if (generators.length === 0) return;
+    const results = await Promise.allSettled(
+      generators.map((generator) => generator.return(undefined)),
+    );
+    results.forEach((result, i) => {
+      if (result.status === "rejected") {
+        this.callExceptionHandler({
+          message:
+            `an error occurred during closing of asynchronous generator ${
+              generators[i]
+            }`,
+          exception: result.reason,
+          asyncgen: generators[i],
+        });
+      }
+    });
+  }
+
+  /**
+   * Shuts down the default executor and waits (at most `timeout` seconds)
+   * for its work to finish; afterwards the default executor refuses work.
+   * Mirrors `loop.shutdown_default_executor()`.
+   *
+   * @param timeout Seconds to wait, or null to wait as long as it takes.
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * await loop.runUntilComplete(() => loop.shutdownDefaultExecutor());
+   * loop.close();
+   * ```
+   */
+  override async shutdownDefaultExecutor(
+    timeout: number | null = null,
+  ): Promise<void> {
+    if (timeout !== null && timeout !== undefined) {
+      checkTime(timeout, "shutdownDefaultExecutor", "timeout");
+    }
+    this._executorShutdownCalled = true;
+    const executor = this._defaultExecutor;
+    if (executor === null) return;
+    const joined = Promise.resolve(executor.shutdown(true));
+    if (timeout === null || timeout === undefined) {
+      await joined;
+    } else {
+      const timer = this.createFuture<boolean>();
+      const handle = this.callLater(timeout, () => {
+        if (!timer.done()) timer.setResult(false);
+      });
+      joined.then(
+        () => !timer.done() && timer.setResult(true),
+        () => !timer.done() && timer.setResult(true),
+      );
+      const finished = await timer;
+      handle.cancel();
+      if (!finished) {
+        logger.warning(
+          `The executor did not finish its work within ${timeout} seconds; it was shut down without waiting.`,
+        );
+        await executor.shutdown(false);
+      } else {
+        await joined;
+      }
+    }
+    this._defaultExecutor = null;
+  }
+
+  /**
+   * Sets the executor used by `runInExecutor(null, ...)`. Mirrors
+   * `loop.set_default_executor()`.
+   *
+   * @throws {TypeError} if `executor` lacks `submit` and `shutdown`.
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * loop.setDefaultExecutor({
+   *   submit: (fn, ...args) => Promise.resolve(fn(...args)),
+   *   shutdown: () => {},
+   * });
+   * loop.close();
+   * ```
+   */
+  override setDefaultExecutor(executor: Executor): void {
+    if (!isExecutor(executor)) {
+      throw new TypeError(
+        "executor must have submit(fn, ...args) and shutdown(wait) methods",
+      );
+    }
+    this._defaultExecutor = executor;
+  }
+
+  // ---- scheduling -----------------------------------------------------
+
+  /**
+   * Schedules `callback(...args)` to run on the next iteration, in FIFO
+   * order, in the current async context (or a trailing `{ context }`).
+   * Mirrors `loop.call_soon()`.
+   *
+   * @throws {TypeError} if `callback` is not a function, or is async.
+   * @throws {RuntimeError} if the loop is closed.
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * loop.callSoon((who: string) => console.log(`hello ${who}`), "world");
+   * loop.callSoon(() => loop.stop());
+   * await loop.runForever();
+   * loop.close();
+   * ```
+   */
+  override callSoon(callback: Callback, ...args: unknown[]): Handle {
+    if (this._closed) this._checkClosed();
+    checkCallback(callback, "callSoon");
+    const context = args.length === 0 ? null : takeContext(args);
+    const handle = new Handle(callback, args, this, context);
+    this._ready.push(handle);
+    if (this._wakeResolve !== null) this._wake();
+    return handle;
+  }
+
+  /**
+   * `callSoon` for code outside the loop's callbacks and tasks (a plain
+   * promise callback, an event listener, a signal): it wakes a waiting loop.
+   * Mirrors `loop.call_soon_threadsafe()`.
+   *
+   * @throws {RuntimeError} if the loop is closed.
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * setTimeout(() => loop.callSoonThreadsafe(() => loop.stop()), 1);
+   * await loop.runForever();
+   * loop.close();
+   * ```
+   */
+  override callSoonThreadsafe(callback: Callback, ...args: unknown[]): Handle {
+    if (this._closed) this._checkClosed();
+    checkCallback(callback, "callSoonThreadsafe");
+    const context = args.length === 0 ? null : takeContext(args);
+    const handle = new Handle(callback, args, this, context);
+    this._ready.push(handle);
+    this._wake();
+    return handle;
+  }
+
+  /**
+   * Schedules `callback(...args)` to run after `delay` seconds. Mirrors
+   * `loop.call_later()`.
+   *
+   * @throws {TypeError} for a non-number delay or a non-function callback.
+   * @throws {RangeError} for a NaN delay.
+   * @throws {RuntimeError} if the loop is closed.
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * loop.callLater(0.01, () => loop.stop());
+   * await loop.runForever();
+   * loop.close();
+   * ```
+   */
+  override callLater(
+    delay: number,
+    callback: Callback,
+    ...args: unknown[]
+  ): TimerHandle {
+    checkTime(delay, "callLater", "delay");
+    return this.#schedule(this.time() + delay, callback, args, "callLater");
+  }
+
+  /**
+   * Schedules `callback(...args)` at loop time `when` (as `loop.time()`).
+   * Mirrors `loop.call_at()`.
+   *
+   * @throws {TypeError} for a non-number time or a non-function callback.
+   * @throws {RangeError} for NaN.
+   * @throws {RuntimeError} if the loop is closed.
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * loop.callAt(loop.time() + 0.01, () => loop.stop());
+   * await loop.runForever();
+   * loop.close();
+   * ```
+   */
+  override callAt(
+    when: number,
+    callback: Callback,
+    ...args: unknown[]
+  ): TimerHandle {
+    checkTime(when, "callAt", "when");
+    return this.#schedule(when, callback, args, "callAt");
+  }
+
+  #schedule(
+    when: number,
+    callback: Callback,
+    args: unknown[],
+    method: string,
+  ): TimerHandle {
+    if (this._closed) this._checkClosed();
+    checkCallback(callback, method);
+    const context = args.length === 0 ? null : takeContext(args);
+    const timer = new TimerHandle(when, callback, args, this, context);
+    this._scheduled.push(timer);
+    timer._scheduled = true;
+    if (this._wakeResolve !== null && when < this.#timerAt) this._wake();
+    return timer;
+  }
+
+  /**
+   * The loop's clock: monotonic seconds. Mirrors `loop.time()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const t0 = loop.time();
+   * console.assert(loop.time() >= t0);
+   * loop.close();
+   * ```
+   */
+  override time(): number {
+    return performance.now() / 1000;
+  }
+
+  /**
+   * Creates a future bound to this loop. Mirrors `loop.create_future()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const fut = loop.createFuture<string>();
+   * console.assert(!fut.done());
+   * loop.close();
+   * ```
+   */
+  override createFuture<T = unknown>(): Future<T> {
+    return new Future<T>({ loop: this });
+  }
+
+  /**
+   * Schedules a coroutine as a task (through the task factory, if set).
+   * Mirrors `loop.create_task()`.
+   *
+   * @param coro A zero-argument async function (preferred) or a promise.
+   * @param options `name`, `context`.
+   * @throws {TypeError} if `coro` is not a coroutine.
+   * @throws {RuntimeError} if the loop is closed.
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const task = loop.createTask(async () => 42, { name: "answer" });
+   * console.assert((await loop.runUntilComplete(task)) === 42);
+   * loop.close();
+   * ```
+   */
+  override createTask<T>(
+    coro: Coroutine<T>,
+    options?: CreateTaskOptions,
+  ): Task<T> {
+    this._checkClosed();
+    const name = options?.name;
+    const context = options?.context;
+    if (this._taskFactory === null) {
+      return new Task<T>(coro, { loop: this, name, context });
+    }
+    const task = context == null
+      ? this._taskFactory(this, coro)
+      : this._taskFactory(this, coro, { context });
+    if (name != null && typeof (task as Task<T>).setName === "function") {
+      (task as Task<T>).setName(name);
+    }
+    return task as Task<T>;
+  }
+
+  /**
+   * Sets the factory `createTask` uses; null restores the default. Mirrors
+   * `loop.set_task_factory()`.
+   *
+   * @throws {TypeError} if `factory` is neither a function nor null.
+   * @example
+   * ```ts
+   * import { newEventLoop, Task } from "@aio/loop";
+   * const loop = newEventLoop();
+   * loop.setTaskFactory((loop, coro, opts) => new Task(coro, { loop, ...opts }));
+   * console.assert(loop.getTaskFactory() !== null);
+   * loop.setTaskFactory(null);
+   * loop.close();
+   * ```
+   */
+  override setTaskFactory(factory: TaskFactory | null): void {
+    if (factory != null && typeof factory !== "function") {
+      throw new TypeError("task factory must be a function or null");
+    }
+    this._taskFactory = factory ?? null;
+  }
+
+  /**
+   * The task factory, or null when the default is used. Mirrors
+   * `loop.get_task_factory()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * console.assert(loop.getTaskFactory() === null);
+   * loop.close();
+   * ```
+   */
+  override getTaskFactory(): TaskFactory | null {
+    return this._taskFactory;
+  }
+
+  // ---- error handling -------------------------------------------------
+
+  /**
+   * Sets the exception handler, called as `handler(loop, context)`; null
+   * restores the default. Mirrors `loop.set_exception_handler()`.
+   *
+   * @throws {TypeError} if `handler` is neither a function nor null.
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const messages: string[] = [];
+   * loop.setExceptionHandler((_loop, ctx) => messages.push(ctx.message));
+   * loop.callSoon(() => { throw new Error("boom"); });
+   * loop.callSoon(() => loop.stop());
+   * await loop.runForever();
+   * console.assert(messages.length === 1);
+   * loop.close();
+   * ```
+   */
+  override setExceptionHandler(handler: ExceptionHandler | null): void {
+    if (handler != null && typeof handler !== "function") {
+      throw new TypeError(
+        `an exception handler must be a function or null, got ${describe(handler)}`,
+      );
+    }
+    this._exceptionHandler = handler ?? null;
+  }
+
+  /**
+   * The exception handler, or null for the default. Mirrors
+   * `loop.get_exception_handler()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * console.assert(loop.getExceptionHandler() === null);
+   * loop.close();
+   * ```
+   */
+  override getExceptionHandler(): ExceptionHandler | null {
+    return this._exceptionHandler;
+  }
+
+  /**
+   * Logs `context` through the package `logger`: the message, then each
+   * other key, with the exception last. Mirrors
+   * `loop.default_exception_handler()`.
+   *
+   * @example
+   * ```ts
+   * import { logger, newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const saved = logger.error;
+   * let logged = "";
+   * logger.error = (message) => { logged = message; };
+   * loop.defaultExceptionHandler({ message: "something broke" });
+   * logger.error = saved;
+   * console.assert(logged.startsWith("something broke"));
+   * loop.close();
+   * ```
+   */
+  override defaultExceptionHandler(context: ExceptionContext): void {
+    const message = context.message || "Unhandled exception in event loop";
+    const lines = [message];
+    for (const key of Object.keys(context).sort()) {
+      if (key === "message" || key === "exception") continue;
+      const value = context[key];
+      if (value === undefined) continue;
+      if (key === "sourceTraceback" || key === "handleTraceback") {
+        const title = key === "sourceTraceback"
+          ? "Object created at (most recent call last):"
+          : "Handle created at (most recent call last):";
+        lines.push(`${title}\n${value}`);
+      } else {
+        lines.push(`${key}: ${describe(value)}`);
+      }
+    }
+    logger.error(lines.join("\n"), context.exception);
+  }
+
+  /**
+   * Calls the current exception handler (or the default) with `context`; a
+   * handler that throws is itself reported by the default handler. Mirrors
+   * `loop.call_exception_handler()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * let seen: unknown;
+   * loop.setExceptionHandler((_l, ctx) => { seen = ctx.exception; });
+   * const err = new Error("x");
+   * loop.callExceptionHandler({ message: "m", exception: err });
+   * console.assert(seen === err);
+   * loop.close();
+   * ```
+   */
+  override callExceptionHandler(context: ExceptionContext): void {
+    const handler = this._exceptionHandler;
+    if (handler === null) {
+      try {
+        this.defaultExceptionHandler(context);
+      } catch (error) {
+        logger.error("Exception in default exception handler", error);
+      }
+      return;
+    }
+    try {
+      const owner = (context.task ?? context.handle) as
+        | { _frame?: Frame }
+        | undefined;
+      if (owner?._frame !== undefined) {
+        runInFrame(owner._frame, handler, [this, context]);
+      } else {
+        handler(this, context);
+      }
+    } catch (error) {
+      try {
+        this.defaultExceptionHandler({
+          message: "Unhandled error in exception handler",
+          exception: error,
+          context,
+        });
+      } catch (inner) {
+        logger.error(
+          "Exception in default exception handler while handling an unexpected error in custom exception handler",
+          inner,
+        );
+      }
+    }
+  }
+
+  // ---- debug ------------------------------------------------------------
+
+  /**
+   * Whether debug mode is on. Defaults to true when the `AIOLOOP_DEBUG` (or
+   * `PYTHONASYNCIODEBUG`) environment variable is non-empty and readable
+   * (`--allow-env`). Mirrors `loop.get_debug()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * loop.setDebug(true);
+   * console.assert(loop.getDebug());
+   * loop.close();
+   * ```
+   */
+  override getDebug(): boolean {
+    return this._debug;
+  }
+
+  /**
+   * Turns debug mode on or off: slow callbacks (over
+   * `slowCallbackDuration`) are logged and handles record where they were
+   * created. Mirrors `loop.set_debug()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * loop.setDebug(true);
+   * loop.slowCallbackDuration = 0.05;
+   * loop.close();
+   * ```
+   */
+  override setDebug(enabled: boolean): void {
+    this._debug = Boolean(enabled);
+  }
+
+  // ---- internals ------------------------------------------------------
+
+  /** @internal */
+  override _callSoonFrame(
+    callback: Callback,
+    args: unknown[],
+    frame: Frame,
+  ): void {
+    if (this._closed) this._checkClosed();
+    const handle = new Handle(callback, args, this, null);
+    handle._frame = frame;
+    this._ready.push(handle);
+    if (this._wakeResolve !== null) this._wake();
+  }
+
+  /** @internal */
+  override _registerTask(task: Task<unknown>): void {
+    this._tasks.add(task);
+  }
+
+  /** @internal */
+  override _unregisterTask(task: Task<unknown>): void {
+    this._tasks.delete(task);
+  }
+
+  /** @internal */
+  override _allTasks(): Iterable<Task<unknown>> {
+    return this._tasks;
+  }
+
+  /** @internal */
+  override _timerHandleCancelled(handle: TimerHandle): void {
+    if (handle._scheduled) this._timerCancelledCount++;
+  }
+
+  /** @internal Throws if the loop is closed. */
+  _checkClosed(): void {
+    if (this._closed) throw new RuntimeError("Event loop is closed");
+  }
+
+  /** @internal Throws if this or another loop is running. */
+  _checkRunning(): void {
+    if (this._running) {
+      throw new RuntimeError("This event loop is already running");
+    }
+    if (state.runningLoop !== null) {
+      throw new RuntimeError(
+        "Cannot run the event loop while another loop is running",
+      );
+    }
+  }
+
+  /** @internal Wakes the driver if it is waiting. */
+  _wake(): void {
+    const resolve = this._wakeResolve;
+    if (resolve !== null) {
+      this._wakeResolve = null;
+      resolve();
+    }
+  }
+
+  /** @internal Earliest live timer's time (drops cancelled tops). */
+  _nextTimerWhen(): number {
+    const heap = this._scheduled;
+    for (;;) {
+      const top = heap.peek();
+      if (top === undefined) return Infinity;
+      if (!top._cancelled) return top._when;
+      heap.pop();
+      top._scheduled = false;
+      this._timerCancelledCount--;
+    }
+  }
+
+  /** Seconds until the next timer (0 if due, Infinity if none). */
+  #timeout(): number {
+    const when = this._nextTimerWhen();
+    if (when === Infinity) return Infinity;
+    return Math.max(0, when - this.time());
+  }
+
+  /**
+   * @internal The wait between iterations: resolves when a callback is
+   * scheduled, an event is posted, `stop()` is called, or `timeout` seconds
+   * pass. Subclasses (the virtual clock) override it.
+   */
+  _wait(timeout: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this._wakeResolve = resolve;
+      if (timeout === Infinity) return;
+      if (timeout < TIMER_GRANULARITY) {
+        if (this.#immediate === null) {
+          this.#immediate = setImmediate(this.#immediateFired);
+        }
+        return;
+      }
+      const at = this.time() + timeout;
+      if (this.#timerId !== null) {
+        if (this.#timerAt <= at) return; // an earlier wake-up is armed
+        clearTimeout(this.#timerId);
+      }
+      this.#timerAt = at;
+      this.#timerId = setTimeout(
+        this.#timerFired,
+        Math.min(Math.ceil(timeout * 1000), MAX_TIMER_MS),
+      );
+    });
+  }
+
+  #hostYield(): Promise<void> {
+    this._sinceHostYield = 0;
+    return new Promise<void>((resolve) => setImmediate(resolve));
+  }
+
+  /** @internal Cancels host timers armed by `_wait` (the loop stopped). */
+  _clearWaitTimers(): void {
+    if (this.#timerId !== null) {
+      clearTimeout(this.#timerId);
+      this.#timerId = null;
+      this.#timerAt = Infinity;
+    }
+    if (this.#immediate !== null) {
+      clearImmediate(this.#immediate as ReturnType<typeof setImmediate>);
+      this.#immediate = null;
+    }
+  }
+
+  #installAsyncgenHooks(): () => void {
+    const seen = this._asyncgensSeen;
+    const firstiter = (generator: object) => this._asyncgenFirstiter(generator);
+    AsyncGeneratorPrototype.next = function (this: object, ...args: unknown[]) {
+      if (!seen.has(this)) {
+        seen.add(this);
+        firstiter(this);
+      }
+      return originalAsyncGenNext.apply(this, args);
+    };
+    return () => {
+      AsyncGeneratorPrototype.next = originalAsyncGenNext;
+    };
+  }
+
+  /** @internal Mirrors asyncio's `firstiter` async generator hook. */
+  _asyncgenFirstiter(generator: object): void {
+    if (this._asyncgensShutdownCalled) {
+      logger.warning(
+        `asynchronous generator ${generator} was scheduled after loop.shutdownAsyncgens() call`,
+      );
+    }
+    if (this._asyncgens.size > 64) {
+      for (const ref of this._asyncgens) {
+        if (ref.deref() === undefined) this._asyncgens.delete(ref);
+      }
+    }
+    this._asyncgens.add(new WeakRef(generator));
+  }
+
+  /**
+   * One iteration: take posted events, move due timers to the ready queue,
+   * then run exactly the callbacks that were ready when the pass began.
+   * Mirrors `BaseEventLoop._run_once()`; the only place callbacks are called.
+   * @internal
+   */
+  _runOnce(): void {
+    this._dispatcher.drain(this.#scheduleEvent);
+    const heap = this._scheduled;
+    if (heap.size !== 0) {
+      if (
+        heap.size > MIN_SCHEDULED_TIMER_HANDLES &&
+        this._timerCancelledCount * 2 > heap.size
+      ) {
+        heap.filter((handle) => {
+          if (!handle._cancelled) return true;
+          handle._scheduled = false;
+          return false;
+        });
+        this._timerCancelledCount = 0;
+      }
+      const end = this.time() + this._clockResolution;
+      const ready = this._ready;
+      for (;;) {
+        const top = heap.peek();
+        if (top === undefined || top._when >= end) break;
+        heap.pop();
+        top._scheduled = false;
+        if (top._cancelled) this._timerCancelledCount--;
+        else ready.push(top);
+      }
+    }
+    const batch = this._ready;
+    const n = batch.length;
+    if (n === 0) return;
+    this._ready = this._spare;
+    this._sinceHostYield += n;
+    state.inCallback = true;
+    let outer: Frame = undefined;
+    let swapped = false;
+    try {
+      if (this._debug) this.#runBatchDebug(batch, n);
+      else if (FAST_CONTEXT) {
+        let current = batch[0]._frame;
+        outer = swapFrame(current);
+        swapped = true;
+        for (let i = 0; i < n; i++) {
+          const handle = batch[i];
+          if (handle._cancelled) continue;
+          if (handle._frame !== current) {
+            current = handle._frame;
+            swapFrame(current);
+          }
+          handle._run();
+        }
+      } else {
+        for (let i = 0; i < n; i++) {
+          const handle = batch[i];
+          if (!handle._cancelled) runInFrame(handle._frame, runHandle, [handle]);
+        }
+      }
+    } finally {
+      if (swapped) swapFrame(outer);
+      state.inCallback = false;
+      batch.length = 0;
+      this._spare = batch;
+    }
+  }
+
+  #runBatchDebug(batch: Handle[], n: number): void {
+    for (let i = 0; i < n; i++) {
+      const handle = batch[i];
+      if (handle._cancelled) continue;
+      const t0 = realClock();
+      runInFrame(handle._frame, runHandle, [handle]);
+      const dt = realClock() - t0;
+      if (dt >= this.slowCallbackDuration) {
+        logger.warning(`Executing ${handle} took ${dt.toFixed(3)} seconds`);
+      }
+    }
+  }
+
+  readonly #scheduleEvent = (
+    callback: Callback,
+    args: unknown[],
+    frame: Frame,
+  ): void => {
+    const handle = new Handle(callback, args, this, null);
+    handle._frame = frame;
+    this._ready.push(handle);
+  };
+
+  /** A description like `<EventLoop running=false closed=false debug=false>`. */
+  override toString(): string {
+    return `<${this.constructor.name} running=${this._running} closed=${this._closed} debug=${this._debug}>`;
+  }
+}
+
+function runHandle(handle: Handle): void {
+  handle._run();
+}
+
+function noop(): void {}

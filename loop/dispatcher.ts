@@ -1,0 +1,131 @@
+/**
+ * The readiness dispatcher: one per loop, the single place where the outside
+ * world (I/O completions, process exits, signals, worker messages, wake-ups
+ * from plain promise callbacks) reaches the loop.
+ *
+ * Deno's I/O completes rather than signals readiness, so a backend keeps an
+ * operation in flight and, when it completes, posts an event here. Events are
+ * only queued: the loop drains them at the start of an iteration and turns each
+ * into a ready callback, so protocols are always called from the loop's ready
+ * queue. Each resource talks to the dispatcher through a `Registration`, which
+ * counts its operations in flight; the virtual-clock loop only jumps time when
+ * no registration has anything in flight.
+ *
+ * @module
+ */
+import { captureFrame, type Frame } from "./context.ts";
+
+// deno-lint-ignore no-explicit-any
+type Callback = (...args: any[]) => unknown;
+
+/** The link between one resource and its loop's dispatcher. */
+export class Registration {
+  #dispatcher: Dispatcher;
+  #inFlight = 0;
+  #closed = false;
+
+  /** Created by {@linkcode Dispatcher.register}. */
+  constructor(dispatcher: Dispatcher, readonly name: string) {
+    this.#dispatcher = dispatcher;
+  }
+
+  /** Marks the start of an operation whose completion will be posted. */
+  begin(): void {
+    if (this.#closed) return;
+    this.#inFlight++;
+    this.#dispatcher._adjust(1);
+  }
+
+  /** Marks the end of an operation started with {@linkcode begin}. */
+  end(): void {
+    if (this.#inFlight === 0) return;
+    this.#inFlight--;
+    this.#dispatcher._adjust(-1);
+  }
+
+  /** Posts an event: `callback(...args)` runs on the loop's next iteration. */
+  post(callback: Callback, ...args: unknown[]): void {
+    if (!this.#closed) this.#dispatcher.post(callback, ...args);
+  }
+
+  /** Whether {@linkcode close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Detaches the resource; operations still in flight no longer count. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#dispatcher._adjust(-this.#inFlight);
+    this.#inFlight = 0;
+    this.#dispatcher._unregister(this);
+  }
+}
+
+/** One loop's event queue and in-flight bookkeeping (package-internal). */
+export class Dispatcher {
+  #events: unknown[] = [];
+  #inFlight = 0;
+  #registrations = new Set<Registration>();
+  #wake: () => void;
+
+  /** @param wake Called when an event arrives while the loop may be waiting. */
+  constructor(wake: () => void) {
+    this.#wake = wake;
+  }
+
+  /** Registers a resource. */
+  register(name: string): Registration {
+    const registration = new Registration(this, name);
+    this.#registrations.add(registration);
+    return registration;
+  }
+
+  /** Queues `callback(...args)` for the loop and wakes it. */
+  post(callback: Callback, ...args: unknown[]): void {
+    this.#events.push(callback, args, captureFrame());
+    this.#wake();
+  }
+
+  /** Number of operations in flight across all registrations. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Whether events are waiting to be drained. */
+  get hasEvents(): boolean {
+    return this.#events.length !== 0;
+  }
+
+  /** Number of live registrations. */
+  get registrations(): number {
+    return this.#registrations.size;
+  }
+
+  /** Hands every queued event to `schedule` and empties the queue. */
+  drain(schedule: (callback: Callback, args: unknown[], frame: Frame) => void): void {
+    const events = this.#events;
+    if (events.length === 0) return;
+    this.#events = [];
+    for (let i = 0; i < events.length; i += 3) {
+      schedule(events[i] as Callback, events[i + 1] as unknown[], events[i + 2]);
+    }
+  }
+
+  /** Drops queued events and closes every registration. */
+  close(): void {
+    this.#events = [];
+    for (const registration of [...this.#registrations]) registration.close();
+  }
+
+  /** @internal */
+  _adjust(delta: number): void {
+    this.#inFlight += delta;
+  }
+
+  /** @internal */
+  _unregister(registration: Registration): void {
+    this.#registrations.delete(registration);
+  }
+}

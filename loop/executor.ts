@@ -1,0 +1,36 @@
+/**
+ * The executor interface: what `runInExecutor` and `setDefaultExecutor` take.
+ * It has `concurrent.futures.Executor`'s shape.
+ *
+ * @module
+ */
+
+/**
+ * Runs functions off the loop. Mirrors `concurrent.futures.Executor`:
+ * `submit(fn, ...args)` returns a promise of the result, `shutdown(wait)`
+ * stops accepting work (and, with `wait`, resolves once running work ends).
+ *
+ * @example An executor that runs functions in a microtask (for tests)
+ * ```ts
+ * import type { Executor } from "@aio/loop";
+ * const inline: Executor = {
+ *   submit: (fn, ...args) => Promise.resolve().then(() => fn(...args)),
+ *   shutdown: () => {},
+ * };
+ * console.assert(typeof inline.submit === "function");
+ * ```
+ */
+export interface Executor {
+  /** Schedules `fn(...args)`; resolves with its result. */
+  // deno-lint-ignore no-explicit-any
+  submit(fn: (...args: any[]) => unknown, ...args: unknown[]): PromiseLike<unknown>;
+  /** Stops accepting work; with `wait`, resolves when running work is done. */
+  shutdown(wait?: boolean): void | PromiseLike<void>;
+}
+
+/** Whether `value` has the executor shape. */
+export function isExecutor(value: unknown): value is Executor {
+  return value !== null && typeof value === "object" &&
+    typeof (value as Executor).submit === "function" &&
+    typeof (value as Executor).shutdown === "function";
+}

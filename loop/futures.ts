@@ -1,0 +1,617 @@
+/**
+ * `Future`: a result that will exist later, awaitable with `await`.
+ *
+ * A Future is a thenable. When a task's coroutine awaits one, V8 calls `then`
+ * inside the task's async context; that is how the task learns which future
+ * it waits on, so that `task.cancel()` can cancel it (see `tasks.ts`). Done
+ * callbacks, including the one that resumes an `await`, run through the loop's
+ * `callSoon`, as asyncio's do: an `await` resumes one loop iteration after the
+ * future completes.
+ *
+ * @module
+ */
+import { captureFrame, type Context, type Frame, frameOf } from "./context.ts";
+import { CancelledError, InvalidStateError } from "./exceptions.ts";
+import { _getEventLoop, state, contextTask } from "./running.ts";
+import type { AbstractEventLoop } from "./abstract_loop.ts";
+import type { Task } from "./tasks.ts";
+
+/** @internal */ export const PENDING = 0;
+/** @internal */ export const FINISHED = 1;
+/** @internal */ export const CANCELLED = 2;
+const STATE_NAMES = ["PENDING", "FINISHED", "CANCELLED"];
+
+/** A done callback: called with the future once it is done. */
+export type DoneCallback<T> = (future: Future<T>) => unknown;
+
+interface Unretrieved {
+  loop: AbstractEventLoop;
+  message: string;
+  exception: unknown;
+  description: string;
+  sourceTraceback: string | undefined;
+}
+
+// A future whose exception nobody retrieved is reported when it is collected,
+// as asyncio reports it from `__del__`. The held value must not reference the
+// future, or it would never be collected.
+const unretrieved = new FinalizationRegistry<Unretrieved>((info) => {
+  const context: Record<string, unknown> = {
+    message: info.message,
+    exception: info.exception,
+    future: info.description,
+  };
+  if (info.sourceTraceback !== undefined) {
+    context.sourceTraceback = info.sourceTraceback;
+  }
+  info.loop.callExceptionHandler(context as { message: string });
+});
+
+const inspect = Symbol.for("Deno.customInspect");
+
+/** Options of the `Future` constructor. */
+export interface FutureOptions {
+  /** The loop the future belongs to (default: the running or current loop). */
+  loop?: AbstractEventLoop;
+}
+
+/** Options of `addDoneCallback`. */
+export interface DoneCallbackOptions {
+  /** The async context the callback runs in (default: the current one). */
+  context?: Context | null;
+}
+
+/**
+ * A result that will exist later. Mirrors `asyncio.Future`: `result()`,
+ * `exception()`, `setResult()`, `setException()`, `cancel(msg)`, done
+ * callbacks run through the loop, and `await future`.
+ *
+ * @typeParam T The type of the result.
+ * @example Resolving a future from a callback and awaiting it
+ * ```ts
+ * import { run, getRunningLoop } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ *
+ * const value = await run(async () => {
+ *   const loop = getRunningLoop();
+ *   const fut = loop.createFuture<number>();
+ *   loop.callSoon(() => fut.setResult(42));
+ *   return await fut;
+ * });
+ * assert.equal(value, 42);
+ * ```
+ */
+export class Future<T = unknown> implements PromiseLike<T> {
+  /** @internal */ _state = PENDING;
+  /** @internal */ _result: T | undefined = undefined;
+  /** @internal */ _exception: unknown = undefined;
+  /** @internal */ _loop: AbstractEventLoop;
+  /** @internal Pending done callbacks and their frames, interleaved. */
+  _callbacks: unknown[] | null = null;
+  /** @internal */ _cancelMessage: string | undefined = undefined;
+  /** @internal */ _cancelledExc: CancelledError | null = null;
+  /** @internal */ _logTraceback = false;
+  /** @internal */ _sourceTraceback: string | undefined = undefined;
+  /** Marks asyncio-compatible futures (asyncio's duck-typing attribute). */
+  _asyncioFutureBlocking = false;
+
+  /**
+   * Creates a pending future; `loop.createFuture()` is the usual way.
+   *
+   * @param options `loop`: the loop it belongs to.
+   */
+  constructor(options?: FutureOptions) {
+    this._loop = options?.loop ?? _getEventLoop();
+    if (this._loop.getDebug()) {
+      this._sourceTraceback = new Error().stack?.split("\n").slice(2).join(
+        "\n",
+      );
+    }
+  }
+
+  /**
+   * The loop the future is bound to. Mirrors `Future.get_loop()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * console.assert(loop.createFuture().getLoop() === loop);
+   * loop.close();
+   * ```
+   */
+  getLoop(): AbstractEventLoop {
+    return this._loop;
+  }
+
+  /**
+   * Whether the future is done (has a result, an exception, or was
+   * cancelled). Mirrors `Future.done()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const fut = loop.createFuture<number>();
+   * fut.setResult(1);
+   * console.assert(fut.done());
+   * loop.close();
+   * ```
+   */
+  done(): boolean {
+    return this._state !== PENDING;
+  }
+
+  /**
+   * Whether the future was cancelled. Mirrors `Future.cancelled()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const fut = loop.createFuture();
+   * fut.cancel();
+   * console.assert(fut.cancelled());
+   * loop.close();
+   * ```
+   */
+  cancelled(): boolean {
+    return this._state === CANCELLED;
+  }
+
+  /**
+   * The result. Mirrors `Future.result()`.
+   *
+   * @throws {CancelledError} if the future was cancelled.
+   * @throws {InvalidStateError} if it is not done yet.
+   * @throws the future's exception, if it has one.
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const fut = loop.createFuture<string>();
+   * fut.setResult("ok");
+   * console.assert(fut.result() === "ok");
+   * loop.close();
+   * ```
+   */
+  result(): T {
+    if (this._state === CANCELLED) throw this._makeCancelledError();
+    if (this._state !== FINISHED) {
+      throw new InvalidStateError("Result is not ready.");
+    }
+    this._clearLogTraceback();
+    if (this._exception !== undefined) throw this._exception;
+    return this._result as T;
+  }
+
+  /**
+   * The exception set on the future, or null if it finished with a result.
+   * Mirrors `Future.exception()`.
+   *
+   * @throws {CancelledError} if the future was cancelled.
+   * @throws {InvalidStateError} if it is not done yet.
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const fut = loop.createFuture();
+   * fut.setException(new Error("bad"));
+   * console.assert((fut.exception() as Error).message === "bad");
+   * loop.close();
+   * ```
+   */
+  exception(): unknown {
+    if (this._state === CANCELLED) throw this._makeCancelledError();
+    if (this._state !== FINISHED) {
+      throw new InvalidStateError("Exception is not set.");
+    }
+    this._clearLogTraceback();
+    return this._exception === undefined ? null : this._exception;
+  }
+
+  /**
+   * Adds a callback to run (through the loop) when the future is done; if it
+   * is already done, the callback is scheduled at once. Mirrors
+   * `Future.add_done_callback()`.
+   *
+   * @param callback Called with the future.
+   * @param options `context`: the async context to run it in.
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * const fut = loop.createFuture<number>();
+   * const seen: number[] = [];
+   * fut.addDoneCallback((f) => seen.push(f.result()));
+   * fut.setResult(7);
+   * await loop.runUntilComplete(fut);
+   * await loop.runUntilComplete(async () => {}); // one more pass
+   * assert.deepEqual(seen, [7]);
+   * loop.close();
+   * ```
+   */
+  addDoneCallback(
+    callback: DoneCallback<T>,
+    options?: DoneCallbackOptions,
+  ): void {
+    if (typeof callback !== "function") {
+      throw new TypeError(
+        `addDoneCallback() expects a function, got ${typeof callback}`,
+      );
+    }
+    const context = options?.context;
+    const frame = context == null ? captureFrame() : frameOf(context);
+    if (this._state !== PENDING) {
+      this._loop._callSoonFrame(callback, [this], frame);
+    } else if (this._callbacks === null) {
+      this._callbacks = [callback, frame];
+    } else {
+      this._callbacks.push(callback, frame);
+    }
+  }
+
+  /**
+   * Removes every registration of `callback`; returns how many were removed.
+   * Mirrors `Future.remove_done_callback()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const fut = loop.createFuture();
+   * const cb = () => {};
+   * fut.addDoneCallback(cb);
+   * fut.addDoneCallback(cb);
+   * console.assert(fut.removeDoneCallback(cb) === 2);
+   * loop.close();
+   * ```
+   */
+  removeDoneCallback(callback: DoneCallback<T>): number {
+    const callbacks = this._callbacks;
+    if (callbacks === null) return 0;
+    const kept: unknown[] = [];
+    for (let i = 0; i < callbacks.length; i += 2) {
+      if (callbacks[i] !== callback) kept.push(callbacks[i], callbacks[i + 1]);
+    }
+    const removed = (callbacks.length - kept.length) / 2;
+    if (removed > 0) this._callbacks = kept.length > 0 ? kept : null;
+    return removed;
+  }
+
+  /**
+   * Cancels the future and schedules its callbacks; returns false if it was
+   * already done. Mirrors `Future.cancel(msg)`.
+   *
+   * @param msg The message of the `CancelledError` seen by awaiters.
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const fut = loop.createFuture();
+   * console.assert(fut.cancel("bye") === true);
+   * console.assert(fut.cancel() === false);
+   * loop.close();
+   * ```
+   */
+  cancel(msg?: string): boolean {
+    this._clearLogTraceback();
+    if (this._state !== PENDING) return false;
+    this._state = CANCELLED;
+    this._cancelMessage = msg == null ? undefined : String(msg);
+    this._scheduleCallbacks();
+    return true;
+  }
+
+  /**
+   * Marks the future done with a result. Mirrors `Future.set_result()`.
+   *
+   * @throws {InvalidStateError} if it is already done.
+   * @example
+   * ```ts
+   * import { newEventLoop, InvalidStateError } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * const fut = loop.createFuture<number>();
+   * fut.setResult(1);
+   * assert.throws(() => fut.setResult(2), InvalidStateError);
+   * loop.close();
+   * ```
+   */
+  setResult(result: T): void {
+    if (this._state !== PENDING) {
+      throw new InvalidStateError(`${STATE_NAMES[this._state]}: ${this}`);
+    }
+    this._result = result;
+    this._state = FINISHED;
+    this._scheduleCallbacks();
+  }
+
+  /**
+   * Marks the future done with an exception. Mirrors
+   * `Future.set_exception()`. An error class is instantiated.
+   *
+   * @throws {InvalidStateError} if it is already done.
+   * @throws {TypeError} if `exception` is not an error (or error class).
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * const fut = loop.createFuture();
+   * fut.setException(new RangeError("out"));
+   * assert.throws(() => fut.result(), RangeError);
+   * loop.close();
+   * ```
+   */
+  setException(exception: unknown): void {
+    if (this._state !== PENDING) {
+      throw new InvalidStateError(`${STATE_NAMES[this._state]}: ${this}`);
+    }
+    if (typeof exception === "function") {
+      exception = new (exception as new () => unknown)();
+    }
+    if (!(exception instanceof Error)) {
+      throw new TypeError(
+        `setException() expects an Error instance or class, got ${
+          exception === null ? "null" : typeof exception
+        }`,
+      );
+    }
+    if (exception instanceof CancelledError) {
+      // asyncio forbids StopIteration here; a CancelledError as an exception
+      // would make a cancelled-looking future that is not cancelled.
+      throw new TypeError(
+        "CancelledError cannot be set as an exception: call cancel() instead",
+      );
+    }
+    this._setExceptionUnchecked(exception);
+  }
+
+  /** @internal Sets any thrown value as the exception. */
+  _setExceptionUnchecked(exception: unknown): void {
+    this._exception = exception;
+    this._state = FINISHED;
+    this._scheduleCallbacks();
+    this._logTraceback = true;
+    unretrieved.register(this, {
+      loop: this._loop,
+      message: `${this.constructor.name} exception was never retrieved`,
+      exception,
+      description: this.toString(),
+      sourceTraceback: this._sourceTraceback,
+    }, this);
+  }
+
+  /** @internal */
+  _clearLogTraceback(): void {
+    if (this._logTraceback) {
+      this._logTraceback = false;
+      unretrieved.unregister(this);
+    }
+  }
+
+  /** @internal Mirrors `Future._make_cancelled_error()`. */
+  _makeCancelledError(): CancelledError {
+    const stored = this._cancelledExc;
+    if (stored !== null) {
+      this._cancelledExc = null;
+      return stored;
+    }
+    return new CancelledError(this._cancelMessage);
+  }
+
+  /** @internal */
+  _scheduleCallbacks(): void {
+    const callbacks = this._callbacks;
+    if (callbacks === null) return;
+    this._callbacks = null;
+    const loop = this._loop;
+    for (let i = 0; i < callbacks.length; i += 2) {
+      loop._callSoonFrame(
+        callbacks[i] as DoneCallback<T>,
+        [this],
+        callbacks[i + 1] as Frame,
+      );
+    }
+  }
+
+  /**
+   * Makes the future awaitable and usable as a promise. Awaited inside a
+   * task, it also tells the task what it waits on, so `task.cancel()` reaches
+   * it.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const fut = loop.createFuture<number>();
+   * const doubled = fut.then((v) => v * 2);
+   * fut.setResult(21);
+   * console.assert((await loop.runUntilComplete(() => doubled)) === 42);
+   * loop.close();
+   * ```
+   */
+  then<R1 = T, R2 = never>(
+    onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    let task: Task<unknown> | undefined = state.inCallback
+      ? undefined
+      : contextTask();
+    if (task !== undefined && task._state !== PENDING) task = undefined;
+    return new Promise<R1 | R2>((resolve, reject) => {
+      const settle = onFulfilled == null && onRejected == null
+        ? (resolve as (v: unknown) => void)
+        : undefined;
+      const wake = (fut: Future<T>) => {
+        let error: unknown;
+        let failed = true;
+        if (task !== undefined && task._mustCancel) {
+          task._mustCancel = false;
+          error = fut._state === CANCELLED
+            ? fut._makeCancelledError()
+            : task._makeCancelledError();
+          if (fut._state === FINISHED) fut._clearLogTraceback();
+        } else if (fut._state === CANCELLED) {
+          error = fut._makeCancelledError();
+        } else if (fut._exception !== undefined) {
+          fut._clearLogTraceback();
+          error = fut._exception;
+        } else {
+          failed = false;
+        }
+        if (task !== undefined && task._futWaiter === fut) {
+          task._futWaiter = null;
+        }
+        if (settle !== undefined) {
+          if (failed) reject(error);
+          else settle(fut._result);
+          return;
+        }
+        try {
+          if (failed) {
+            if (onRejected == null) reject(error);
+            else resolve(onRejected(error));
+          } else if (onFulfilled == null) {
+            resolve(fut._result as R1);
+          } else {
+            resolve(onFulfilled(fut._result as T));
+          }
+        } catch (e) {
+          reject(e);
+        }
+      };
+      if (task !== undefined) {
+        const problem = task._onAwait(this);
+        if (problem !== null) {
+          this._loop._callSoonFrame(() => {
+            if (task!._mustCancel) {
+              task!._mustCancel = false;
+              reject(task!._makeCancelledError());
+            } else reject(problem);
+          }, [], captureFrame());
+          return;
+        }
+      }
+      this.addDoneCallback(wake);
+    });
+  }
+
+  /**
+   * Promise-style rejection handler.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const fut = loop.createFuture();
+   * const caught = fut.catch((e) => (e as Error).message);
+   * fut.setException(new Error("x"));
+   * console.assert((await loop.runUntilComplete(() => caught)) === "x");
+   * loop.close();
+   * ```
+   */
+  catch<R = never>(
+    onRejected?: ((reason: unknown) => R | PromiseLike<R>) | null,
+  ): Promise<T | R> {
+    return this.then(undefined, onRejected);
+  }
+
+  /**
+   * Promise-style cleanup handler.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const fut = loop.createFuture<number>();
+   * let ran = false;
+   * const p = fut.finally(() => { ran = true; });
+   * fut.setResult(1);
+   * await loop.runUntilComplete(() => p);
+   * console.assert(ran);
+   * loop.close();
+   * ```
+   */
+  finally(onFinally?: (() => void) | null): Promise<T> {
+    return this.then(
+      (value) => {
+        onFinally?.();
+        return value;
+      },
+      (reason) => {
+        onFinally?.();
+        throw reason;
+      },
+    );
+  }
+
+  /** @internal */
+  protected _reprInfo(): string[] {
+    const info = [STATE_NAMES[this._state].toLowerCase()];
+    if (this._state === FINISHED) {
+      if (this._exception !== undefined) {
+        info.push(`exception=${describe(this._exception)}`);
+      } else {
+        info.push(`result=${describe(this._result)}`);
+      }
+    }
+    if (this._callbacks !== null) {
+      const names: string[] = [];
+      for (let i = 0; i < this._callbacks.length; i += 2) {
+        names.push((this._callbacks[i] as { name?: string }).name || "<cb>");
+      }
+      info.push(`cb=[${names.join(", ")}]`);
+    }
+    return info;
+  }
+
+  /** A description like `<Future finished result=1>`. */
+  toString(): string {
+    return `<${this.constructor.name} ${this._reprInfo().join(" ")}>`;
+  }
+
+  /** @internal */
+  [inspect](): string {
+    return this.toString();
+  }
+}
+
+/** Short description of a value for reprs. */
+export function describe(value: unknown): string {
+  if (typeof value === "string") {
+    return JSON.stringify(value.length > 40 ? value.slice(0, 37) + "..." : value);
+  }
+  if (value instanceof Error) return `${value.name}(${JSON.stringify(value.message)})`;
+  if (typeof value === "function") return value.name || "<function>";
+  if (Array.isArray(value)) return `[${value.length} items]`;
+  if (value !== null && typeof value === "object") {
+    const text = String(value);
+    return text === "[object Object]" ? "{...}" : text;
+  }
+  return String(value);
+}
+
+/**
+ * Whether `obj` is an asyncio-compatible future (this package's `Future` or
+ * anything carrying asyncio's duck-typing marker). Mirrors `asyncio.isfuture()`.
+ *
+ * @example
+ * ```ts
+ * import { isFuture, newEventLoop } from "@aio/loop";
+ * const loop = newEventLoop();
+ * console.assert(isFuture(loop.createFuture()));
+ * console.assert(!isFuture(Promise.resolve()));
+ * loop.close();
+ * ```
+ */
+export function isFuture(obj: unknown): obj is Future<unknown> {
+  return obj instanceof Future ||
+    (obj !== null && typeof obj === "object" &&
+      typeof (obj as { _asyncioFutureBlocking?: unknown })
+          ._asyncioFutureBlocking === "boolean" &&
+      typeof (obj as { addDoneCallback?: unknown }).addDoneCallback ===
+        "function");
+}

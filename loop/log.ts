@@ -1,0 +1,44 @@
+/**
+ * The package's logger: where the default exception handler, debug mode and
+ * warnings write. Mirrors `logging.getLogger("asyncio")`; replace its methods
+ * to route messages elsewhere (a test can collect them).
+ *
+ * @module
+ */
+
+/** The shape of {@linkcode logger}. */
+export interface Logger {
+  /** An error, with the exception that caused it when there is one. */
+  error(message: string, exception?: unknown): void;
+  /** Something worth attention that did not fail. */
+  warning(message: string): void;
+  /** Diagnostics, written only in debug mode. */
+  debug(message: string): void;
+}
+
+/**
+ * The package logger. Its methods are plain properties: assign your own.
+ *
+ * @example Collecting log output in a test
+ * ```ts
+ * import { logger } from "@aio/loop";
+ * const seen: string[] = [];
+ * const saved = logger.warning;
+ * logger.warning = (message) => seen.push(message);
+ * logger.warning("hello");
+ * logger.warning = saved;
+ * console.assert(seen[0] === "hello");
+ * ```
+ */
+export const logger: Logger = {
+  error(message: string, exception?: unknown): void {
+    if (exception === undefined) console.error(message);
+    else console.error(message, exception);
+  },
+  warning(message: string): void {
+    console.warn(message);
+  },
+  debug(message: string): void {
+    console.debug(message);
+  },
+};

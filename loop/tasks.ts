@@ -1,0 +1,618 @@
+/**
+ * `Task`: a coroutine driven by the loop, and the module functions around it
+ * (`createTask`, `ensureFuture`, `currentTask`, `allTasks`, `sleep`).
+ *
+ * A task drives a native async function. Its coroutine runs inside an async
+ * context that names the task, so `currentTask()` works after every `await`,
+ * and every loop future it awaits learns (in `Future.then`) that this task
+ * waits on it. `task.cancel()` cancels that future, which rejects the `await`
+ * with `CancelledError`; when the task is between awaits, or awaiting a plain
+ * promise, the cancellation is delivered at its next await of a loop future or
+ * `sleep()`. Cancellation counting (`cancelling`/`uncancel`) follows CPython.
+ *
+ * The lazy form, `createTask(() => work())`, is the normal one: the coroutine
+ * starts on the loop, inside the task's context. An already-started promise is
+ * adopted: its awaits began outside the task, so they are not attributed to it
+ * and a cancellation can only complete the task once the promise settles.
+ *
+ * @module
+ */
+import {
+  captureFrame,
+  Context,
+  type Frame,
+  frameOf,
+  frameWithTask,
+} from "./context.ts";
+import { CancelledError, RuntimeError } from "./exceptions.ts";
+import { describe, Future, isFuture, PENDING } from "./futures.ts";
+import { _getEventLoop, getRunningLoop, state, contextTask } from "./running.ts";
+import type { AbstractEventLoop } from "./abstract_loop.ts";
+
+/**
+ * A coroutine: a promise (an async function's result), or a zero-argument
+ * function returning one — the lazy form, which starts on the loop.
+ */
+export type Coroutine<T> = PromiseLike<T> | (() => PromiseLike<T>);
+
+/** Options of the `Task` constructor. */
+export interface TaskOptions {
+  /** The loop to run on (default: the running or current loop). */
+  loop?: AbstractEventLoop;
+  /** The task's name (default: `Task-<n>`). */
+  name?: string | null;
+  /** The async context to run the coroutine in (default: the current one). */
+  context?: Context | null;
+}
+
+let taskCounter = 0;
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null &&
+    (typeof value === "object" || typeof value === "function") &&
+    typeof (value as { then?: unknown }).then === "function";
+}
+
+/** Whether `value` is accepted where a coroutine is expected. */
+export function isCoroutine(value: unknown): value is Coroutine<unknown> {
+  return typeof value === "function" || (isThenable(value) && !isFuture(value));
+}
+
+/**
+ * A coroutine scheduled on the loop. Mirrors `asyncio.Task`: a `Future` with
+ * a name, `cancel(msg)`, `cancelling()`, `uncancel()`, `getCoro()`,
+ * `getContext()`, plus an `AbortSignal` (`signal`) that aborts when the task
+ * is asked to cancel, for Deno APIs that take one.
+ *
+ * @typeParam T The coroutine's result type.
+ * @example Cancelling a sleeping task
+ * ```ts
+ * import { CancelledError, createTask, run, sleep } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ *
+ * await run(async () => {
+ *   const task = createTask(() => sleep(3600));
+ *   await sleep(0);
+ *   task.cancel("enough");
+ *   await assert.rejects(async () => await task, CancelledError);
+ *   assert.equal(task.cancelled(), true);
+ * });
+ * ```
+ */
+export class Task<T = unknown> extends Future<T> {
+  /** @internal */ _coro: Coroutine<T>;
+  /** @internal */ _name: string;
+  /** @internal */ _numCancelsRequested = 0;
+  /** @internal */ _mustCancel = false;
+  /** @internal The loop future the coroutine is awaiting, if known. */
+  _futWaiter: Future<unknown> | null = null;
+  /** @internal The task's own async context (it names the task). */
+  _frame: Frame;
+  /** @internal Report the task if its loop closes while it is pending. */
+  _logDestroyPending = true;
+  /** @internal */ _abort: AbortController | null = null;
+  /** @internal Promise form: whether the first step ran, and the outcome. */
+  _started = false;
+  /** @internal */ _outcome: { ok: boolean; value: unknown } | null = null;
+
+  /**
+   * Wraps a coroutine in a task and schedules its first step;
+   * `loop.createTask()` / `createTask()` are the usual ways.
+   *
+   * @param coro A promise or a zero-argument function returning one.
+   * @param options `loop`, `name`, `context`.
+   * @throws {TypeError} if `coro` is not a coroutine (or is a Future).
+   * @throws {RuntimeError} if the loop is closed.
+   */
+  constructor(coro: Coroutine<T>, options?: TaskOptions) {
+    super({ loop: options?.loop ?? _getEventLoop() });
+    if (!isCoroutine(coro)) {
+      this._logDestroyPending = false;
+      throw new TypeError(
+        `a coroutine was expected (a promise or a function returning one), got ${
+          isFuture(coro) ? String(coro) : describe(coro)
+        }${isFuture(coro) ? ": use ensureFuture() for futures" : ""}`,
+      );
+    }
+    this._coro = coro;
+    this._name = options?.name == null
+      ? `Task-${++taskCounter}`
+      : String(options.name);
+    const context = options?.context;
+    const base = context == null ? captureFrame() : frameOf(context);
+    this._frame = frameWithTask(base, this);
+    if (typeof coro !== "function") {
+      coro.then(
+        (value) => this._adopted(true, value),
+        (error) => this._adopted(false, error),
+      );
+    }
+    this._loop._callSoonFrame(stepTask, [this], this._frame);
+    this._loop._registerTask(this);
+  }
+
+  /**
+   * The coroutine (promise or function) the task wraps. Mirrors
+   * `Task.get_coro()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const work = async () => 1;
+   * const task = loop.createTask(work);
+   * console.assert(task.getCoro() === work);
+   * await loop.runUntilComplete(task);
+   * loop.close();
+   * ```
+   */
+  getCoro(): Coroutine<T> {
+    return this._coro;
+  }
+
+  /**
+   * The async context the coroutine runs in. Mirrors `Task.get_context()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const task = loop.createTask(async () => 1);
+   * console.assert(task.getContext().run(() => 2) === 2);
+   * await loop.runUntilComplete(task);
+   * loop.close();
+   * ```
+   */
+  getContext(): Context {
+    return new Context(this._frame);
+  }
+
+  /**
+   * The task's name. Mirrors `Task.get_name()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const task = loop.createTask(async () => {}, { name: "worker" });
+   * console.assert(task.getName() === "worker");
+   * await loop.runUntilComplete(task);
+   * loop.close();
+   * ```
+   */
+  getName(): string {
+    return this._name;
+  }
+
+  /**
+   * Renames the task. Mirrors `Task.set_name()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const task = loop.createTask(async () => {});
+   * task.setName("renamed");
+   * console.assert(task.getName() === "renamed");
+   * await loop.runUntilComplete(task);
+   * loop.close();
+   * ```
+   */
+  setName(value: unknown): void {
+    this._name = String(value);
+  }
+
+  /**
+   * An `AbortSignal` that aborts (with a `CancelledError`) when the task is
+   * asked to cancel; pass it to Deno APIs such as `fetch`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const task = loop.createTask(async () => {});
+   * task.cancel();
+   * console.assert(task.signal.aborted);
+   * await loop.runUntilComplete(async () => {}).catch(() => {});
+   * loop.close();
+   * ```
+   */
+  get signal(): AbortSignal {
+    if (this._abort === null) {
+      this._abort = new AbortController();
+      if (this._numCancelsRequested > 0 || this.cancelled()) {
+        this._abort.abort(new CancelledError(this._cancelMessage));
+      }
+    }
+    return this._abort.signal;
+  }
+
+  /** Tasks cannot be resolved from outside. @throws {RuntimeError} always. */
+  override setResult(_result: T): never {
+    throw new RuntimeError("Task does not support setResult operation");
+  }
+
+  /** Tasks cannot be failed from outside. @throws {RuntimeError} always. */
+  override setException(_exception: unknown): never {
+    throw new RuntimeError("Task does not support setException operation");
+  }
+
+  /**
+   * Requests cancellation: the coroutine sees `CancelledError` at its
+   * current (or next) await. Returns false if the task is already done.
+   * Increments the count of cancellation requests. Mirrors `Task.cancel()`.
+   *
+   * @param msg The message of the `CancelledError`.
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const task = loop.createTask(async () => {});
+   * console.assert(task.cancel() === true);
+   * console.assert(task.cancelling() === 1);
+   * await loop.runUntilComplete(async () => {}).catch(() => {});
+   * loop.close();
+   * ```
+   */
+  override cancel(msg?: string): boolean {
+    this._clearLogTraceback();
+    if (this._state !== PENDING) return false;
+    this._numCancelsRequested += 1;
+    const message = msg == null ? undefined : String(msg);
+    if (this._abort !== null && !this._abort.signal.aborted) {
+      this._abort.abort(new CancelledError(message));
+    }
+    if (this._futWaiter !== null && this._futWaiter.cancel(message)) {
+      // Keep _futWaiter: it may be a task that ignores the cancellation.
+      return true;
+    }
+    this._mustCancel = true;
+    this._cancelMessage = message;
+    return true;
+  }
+
+  /**
+   * The number of pending cancellation requests. Mirrors
+   * `Task.cancelling()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const task = loop.createTask(async () => {});
+   * console.assert(task.cancelling() === 0);
+   * await loop.runUntilComplete(task);
+   * loop.close();
+   * ```
+   */
+  cancelling(): number {
+    return this._numCancelsRequested;
+  }
+
+  /**
+   * Decrements the count of cancellation requests and returns it; when it
+   * reaches zero a not-yet-delivered cancellation is withdrawn. Mirrors
+   * `Task.uncancel()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const task = loop.createTask(async () => 1);
+   * task.cancel();
+   * console.assert(task.uncancel() === 0);
+   * console.assert((await loop.runUntilComplete(task)) === 1);
+   * loop.close();
+   * ```
+   */
+  uncancel(): number {
+    if (this._numCancelsRequested > 0) {
+      this._numCancelsRequested -= 1;
+      if (this._numCancelsRequested === 0) this._mustCancel = false;
+    }
+    return this._numCancelsRequested;
+  }
+
+  /** @internal Called by `Future.then` when the coroutine awaits `fut`. */
+  _onAwait(fut: Future<unknown>): Error | null {
+    if (fut === this) {
+      return new RuntimeError(`Task cannot await on itself: ${this}`);
+    }
+    if (fut._loop !== this._loop) {
+      return new RuntimeError(
+        `Task ${this} got Future ${fut} attached to a different loop`,
+      );
+    }
+    this._futWaiter = fut;
+    if (this._mustCancel && fut.cancel(this._cancelMessage)) {
+      this._mustCancel = false;
+    }
+    return null;
+  }
+
+  /** @internal The coroutine settled. Mirrors the end of `Task.__step`. */
+  _finish(ok: boolean, value: unknown): void {
+    if (this._state !== PENDING) return;
+    this._futWaiter = null;
+    if (ok) {
+      if (this._mustCancel) {
+        this._mustCancel = false;
+        Future.prototype.cancel.call(this, this._cancelMessage);
+      } else {
+        Future.prototype.setResult.call(this, value as T);
+      }
+    } else if (value instanceof CancelledError) {
+      this._cancelledExc = value;
+      Future.prototype.cancel.call(this);
+    } else {
+      this._setExceptionUnchecked(value);
+    }
+    this._loop._unregisterTask(this);
+  }
+
+  /** @internal An adopted promise settled. */
+  _adopted(ok: boolean, value: unknown): void {
+    if (this._started) this._finish(ok, value);
+    else this._outcome = { ok, value };
+  }
+
+  /** @internal */
+  protected override _reprInfo(): string[] {
+    const info = super._reprInfo();
+    if (this._mustCancel) info[0] = "cancelling";
+    info.splice(1, 0, `name=${JSON.stringify(this._name)}`);
+    const coro = this._coro as { name?: string };
+    const coroName = typeof this._coro === "function"
+      ? (coro.name || "<anonymous>")
+      : "<promise>";
+    info.splice(2, 0, `coro=${coroName}`);
+    if (this._futWaiter !== null) info.push(`wait_for=${this._futWaiter}`);
+    return info;
+  }
+}
+
+
+/** The first step of a task: start (or adopt) its coroutine. */
+function stepTask(task: Task<unknown>): void {
+  if (task._state !== PENDING) return;
+  if (task._mustCancel) {
+    // Cancelled before it started: the coroutine never runs.
+    task._mustCancel = false;
+    task._started = true;
+    task._finish(false, task._makeCancelledError());
+    return;
+  }
+  task._started = true;
+  const coro = task._coro;
+  if (typeof coro !== "function") {
+    const outcome = task._outcome;
+    if (outcome !== null) {
+      task._outcome = null;
+      task._finish(outcome.ok, outcome.value);
+    }
+    return;
+  }
+  let promise: unknown;
+  state.inCallback = false;
+  try {
+    promise = coro();
+    if (!isThenable(promise)) {
+      task._finish(
+        false,
+        new TypeError(
+          `a coroutine was expected: the function given to createTask() returned ${
+            describe(promise)
+          }, not a promise (pass an async function)`,
+        ),
+      );
+      return;
+    }
+    promise.then(
+      (value) => task._finish(true, value),
+      (error) => task._finish(false, error),
+    );
+  } catch (error) {
+    task._finish(false, error);
+  } finally {
+    state.inCallback = true;
+  }
+}
+
+/**
+ * Schedules a coroutine on the running loop and returns its task. Mirrors
+ * `asyncio.create_task()`.
+ *
+ * @param coro A zero-argument async function (preferred) or a promise.
+ * @param options `name`, `context`.
+ * @throws {RuntimeError} if no loop is running.
+ * @example
+ * ```ts
+ * import { createTask, run } from "@aio/loop";
+ * const total = await run(async () => {
+ *   const a = createTask(async () => 1);
+ *   const b = createTask(async () => 2, { name: "second" });
+ *   return (await a) + (await b);
+ * });
+ * console.assert(total === 3);
+ * ```
+ */
+export function createTask<T>(
+  coro: Coroutine<T>,
+  options?: { name?: string | null; context?: Context | null },
+): Task<T> {
+  return getRunningLoop().createTask(coro, options);
+}
+
+/**
+ * Returns `obj` if it is a future, else wraps a coroutine or awaitable in a
+ * task. Mirrors `asyncio.ensure_future()`.
+ *
+ * @throws {TypeError} if `obj` is neither.
+ * @throws {RangeError} if a future belongs to a different loop than `loop`.
+ * @example
+ * ```ts
+ * import { ensureFuture, newEventLoop } from "@aio/loop";
+ * const loop = newEventLoop();
+ * const fut = loop.createFuture();
+ * console.assert(ensureFuture(fut, { loop }) === fut);
+ * const task = ensureFuture(async () => 5, { loop });
+ * console.assert((await loop.runUntilComplete(task)) === 5);
+ * loop.close();
+ * ```
+ */
+export function ensureFuture<T>(
+  obj: Future<T> | Coroutine<T>,
+  options?: { loop?: AbstractEventLoop },
+): Future<T> {
+  const loop = options?.loop;
+  if (isFuture(obj)) {
+    if (loop !== undefined && loop !== obj._loop) {
+      throw new RangeError(
+        "The future belongs to a different loop than the one specified as the loop argument",
+      );
+    }
+    return obj as Future<T>;
+  }
+  if (isCoroutine(obj)) {
+    return (loop ?? _getEventLoop()).createTask(obj as Coroutine<T>);
+  }
+  throw new TypeError(
+    `An asyncio Future, a coroutine or an awaitable is required, got ${
+      describe(obj)
+    }`,
+  );
+}
+
+/**
+ * The task whose coroutine is running, or null in a plain callback.
+ * Mirrors `asyncio.current_task()`.
+ *
+ * @param loop The loop to ask about (default: the running loop).
+ * @throws {RuntimeError} if no loop is given and none is running.
+ * @example
+ * ```ts
+ * import { currentTask, run } from "@aio/loop";
+ * await run(async () => {
+ *   console.assert(currentTask() !== null);
+ * }, {});
+ * ```
+ */
+export function currentTask(loop?: AbstractEventLoop): Task<unknown> | null {
+  const target = loop ?? getRunningLoop();
+  if (state.inCallback) return null;
+  const task = contextTask();
+  return task !== undefined && task._loop === target &&
+      task._state === PENDING
+    ? task
+    : null;
+}
+
+/**
+ * The set of not-yet-done tasks of a loop. Mirrors `asyncio.all_tasks()`.
+ *
+ * @param loop The loop (default: the running loop).
+ * @example
+ * ```ts
+ * import { allTasks, run } from "@aio/loop";
+ * await run(async () => {
+ *   console.assert(allTasks().size === 1); // the main task
+ * });
+ * ```
+ */
+export function allTasks(loop?: AbstractEventLoop): Set<Task<unknown>> {
+  const target = loop ?? getRunningLoop();
+  const tasks = new Set<Task<unknown>>();
+  for (const task of target._allTasks()) {
+    if (task._state === PENDING) tasks.add(task);
+  }
+  return tasks;
+}
+
+/** Resumes a `sleep(0)`: one loop iteration after it was awaited. */
+function resumeYield<T>(
+  task: Task<unknown> | undefined,
+  resolve: (value: T) => void,
+  reject: (reason: unknown) => void,
+  value: T,
+): void {
+  if (task !== undefined && task._mustCancel) {
+    task._mustCancel = false;
+    reject(task._makeCancelledError());
+  } else {
+    resolve(value);
+  }
+}
+
+/**
+ * `sleep(0)`: a native promise resolved by a callback one iteration later
+ * (asyncio's bare `yield`). A native promise keeps `await` on V8's fast path;
+ * the task is looked up now, while its coroutine is running.
+ */
+function yieldOnce<T>(loop: AbstractEventLoop, value: T): Promise<T> {
+  let task = state.inCallback ? undefined : contextTask();
+  if (task !== undefined) {
+    if (task._state !== PENDING || task._loop !== loop) task = undefined;
+    else task._futWaiter = null;
+  }
+  return new Promise<T>((resolve, reject) => {
+    loop._callSoonFrame(resumeYield, [task, resolve, reject, value], ROOT);
+  });
+}
+
+/** The frame internal resumptions run in: any will do, they only resolve. */
+const ROOT = captureFrame();
+
+function setResultUnlessCancelled<T>(fut: Future<T>, result: T): void {
+  if (!fut.done()) fut.setResult(result);
+}
+
+async function sleepFor<T>(
+  loop: AbstractEventLoop,
+  delay: number,
+  result: T,
+): Promise<T> {
+  const fut = loop.createFuture<T>();
+  const handle = loop.callLater(delay, setResultUnlessCancelled, fut, result);
+  try {
+    return await fut;
+  } finally {
+    handle.cancel();
+  }
+}
+
+/**
+ * Suspends the current task for `delay` seconds and resolves with `result`.
+ * `sleep(0)` yields to the loop for exactly one iteration. Mirrors
+ * `asyncio.sleep()`; on a virtual-clock loop it takes no real time.
+ *
+ * @param delay Seconds (a number; 0 or less yields once).
+ * @param result The value to resolve with.
+ * @returns A promise; it rejects with `TypeError` for a non-number delay,
+ * `RangeError` for NaN, `RuntimeError` when no loop is running.
+ * @example
+ * ```ts
+ * import { run, sleep } from "@aio/loop";
+ * const value = await run(async () => await sleep(0.01, "done"));
+ * console.assert(value === "done");
+ * ```
+ */
+export function sleep<T = undefined>(delay: number, result?: T): Promise<T> {
+  if (typeof delay !== "number") {
+    return Promise.reject(
+      new TypeError(`sleep() delay must be a number of seconds, got ${typeof delay}`),
+    );
+  }
+  if (Number.isNaN(delay)) {
+    return Promise.reject(new RangeError("sleep() delay must not be NaN"));
+  }
+  const loop = state.runningLoop;
+  if (loop === null) {
+    return Promise.reject(
+      new RuntimeError(
+        "sleep() needs a running event loop: await it inside a coroutine the loop runs",
+      ),
+    );
+  }
+  if (delay <= 0) return yieldOnce(loop, result as T);
+  return sleepFor(loop, delay, result as T);
+}

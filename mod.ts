@@ -1,0 +1,43 @@
+/**
+ * aioloop: Python asyncio's event loop for Deno.
+ *
+ * A policy produces loops; a loop schedules callbacks (`callSoon`,
+ * `callLater`), futures and tasks, and reports errors to its exception
+ * handler. Names follow asyncio's, in camelCase; times are in seconds.
+ *
+ * @example Hello world with callSoon()
+ * ```ts
+ * import { newEventLoop } from "@aio/loop";
+ *
+ * const loop = newEventLoop();
+ * loop.callSoon(() => {
+ *   console.log("Hello World");
+ *   loop.stop();
+ * });
+ * try {
+ *   await loop.runForever();
+ * } finally {
+ *   loop.close();
+ * }
+ * ```
+ *
+ * @example Coroutines with run()
+ * ```ts
+ * import { createTask, run, sleep } from "@aio/loop";
+ *
+ * const result = await run(async () => {
+ *   const task = createTask(async () => {
+ *     await sleep(0.01);
+ *     return "done";
+ *   });
+ *   return await task;
+ * });
+ * console.assert(result === "done");
+ * ```
+ *
+ * @module
+ */
+export * from "./loop/mod.ts";
+export * from "./policy/mod.ts";
+export * from "./protocols/mod.ts";
+export * from "./transports/mod.ts";

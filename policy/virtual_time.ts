@@ -1,0 +1,191 @@
+/**
+ * Testing support: a loop on a virtual clock, the policy that makes such
+ * loops, and a one-line way to swap a policy in for a test.
+ *
+ * The virtual clock starts at 0 and moves only by jumping to the next timer
+ * when the loop would otherwise wait: nothing ready, all microtasks settled,
+ * and no real I/O or executor work in flight (the dispatcher says so). It also
+ * moves by `advance(seconds)`. An hour of `callLater`s and `sleep`s runs in
+ * milliseconds, in a deterministic order: timers due at the same virtual time
+ * run in the order they were scheduled.
+ *
+ * @example Testing timer-heavy code instantly
+ * ```ts
+ * import { run, sleep } from "@aio/loop";
+ * import { useEventLoopPolicy, VirtualTimePolicy } from "@aio/loop/testing";
+ * import assert from "node:assert/strict";
+ *
+ * using _policy = useEventLoopPolicy(new VirtualTimePolicy());
+ * const elapsed = await run(async () => {
+ *   const loop = (await import("@aio/loop")).getRunningLoop();
+ *   const start = loop.time();
+ *   await sleep(3600);
+ *   return loop.time() - start;
+ * });
+ * assert.equal(elapsed, 3600);
+ * ```
+ *
+ * @module
+ */
+import type { AbstractEventLoop } from "../loop/abstract_loop.ts";
+import { EventLoop } from "../loop/event_loop.ts";
+import type { AbstractEventLoopPolicy } from "./abstract_policy.ts";
+import { DefaultEventLoopPolicy } from "./default_policy.ts";
+import { _getRawPolicy, setEventLoopPolicy } from "./event_loop.ts";
+
+/**
+ * An `EventLoop` whose `time()` is virtual. Callbacks, futures and tasks
+ * behave exactly as on the real loop; only waiting for timers is skipped.
+ *
+ * @example
+ * ```ts
+ * import { VirtualTimeEventLoop } from "@aio/loop/testing";
+ * import assert from "node:assert/strict";
+ *
+ * const loop = new VirtualTimeEventLoop();
+ * const seen: number[] = [];
+ * loop.callLater(10, () => seen.push(loop.time()));
+ * loop.callLater(5, () => seen.push(loop.time()));
+ * loop.callLater(20, () => loop.stop());
+ * await loop.runForever();
+ * assert.deepEqual(seen, [5, 10]);
+ * loop.close();
+ * ```
+ */
+export class VirtualTimeEventLoop extends EventLoop {
+  #now = 0;
+  #settle: ReturnType<typeof setImmediate> | null = null;
+
+  /** Creates a loop whose clock reads 0. */
+  constructor() {
+    super();
+    this._clockResolution = 1e-9;
+  }
+
+  /**
+   * The virtual time, in seconds.
+   *
+   * @example
+   * ```ts
+   * import { VirtualTimeEventLoop } from "@aio/loop/testing";
+   * const loop = new VirtualTimeEventLoop();
+   * console.assert(loop.time() === 0);
+   * loop.close();
+   * ```
+   */
+  override time(): number {
+    return this.#now;
+  }
+
+  /**
+   * Moves the clock forward by `seconds`; timers that become due run on the
+   * loop's next iteration.
+   *
+   * @throws {TypeError} if `seconds` is not a number.
+   * @throws {RangeError} if it is negative or NaN.
+   * @example
+   * ```ts
+   * import { VirtualTimeEventLoop } from "@aio/loop/testing";
+   * const loop = new VirtualTimeEventLoop();
+   * loop.advance(2.5);
+   * console.assert(loop.time() === 2.5);
+   * loop.close();
+   * ```
+   */
+  advance(seconds: number): void {
+    if (typeof seconds !== "number") {
+      throw new TypeError(
+        `advance() takes a number of seconds, got ${typeof seconds}`,
+      );
+    }
+    if (Number.isNaN(seconds) || seconds < 0) {
+      throw new RangeError(
+        `advance() takes a non-negative number of seconds, got ${seconds}`,
+      );
+    }
+    this.#now += seconds;
+    this._wake();
+  }
+
+  /**
+   * @internal Instead of waiting for a timer, let microtasks and host
+   * callbacks settle; if the loop is still idle and nothing is in flight,
+   * jump to the next timer.
+   */
+  override _wait(timeout: number): Promise<void> {
+    if (timeout === 0) return super._wait(0);
+    return new Promise<void>((resolve) => {
+      this._wakeResolve = resolve;
+      this.#settle = setImmediate(() => {
+        this.#settle = null;
+        if (this._wakeResolve !== resolve) return;
+        if (this._dispatcher.inFlight > 0) return; // wait for real I/O
+        const when = this._nextTimerWhen();
+        if (when === Infinity) return; // nothing to jump to: wait
+        if (when > this.#now) this.#now = when;
+        this._wake();
+      });
+    });
+  }
+
+  /** @internal */
+  override _clearWaitTimers(): void {
+    super._clearWaitTimers();
+    if (this.#settle !== null) {
+      clearImmediate(this.#settle);
+      this.#settle = null;
+    }
+  }
+}
+
+/**
+ * A `DefaultEventLoopPolicy` whose loops are `VirtualTimeEventLoop`s, so
+ * `run()`, `newEventLoop()` and `getEventLoop()` all produce virtual-clock
+ * loops while it is set.
+ *
+ * @example
+ * ```ts
+ * import { newEventLoop } from "@aio/loop";
+ * import { useEventLoopPolicy, VirtualTimeEventLoop, VirtualTimePolicy } from "@aio/loop/testing";
+ *
+ * using _policy = useEventLoopPolicy(new VirtualTimePolicy());
+ * const loop = newEventLoop();
+ * console.assert(loop instanceof VirtualTimeEventLoop);
+ * loop.close();
+ * ```
+ */
+export class VirtualTimePolicy extends DefaultEventLoopPolicy {
+  /** A new `VirtualTimeEventLoop`. */
+  override newEventLoop(): AbstractEventLoop {
+    return new VirtualTimeEventLoop();
+  }
+}
+
+/**
+ * Sets `policy` as the current event loop policy and returns a
+ * `Disposable` that restores the previous one — one line with `using`.
+ *
+ * @example
+ * ```ts
+ * import { getEventLoopPolicy } from "@aio/loop";
+ * import { useEventLoopPolicy, VirtualTimePolicy } from "@aio/loop/testing";
+ *
+ * const before = getEventLoopPolicy();
+ * {
+ *   using _policy = useEventLoopPolicy(new VirtualTimePolicy());
+ *   console.assert(getEventLoopPolicy() instanceof VirtualTimePolicy);
+ * }
+ * console.assert(getEventLoopPolicy() === before);
+ * ```
+ */
+export function useEventLoopPolicy(
+  policy: AbstractEventLoopPolicy,
+): Disposable {
+  const previous = _getRawPolicy();
+  setEventLoopPolicy(policy);
+  return {
+    [Symbol.dispose]() {
+      setEventLoopPolicy(previous);
+    },
+  };
+}

@@ -1,0 +1,19 @@
+/**
+ * Transports: the objects protocols write to. Mirrors `asyncio.transports`.
+ *
+ * @example
+ * ```ts
+ * import { Transport } from "@aio/loop/transports";
+ * console.assert(typeof Transport.prototype.write === "function");
+ * ```
+ *
+ * @module
+ */
+export {
+  BaseTransport,
+  DatagramTransport,
+  ReadTransport,
+  SubprocessTransport,
+  Transport,
+  WriteTransport,
+} from "./transport.ts";

@@ -1,0 +1,260 @@
+/**
+ * Transport interfaces. Mirrors `asyncio.transports`: every method raises
+ * `NotImplementedError` until a concrete transport (sockets, pipes,
+ * subprocesses) defines it.
+ *
+ * @module
+ */
+import { NotImplementedError } from "../loop/exceptions.ts";
+import type { BaseProtocol } from "../protocols/protocol.ts";
+
+function notImplemented(name: string): never {
+  throw new NotImplementedError(
+    `${name}() is not implemented by this transport class`,
+  );
+}
+
+/**
+ * The base of all transports. Mirrors `asyncio.BaseTransport`.
+ *
+ * @example
+ * ```ts
+ * import { BaseTransport } from "@aio/loop/transports";
+ * const t = new BaseTransport({ peername: ["127.0.0.1", 8080] });
+ * console.assert(t.getExtraInfo("missing", "dflt") === "dflt");
+ * ```
+ */
+export class BaseTransport {
+  /** @internal Extra information answered by `getExtraInfo`. */
+  protected _extra: Record<string, unknown>;
+
+  /** @param extra Values for `getExtraInfo`. */
+  constructor(extra?: Record<string, unknown> | null) {
+    this._extra = extra ?? {};
+  }
+
+  /**
+   * Transport information (`peername`, `sockname`, `socket`, ...), or
+   * `defaultValue`. Mirrors `BaseTransport.get_extra_info()`.
+   */
+  getExtraInfo(name: string, defaultValue: unknown = null): unknown {
+    return Object.hasOwn(this._extra, name) ? this._extra[name] : defaultValue;
+  }
+
+  /** Whether the transport is closing or closed. */
+  isClosing(): boolean {
+    return notImplemented("isClosing");
+  }
+
+  /** Closes the transport after flushing buffered data. */
+  close(): void {
+    notImplemented("close");
+  }
+
+  /** Sets a new protocol. */
+  setProtocol(_protocol: BaseProtocol): void {
+    notImplemented("setProtocol");
+  }
+
+  /** The current protocol. */
+  getProtocol(): BaseProtocol {
+    return notImplemented("getProtocol");
+  }
+}
+
+/**
+ * A transport that receives. Mirrors `asyncio.ReadTransport`.
+ *
+ * @example
+ * ```ts
+ * import { ReadTransport } from "@aio/loop/transports";
+ * console.assert(typeof ReadTransport.prototype.pauseReading === "function");
+ * ```
+ */
+export class ReadTransport extends BaseTransport {
+  /** Whether the transport is receiving. */
+  isReading(): boolean {
+    return notImplemented("isReading");
+  }
+  /** Stops calling `dataReceived` until `resumeReading()`. */
+  pauseReading(): void {
+    notImplemented("pauseReading");
+  }
+  /** Resumes receiving. */
+  resumeReading(): void {
+    notImplemented("resumeReading");
+  }
+}
+
+/**
+ * A transport that sends. Mirrors `asyncio.WriteTransport`.
+ *
+ * @example
+ * ```ts
+ * import { Transport, WriteTransport } from "@aio/loop/transports";
+ * console.assert(new Transport() instanceof WriteTransport);
+ * ```
+ */
+export class WriteTransport extends BaseTransport {
+  /** Treats `Transport`s as write transports too (they are both kinds). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return Function.prototype[Symbol.hasInstance].call(WriteTransport, value) ||
+      Function.prototype[Symbol.hasInstance].call(Transport, value);
+  }
+  /** Sets the flow-control marks (bytes). */
+  setWriteBufferLimits(_high?: number | null, _low?: number | null): void {
+    notImplemented("setWriteBufferLimits");
+  }
+  /** Bytes buffered for writing. */
+  getWriteBufferSize(): number {
+    return notImplemented("getWriteBufferSize");
+  }
+  /** The flow-control marks, as `[low, high]`. */
+  getWriteBufferLimits(): [number, number] {
+    return notImplemented("getWriteBufferLimits");
+  }
+  /** Writes bytes (buffered, never blocks). */
+  write(_data: Uint8Array): void {
+    notImplemented("write");
+  }
+  /** Writes a list of byte chunks. */
+  writelines(listOfData: Iterable<Uint8Array>): void {
+    writeAll(this, listOfData);
+  }
+  /** Closes the write end after flushing. */
+  writeEof(): void {
+    notImplemented("writeEof");
+  }
+  /** Whether `writeEof()` is supported. */
+  canWriteEof(): boolean {
+    return notImplemented("canWriteEof");
+  }
+  /** Closes at once, dropping buffered data. */
+  abort(): void {
+    notImplemented("abort");
+  }
+}
+
+function writeAll(
+  transport: { write(data: Uint8Array): void },
+  listOfData: Iterable<Uint8Array>,
+): void {
+  const chunks = [...listOfData];
+  let size = 0;
+  for (const chunk of chunks) {
+    if (!(chunk instanceof Uint8Array)) {
+      throw new TypeError(
+        `writelines() takes Uint8Array chunks, got ${typeof chunk}`,
+      );
+    }
+    size += chunk.length;
+  }
+  const joined = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    joined.set(chunk, offset);
+    offset += chunk.length;
+  }
+  transport.write(joined);
+}
+
+/**
+ * A bidirectional stream transport (TCP, Unix sockets). Mirrors
+ * `asyncio.Transport`.
+ *
+ * @example
+ * ```ts
+ * import { ReadTransport, Transport } from "@aio/loop/transports";
+ * console.assert(new Transport() instanceof ReadTransport);
+ * ```
+ */
+export class Transport extends ReadTransport {
+  /** Sets the flow-control marks (bytes). */
+  setWriteBufferLimits(_high?: number | null, _low?: number | null): void {
+    notImplemented("setWriteBufferLimits");
+  }
+  /** Bytes buffered for writing. */
+  getWriteBufferSize(): number {
+    return notImplemented("getWriteBufferSize");
+  }
+  /** The flow-control marks, as `[low, high]`. */
+  getWriteBufferLimits(): [number, number] {
+    return notImplemented("getWriteBufferLimits");
+  }
+  /** Writes bytes (buffered, never blocks). */
+  write(_data: Uint8Array): void {
+    notImplemented("write");
+  }
+  /** Writes a list of byte chunks. */
+  writelines(listOfData: Iterable<Uint8Array>): void {
+    writeAll(this, listOfData);
+  }
+  /** Closes the write end after flushing. */
+  writeEof(): void {
+    notImplemented("writeEof");
+  }
+  /** Whether `writeEof()` is supported. */
+  canWriteEof(): boolean {
+    return notImplemented("canWriteEof");
+  }
+  /** Closes at once, dropping buffered data. */
+  abort(): void {
+    notImplemented("abort");
+  }
+}
+
+/**
+ * A datagram transport. Mirrors `asyncio.DatagramTransport`.
+ *
+ * @example
+ * ```ts
+ * import { DatagramTransport } from "@aio/loop/transports";
+ * console.assert(typeof DatagramTransport.prototype.sendto === "function");
+ * ```
+ */
+export class DatagramTransport extends BaseTransport {
+  /** Sends a datagram to `addr` (or the connected peer). */
+  sendto(_data: Uint8Array, _addr?: unknown): void {
+    notImplemented("sendto");
+  }
+  /** Closes at once, dropping buffered data. */
+  abort(): void {
+    notImplemented("abort");
+  }
+}
+
+/**
+ * A child process transport. Mirrors `asyncio.SubprocessTransport`.
+ *
+ * @example
+ * ```ts
+ * import { SubprocessTransport } from "@aio/loop/transports";
+ * console.assert(typeof SubprocessTransport.prototype.getPid === "function");
+ * ```
+ */
+export class SubprocessTransport extends BaseTransport {
+  /** The child's process id. */
+  getPid(): number {
+    return notImplemented("getPid");
+  }
+  /** The return code, or null while running. */
+  getReturncode(): number | null {
+    return notImplemented("getReturncode");
+  }
+  /** The transport of pipe `fd` (0, 1, 2), or null. */
+  getPipeTransport(_fd: number): BaseTransport | null {
+    return notImplemented("getPipeTransport");
+  }
+  /** Sends a signal (name or number) to the child. */
+  sendSignal(_signal: string | number): void {
+    notImplemented("sendSignal");
+  }
+  /** Asks the child to stop (SIGTERM). */
+  terminate(): void {
+    notImplemented("terminate");
+  }
+  /** Kills the child (SIGKILL). */
+  kill(): void {
+    notImplemented("kill");
+  }
+}
