@@ -379,7 +379,7 @@ export class BaseEventLoop extends AbstractEventLoop {
     this._tasks.clear();
     this._ready = [];
     this._spare = [];
-    for (const handle of this._scheduled.items) handle._scheduled = false;
+    for (const handle of this._scheduled.handles()) handle._scheduled = false;
     this._scheduled.clear();
     this._timerCancelledCount = 0;
     this._executorShutdownCalled = true;
@@ -761,7 +761,9 @@ export class BaseEventLoop extends AbstractEventLoop {
   override setExceptionHandler(handler: ExceptionHandler | null): void {
     if (handler != null && typeof handler !== "function") {
       throw new TypeError(
-        `an exception handler must be a function or null, got ${describe(handler)}`,
+        `an exception handler must be a function or null, got ${
+          describe(handler)
+        }`,
       );
     }
     this._exceptionHandler = handler ?? null;
@@ -1090,10 +1092,8 @@ export class BaseEventLoop extends AbstractEventLoop {
       }
       const end = this.time() + this._clockResolution;
       const ready = this._ready;
-      for (;;) {
-        const top = heap.peek();
-        if (top === undefined || top._when >= end) break;
-        heap.pop();
+      while (heap.peekWhen() < end) {
+        const top = heap.pop()!;
         top._scheduled = false;
         if (top._cancelled) this._timerCancelledCount--;
         else ready.push(top);
@@ -1125,7 +1125,9 @@ export class BaseEventLoop extends AbstractEventLoop {
       } else {
         for (let i = 0; i < n; i++) {
           const handle = batch[i];
-          if (!handle._cancelled) runInFrame(handle._frame, runHandle, [handle]);
+          if (!handle._cancelled) {
+            runInFrame(handle._frame, runHandle, [handle]);
+          }
         }
       }
     } finally {

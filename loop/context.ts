@@ -206,9 +206,7 @@ export class Context {
 export function frameOf(context: Context): Frame {
   if (!(context instanceof Context)) {
     throw new TypeError(
-      `context must be a Context (from Context.current() or handle.getContext()), got ${
-        typeof context
-      }`,
+      `context must be a Context (from Context.current() or handle.getContext()), got ${typeof context}`,
     );
   }
   return frames.get(context);

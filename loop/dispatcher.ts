@@ -104,12 +104,18 @@ export class Dispatcher {
   }
 
   /** Hands every queued event to `schedule` and empties the queue. */
-  drain(schedule: (callback: Callback, args: unknown[], frame: Frame) => void): void {
+  drain(
+    schedule: (callback: Callback, args: unknown[], frame: Frame) => void,
+  ): void {
     const events = this.#events;
     if (events.length === 0) return;
     this.#events = [];
     for (let i = 0; i < events.length; i += 3) {
-      schedule(events[i] as Callback, events[i + 1] as unknown[], events[i + 2]);
+      schedule(
+        events[i] as Callback,
+        events[i + 1] as unknown[],
+        events[i + 2],
+      );
     }
   }
 

@@ -23,7 +23,10 @@
 export interface Executor {
   /** Schedules `fn(...args)`; resolves with its result. */
   // deno-lint-ignore no-explicit-any
-  submit(fn: (...args: any[]) => unknown, ...args: unknown[]): PromiseLike<unknown>;
+  submit(
+    fn: (...args: any[]) => unknown,
+    ...args: unknown[]
+  ): PromiseLike<unknown>;
   /** Stops accepting work; with `wait`, resolves when running work is done. */
   shutdown(wait?: boolean): void | PromiseLike<void>;
 }

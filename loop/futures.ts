@@ -12,7 +12,7 @@
  */
 import { captureFrame, type Context, type Frame, frameOf } from "./context.ts";
 import { CancelledError, InvalidStateError } from "./exceptions.ts";
-import { _getEventLoop, state, contextTask } from "./running.ts";
+import { _getEventLoop, contextTask, state } from "./running.ts";
 import type { AbstractEventLoop } from "./abstract_loop.ts";
 import type { Task } from "./tasks.ts";
 
@@ -486,12 +486,16 @@ export class Future<T = unknown> implements PromiseLike<T> {
       if (task !== undefined) {
         const problem = task._onAwait(this);
         if (problem !== null) {
-          this._loop._callSoonFrame(() => {
-            if (task!._mustCancel) {
-              task!._mustCancel = false;
-              reject(task!._makeCancelledError());
-            } else reject(problem);
-          }, [], captureFrame());
+          this._loop._callSoonFrame(
+            () => {
+              if (task!._mustCancel) {
+                task!._mustCancel = false;
+                reject(task!._makeCancelledError());
+              } else reject(problem);
+            },
+            [],
+            captureFrame(),
+          );
           return;
         }
       }
@@ -582,9 +586,13 @@ export class Future<T = unknown> implements PromiseLike<T> {
 /** Short description of a value for reprs. */
 export function describe(value: unknown): string {
   if (typeof value === "string") {
-    return JSON.stringify(value.length > 40 ? value.slice(0, 37) + "..." : value);
+    return JSON.stringify(
+      value.length > 40 ? value.slice(0, 37) + "..." : value,
+    );
   }
-  if (value instanceof Error) return `${value.name}(${JSON.stringify(value.message)})`;
+  if (value instanceof Error) {
+    return `${value.name}(${JSON.stringify(value.message)})`;
+  }
   if (typeof value === "function") return value.name || "<function>";
   if (Array.isArray(value)) return `[${value.length} items]`;
   if (value !== null && typeof value === "object") {

@@ -71,9 +71,8 @@ export class Handle {
   /** @internal */ _loop: HandleOwner;
   /** @internal */ _frame: Frame;
   /** @internal */ _cancelled = false;
-  /** @internal */ _repr: string | null = null;
-  /** @internal Where the handle was created, in debug mode. */
-  _sourceTraceback: string | undefined = undefined;
+  /** @internal Debug-mode extras: where it was created, its description. */
+  _debugInfo: { sourceTraceback?: string; repr?: string } | null = null;
 
   /**
    * Creates a handle; loops do this, user code rarely needs to.
@@ -94,9 +93,9 @@ export class Handle {
     this._loop = loop;
     this._frame = context == null ? captureFrame() : frameOf(context);
     if (loop.getDebug()) {
-      this._sourceTraceback = new Error().stack?.split("\n").slice(2).join(
-        "\n",
-      );
+      this._debugInfo = {
+        sourceTraceback: new Error().stack?.split("\n").slice(2).join("\n"),
+      };
     }
   }
 
@@ -133,7 +132,7 @@ export class Handle {
   cancel(): void {
     if (!this._cancelled) {
       this._cancelled = true;
-      if (this._loop.getDebug()) this._repr = this.toString();
+      if (this._debugInfo !== null) this._debugInfo.repr = this.toString();
       this._callback = null;
       this._args = null;
     }
@@ -182,9 +181,8 @@ export class Handle {
         exception,
         handle: this,
       };
-      if (this._sourceTraceback !== undefined) {
-        context.sourceTraceback = this._sourceTraceback;
-      }
+      const traceback = this._debugInfo?.sourceTraceback;
+      if (traceback !== undefined) context.sourceTraceback = traceback;
       this._loop.callExceptionHandler(context);
     }
   }
@@ -201,7 +199,8 @@ export class Handle {
 
   /** A description like `<Handle tick(1)>`. */
   toString(): string {
-    if (this._repr !== null) return this._repr;
+    const repr = this._debugInfo?.repr;
+    if (repr !== undefined) return repr;
     return `<${this.constructor.name} ${this._reprInfo().join(" ")}>`;
   }
 
@@ -210,8 +209,6 @@ export class Handle {
     return this.toString();
   }
 }
-
-let timerSequence = 0;
 
 /**
  * A callback scheduled for a time. Mirrors `asyncio.TimerHandle`: returned by
@@ -229,8 +226,6 @@ let timerSequence = 0;
  */
 export class TimerHandle extends Handle {
   /** @internal */ _when: number;
-  /** @internal Tie-breaker: equal times run in scheduling order. */
-  _seq: number;
   /** @internal Whether it is in the loop's timer heap. */
   _scheduled = false;
 
@@ -252,7 +247,6 @@ export class TimerHandle extends Handle {
   ) {
     super(callback, args, loop, context);
     this._when = when;
-    this._seq = timerSequence++;
   }
 
   /**

@@ -26,7 +26,12 @@ import {
 } from "./context.ts";
 import { CancelledError, RuntimeError } from "./exceptions.ts";
 import { describe, Future, isFuture, PENDING } from "./futures.ts";
-import { _getEventLoop, getRunningLoop, state, contextTask } from "./running.ts";
+import {
+  _getEventLoop,
+  contextTask,
+  getRunningLoop,
+  state,
+} from "./running.ts";
 import type { AbstractEventLoop } from "./abstract_loop.ts";
 
 /**
@@ -371,7 +376,6 @@ export class Task<T = unknown> extends Future<T> {
   }
 }
 
-
 /** The first step of a task: start (or adopt) its coroutine. */
 function stepTask(task: Task<unknown>): void {
   if (task._state !== PENDING) return;
@@ -599,7 +603,9 @@ async function sleepFor<T>(
 export function sleep<T = undefined>(delay: number, result?: T): Promise<T> {
   if (typeof delay !== "number") {
     return Promise.reject(
-      new TypeError(`sleep() delay must be a number of seconds, got ${typeof delay}`),
+      new TypeError(
+        `sleep() delay must be a number of seconds, got ${typeof delay}`,
+      ),
     );
   }
   if (Number.isNaN(delay)) {

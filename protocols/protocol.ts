@@ -19,7 +19,7 @@ export type AnyTransport = object;
  * import { BaseProtocol } from "@aio/loop/protocols";
  * class Counter extends BaseProtocol {
  *   made = 0;
- *   override connectionMade(): void { this.made++; }
+ *   override connectionMade(_transport: object): void { this.made++; }
  * }
  * const p = new Counter();
  * p.connectionMade({});
@@ -83,7 +83,9 @@ export class Protocol extends BaseProtocol {
 export class BufferedProtocol extends BaseProtocol {
   /** Returns a buffer to receive into; `sizehint` is the suggested minimum (-1: any). */
   getBuffer(_sizehint: number): Uint8Array {
-    throw new TypeError("BufferedProtocol subclasses must implement getBuffer()");
+    throw new TypeError(
+      "BufferedProtocol subclasses must implement getBuffer()",
+    );
   }
   /** `nbytes` were written into the buffer from `getBuffer`. */
   bufferUpdated(_nbytes: number): void {}
