@@ -34,10 +34,11 @@ Deno.test("retryWithBackoff() waits 1+2+4+...+64 seconds of virtual time", async
     const loop = getRunningLoop();
     const start = loop.time();
     let calls = 0;
-    const result = await retryWithBackoff(async () => {
+    const result = await retryWithBackoff(() => {
       calls++;
-      if (calls < 8) throw new Error("not yet");
-      return "ok";
+      return calls < 8
+        ? Promise.reject(new Error("not yet"))
+        : Promise.resolve("ok");
     }, 10);
     return { result, elapsed: loop.time() - start, calls };
   });

@@ -22,8 +22,8 @@
  */
 export interface Executor {
   /** Schedules `fn(...args)`; resolves with its result. */
-  // deno-lint-ignore no-explicit-any
   submit(
+    // deno-lint-ignore no-explicit-any
     fn: (...args: any[]) => unknown,
     ...args: unknown[]
   ): PromiseLike<unknown>;
