@@ -197,6 +197,11 @@ export class AbstractEventLoop {
     notImplemented("_callSoonFrame");
   }
 
+  /** @internal Appends an already-built handle to the ready queue. */
+  _pushHandle(_handle: Handle): void {
+    notImplemented("_pushHandle");
+  }
+
   /** @internal Holds a strong reference to a live task. */
   _registerTask(_task: Task<unknown>): void {
     notImplemented("_registerTask");

@@ -234,9 +234,20 @@ export class BaseEventLoop extends AbstractEventLoop {
           } else {
             await this.#hostYield();
           }
-          continue;
+        } else {
+          // Task continuations run as microtasks and usually schedule more
+          // work: give them one hop before arming a wait.
+          await undefined;
+          if (
+            !this._stopping && this._ready.length === 0 &&
+            !this._dispatcher.hasEvents
+          ) {
+            await this._wait(this.#timeout());
+          }
         }
-        await this._wait(this.#timeout());
+        // A coroutine (a microtask) may have stopped the loop: like a
+        // callback that calls stop(), that ends the run after this iteration.
+        if (this._stopping) break;
       }
     } finally {
       this._stopping = false;
@@ -923,6 +934,13 @@ export class BaseEventLoop extends AbstractEventLoop {
     if (this._closed) this._checkClosed();
     const handle = new Handle(callback, args, this, null);
     handle._frame = frame;
+    this._ready.push(handle);
+    if (this._wakeResolve !== null) this._wake();
+  }
+
+  /** @internal */
+  override _pushHandle(handle: Handle): void {
+    if (this._closed) this._checkClosed();
     this._ready.push(handle);
     if (this._wakeResolve !== null) this._wake();
   }

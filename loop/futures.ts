@@ -445,10 +445,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
       const settle = onFulfilled == null && onRejected == null
         ? (resolve as (v: unknown) => void)
         : undefined;
-      const wake = (fut: Future<T>) => {
+      const wake = (fut: Future<T>, suspended = true) => {
         let error: unknown;
         let failed = true;
-        if (task !== undefined && task._mustCancel) {
+        if (suspended && task !== undefined && task._mustCancel) {
           task._mustCancel = false;
           error = fut._state === CANCELLED
             ? fut._makeCancelledError()
@@ -484,7 +484,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
         }
       };
       if (task !== undefined) {
-        const problem = task._onAwait(this);
+        const problem = task._checkAwait(this);
         if (problem !== null) {
           this._loop._callSoonFrame(
             () => {
@@ -499,6 +499,14 @@ export class Future<T = unknown> implements PromiseLike<T> {
           return;
         }
       }
+      if (this._state !== PENDING) {
+        // Awaiting a done future does not yield to the loop (asyncio's
+        // `Future.__await__` returns at once); a pending cancellation waits
+        // for the next real suspension.
+        wake(this, false);
+        return;
+      }
+      if (task !== undefined) task._onAwait(this);
       this.addDoneCallback(wake);
     });
   }

@@ -33,6 +33,7 @@ import {
   state,
 } from "./running.ts";
 import type { AbstractEventLoop } from "./abstract_loop.ts";
+import { Handle } from "./handles.ts";
 
 /**
  * A coroutine: a promise (an async function's result), or a zero-argument
@@ -99,6 +100,12 @@ export class Task<T = unknown> extends Future<T> {
   /** @internal Promise form: whether the first step ran, and the outcome. */
   _started = false;
   /** @internal */ _outcome: { ok: boolean; value: unknown } | null = null;
+  /** @internal The reusable handle that resumes a `sleep(0)`. */
+  _yieldHandle: Handle | null = null;
+  /** @internal The pending `sleep(0)`: its resolvers and value. */
+  _yieldResolve: ((value: unknown) => void) | null = null;
+  /** @internal */ _yieldReject: ((reason: unknown) => void) | null = null;
+  /** @internal */ _yieldValue: unknown = undefined;
 
   /**
    * Wraps a coroutine in a task and schedules its first step;
@@ -318,8 +325,8 @@ export class Task<T = unknown> extends Future<T> {
     return this._numCancelsRequested;
   }
 
-  /** @internal Called by `Future.then` when the coroutine awaits `fut`. */
-  _onAwait(fut: Future<unknown>): Error | null {
+  /** @internal Why the coroutine may not await `fut`, or null. */
+  _checkAwait(fut: Future<unknown>): Error | null {
     if (fut === this) {
       return new RuntimeError(`Task cannot await on itself: ${this}`);
     }
@@ -328,11 +335,15 @@ export class Task<T = unknown> extends Future<T> {
         `Task ${this} got Future ${fut} attached to a different loop`,
       );
     }
+    return null;
+  }
+
+  /** @internal Called by `Future.then` when the coroutine awaits `fut`. */
+  _onAwait(fut: Future<unknown>): void {
     this._futWaiter = fut;
     if (this._mustCancel && fut.cancel(this._cancelMessage)) {
       this._mustCancel = false;
     }
-    return null;
   }
 
   /** @internal The coroutine settled. Mirrors the end of `Task.__step`. */
@@ -532,14 +543,19 @@ export function allTasks(loop?: AbstractEventLoop): Set<Task<unknown>> {
   return tasks;
 }
 
-/** Resumes a `sleep(0)`: one loop iteration after it was awaited. */
-function resumeYield<T>(
-  task: Task<unknown> | undefined,
-  resolve: (value: T) => void,
-  reject: (reason: unknown) => void,
-  value: T,
-): void {
-  if (task !== undefined && task._mustCancel) {
+/** Resumes a `sleep(0)` made outside a task. */
+function resumeYield<T>(resolve: (value: T) => void, value: T): void {
+  resolve(value);
+}
+
+/** Resumes a task's `sleep(0)`, or delivers a pending cancellation. */
+function resumeTaskYield(task: Task<unknown>): void {
+  const resolve = task._yieldResolve!;
+  const reject = task._yieldReject!;
+  const value = task._yieldValue;
+  task._yieldResolve = task._yieldReject = null;
+  task._yieldValue = undefined;
+  if (task._mustCancel) {
     task._mustCancel = false;
     reject(task._makeCancelledError());
   } else {
@@ -547,20 +563,50 @@ function resumeYield<T>(
   }
 }
 
+let capturedResolve: ((value: unknown) => void) | null = null;
+let capturedReject: ((reason: unknown) => void) | null = null;
+function captureResolvers(
+  resolve: (value: unknown) => void,
+  reject: (reason: unknown) => void,
+): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
 /**
  * `sleep(0)`: a native promise resolved by a callback one iteration later
- * (asyncio's bare `yield`). A native promise keeps `await` on V8's fast path;
- * the task is looked up now, while its coroutine is running.
+ * (asyncio's bare `yield`). A native promise keeps `await` on V8's fast path.
+ * Inside a task, the task's own reusable handle carries the resumption, so a
+ * yield allocates only the promise.
  */
 function yieldOnce<T>(loop: AbstractEventLoop, value: T): Promise<T> {
-  let task = state.inCallback ? undefined : contextTask();
-  if (task !== undefined) {
-    if (task._state !== PENDING || task._loop !== loop) task = undefined;
-    else task._futWaiter = null;
+  const task = state.inCallback ? undefined : contextTask();
+  if (
+    task === undefined || task._state !== PENDING || task._loop !== loop ||
+    task._yieldResolve !== null
+  ) {
+    return new Promise<T>((resolve) => {
+      loop._callSoonFrame(resumeYield, [resolve, value], ROOT);
+    });
   }
-  return new Promise<T>((resolve, reject) => {
-    loop._callSoonFrame(resumeYield, [task, resolve, reject, value], ROOT);
-  });
+  task._futWaiter = null;
+  const promise = new Promise(captureResolvers) as Promise<T>;
+  task._yieldResolve = capturedResolve;
+  task._yieldReject = capturedReject;
+  task._yieldValue = value;
+  capturedResolve = capturedReject = null;
+  let handle = task._yieldHandle;
+  if (handle === null) {
+    handle = task._yieldHandle = new Handle(
+      resumeTaskYield,
+      [task],
+      loop,
+      null,
+    );
+    handle._frame = ROOT;
+  }
+  loop._pushHandle(handle);
+  return promise;
 }
 
 /** The frame internal resumptions run in: any will do, they only resolve. */
