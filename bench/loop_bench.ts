@@ -1,0 +1,183 @@
+/**
+ * The loop-core benchmark: five workloads on aioloop and, in the same run,
+ * on CPython's asyncio and on uvloop (bench/loop_anchors.py) where Python is
+ * present. Prints nanoseconds per operation side by side (best of three runs
+ * each) and how many times faster aioloop is.
+ *
+ *   deno run -A bench/loop_bench.ts [--quick] [--json]
+ *
+ * Workloads (one "op" in brackets):
+ * - callSoonChain: 1,000,000 callSoon, each callback scheduling the next [a callback]
+ * - callSoonFanout: 1,000,000 callSoon scheduled at once, then run [a callback]
+ * - callLater: 200,000 callLater with random delays under 10 ms, every second
+ *   one cancelled [a callLater]
+ * - tasksSleep0: 20,000 tasks each awaiting sleep(0) ten times [a task]
+ * - futures: 200,000 futures resolved by callSoon and awaited in turn [a future]
+ *
+ * @module
+ */
+import {
+  type AbstractEventLoop,
+  type Future,
+  newEventLoop,
+  sleep,
+} from "../mod.ts";
+
+type Workload = (loop: AbstractEventLoop, n: number) => Promise<void>;
+
+/** A small seeded generator, so every run schedules the same delays. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state * 1664525 + 1013904223) >>> 0;
+    return state / 4294967296;
+  };
+}
+
+const workloads: [string, Workload, number][] = [
+  ["callSoonChain", async (loop, n) => {
+    let count = 0;
+    const step = () => {
+      if (++count < n) loop.callSoon(step);
+      else loop.stop();
+    };
+    loop.callSoon(step);
+    await loop.runForever();
+  }, 1_000_000],
+  ["callSoonFanout", async (loop, n) => {
+    let count = 0;
+    const callback = () => {
+      if (++count === n) loop.stop();
+    };
+    for (let i = 0; i < n; i++) loop.callSoon(callback);
+    await loop.runForever();
+  }, 1_000_000],
+  ["callLater", async (loop, n) => {
+    const rand = random(42);
+    const live = n / 2;
+    let fired = 0;
+    const callback = () => {
+      if (++fired === live) loop.stop();
+    };
+    for (let i = 0; i < n; i++) {
+      const handle = loop.callLater(rand() * 0.01, callback);
+      if (i % 2) handle.cancel();
+    }
+    await loop.runForever();
+  }, 200_000],
+  ["tasksSleep0", async (loop, n) => {
+    await loop.runUntilComplete(async () => {
+      const tasks = [];
+      for (let i = 0; i < n; i++) {
+        tasks.push(loop.createTask(async () => {
+          for (let j = 0; j < 10; j++) await sleep(0);
+        }));
+      }
+      for (const task of tasks) await task;
+    });
+  }, 20_000],
+  ["futures", async (loop, n) => {
+    const resolve = (fut: Future<number>, value: number) =>
+      fut.setResult(value);
+    await loop.runUntilComplete(async () => {
+      for (let i = 0; i < n; i++) {
+        const fut = loop.createFuture<number>();
+        loop.callSoon(resolve, fut, i);
+        await fut;
+      }
+    });
+  }, 200_000],
+];
+
+async function runOurs(quick: boolean): Promise<Record<string, number>> {
+  const results: Record<string, number> = {};
+  for (const [name, workload, size] of workloads) {
+    const n = quick ? size / 10 : size;
+    let best = Infinity;
+    for (let run = 0; run < 3; run++) {
+      const loop = newEventLoop();
+      const t0 = performance.now();
+      await workload(loop, n);
+      const elapsed = performance.now() - t0;
+      loop.close();
+      best = Math.min(best, (elapsed * 1e6) / n);
+    }
+    results[name] = Math.round(best * 10) / 10;
+  }
+  return results;
+}
+
+async function pythonWith(
+  candidates: string[],
+  probe: string,
+): Promise<string | null> {
+  for (const python of candidates) {
+    try {
+      const { success } = await new Deno.Command(python, {
+        args: ["-c", probe],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      if (success) return python;
+    } catch {
+      // Not installed: try the next one.
+    }
+  }
+  return null;
+}
+
+async function runAnchor(
+  python: string | null,
+  kind: string,
+  quick: boolean,
+): Promise<Record<string, number> | null> {
+  if (python === null) return null;
+  const script = new URL("./loop_anchors.py", import.meta.url).pathname;
+  const { success, stdout, stderr } = await new Deno.Command(python, {
+    args: [script, kind, ...(quick ? ["--quick"] : [])],
+  }).output();
+  if (!success) {
+    console.error(`${kind} anchor failed: ${new TextDecoder().decode(stderr)}`);
+    return null;
+  }
+  return JSON.parse(new TextDecoder().decode(stdout));
+}
+
+const quick = Deno.args.includes("--quick");
+const ours = await runOurs(quick);
+const asyncioPython = await pythonWith(
+  ["python3", "/usr/bin/python3"],
+  "import asyncio",
+);
+const uvloopPython = await pythonWith(
+  ["/usr/bin/python3", "python3"],
+  "import uvloop",
+);
+const asyncio = await runAnchor(asyncioPython, "asyncio", quick);
+const uvloop = await runAnchor(uvloopPython, "uvloop", quick);
+
+if (Deno.args.includes("--json")) {
+  console.log(JSON.stringify({ aioloop: ours, asyncio, uvloop }));
+} else {
+  const cell = (v: number | undefined) =>
+    v === undefined ? "n/a" : v.toFixed(0);
+  const ratio = (anchor: number | undefined, mine: number) =>
+    anchor === undefined ? "n/a" : `${(anchor / mine).toFixed(2)}×`;
+  console.log(
+    `Loop core, ns per operation, best of 3 runs${
+      quick ? " (quick sizes)" : ""
+    }; ratios = times faster than the anchor`,
+  );
+  console.log(
+    "| workload | aioloop | asyncio | uvloop | vs uvloop | vs asyncio |",
+  );
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
+  for (const [name] of workloads) {
+    const mine = ours[name];
+    console.log(
+      `| ${name} | ${cell(mine)} | ${cell(asyncio?.[name])} | ${
+        cell(uvloop?.[name])
+      } | ${ratio(uvloop?.[name], mine)} | ${ratio(asyncio?.[name], mine)} |`,
+    );
+  }
+}
