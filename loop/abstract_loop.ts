@@ -95,6 +95,11 @@ export class AbstractEventLoop {
     notImplemented("close");
   }
 
+  /** Closes the loop at the end of a `using` block. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
   /** Closes all open asynchronous generators. */
   shutdownAsyncgens(): Promise<void> {
     return notImplemented("shutdownAsyncgens");

@@ -404,11 +404,6 @@ export class BaseEventLoop extends AbstractEventLoop {
     this._dispatcher.close();
   }
 
-  /** Closes the loop at the end of a `using` block. */
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
   /**
    * Closes every asynchronous generator first iterated while this loop ran
    * (`aclose()`), reporting failures to the exception handler. Afterwards, a

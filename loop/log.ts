@@ -12,7 +12,7 @@ export interface Logger {
   error(message: string, exception?: unknown): void;
   /** Something worth attention that did not fail. */
   warning(message: string): void;
-  /** Diagnostics, written only in debug mode. */
+  /** Diagnostics from debug mode; silent unless you assign a function. */
   debug(message: string): void;
 }
 
@@ -38,7 +38,7 @@ export const logger: Logger = {
   warning(message: string): void {
     console.warn(message);
   },
-  debug(message: string): void {
-    console.debug(message);
+  debug(_message: string): void {
+    // Silent by default, like a logger at its default WARNING level.
   },
 };

@@ -1,26 +1,55 @@
-/**
- * Shared test helpers: run a test against every loop class, with a strict
- * exception handler, and wait (boundedly) for garbage-collection reports.
- */
+/** Shared test helpers: loops to run suites against, strict teardown. */
 import assert from "node:assert/strict";
-import { EventLoop, type ExceptionContext } from "../mod.ts";
+import {
+  type AbstractEventLoop,
+  EventLoop,
+  type ExceptionContext,
+} from "../mod.ts";
 import { VirtualTimeEventLoop } from "../testing.ts";
 
-/** The loops every suite runs against (as uvloop runs its suites twice). */
-export const LOOP_FACTORIES: ReadonlyArray<
-  { readonly name: string; readonly make: () => EventLoop }
-> = [
-  { name: "EventLoop", make: () => new EventLoop() },
-  { name: "VirtualTimeEventLoop", make: () => new VirtualTimeEventLoop() },
+/** Every loop the package ships; suites run against each (as uvloop runs its suites twice). */
+export const LOOPS: [string, () => AbstractEventLoop][] = [
+  ["EventLoop", () => new EventLoop()],
+  ["VirtualTimeEventLoop", () => new VirtualTimeEventLoop()],
 ];
 
-/** A loop with an exception handler that records every call. */
+/** A loop that records exception-handler calls and is closed on dispose. */
+export function strictLoop(
+  factory: () => AbstractEventLoop,
+): AbstractEventLoop & { errors: ExceptionContext[] } & Disposable {
+  const loop = factory() as AbstractEventLoop & {
+    errors: ExceptionContext[];
+  } & Disposable;
+  loop.errors = [];
+  loop.setExceptionHandler((_loop, context) => loop.errors.push(context));
+  return loop;
+}
+
+/** Asserts the loop's exception handler was never called. */
+export function assertNoErrors(loop: { errors: ExceptionContext[] }): void {
+  assert.deepEqual(loop.errors.map((e) => e.message), []);
+}
+
+/** Registers one test per loop kind. */
+export function testEach(
+  name: string,
+  fn: (factory: () => AbstractEventLoop) => Promise<void> | void,
+): void {
+  for (const [kind, factory] of LOOPS) {
+    Deno.test(`${name} [${kind}]`, () => fn(factory));
+  }
+}
+
+/** A loop whose exception handler records every call (see `loopTest`). */
 export class LoopFixture implements Disposable {
-  readonly loop: EventLoop;
+  readonly loop: AbstractEventLoop;
+  /** Makes another loop of the same kind (close it yourself). */
+  readonly make: () => AbstractEventLoop;
   /** Every context the loop's exception handler received, in order. */
   readonly errors: ExceptionContext[] = [];
 
-  constructor(make: () => EventLoop) {
+  constructor(make: () => AbstractEventLoop) {
+    this.make = make;
     this.loop = make();
     this.loop.setExceptionHandler((_loop, context) => {
       this.errors.push(context);
@@ -33,35 +62,29 @@ export class LoopFixture implements Disposable {
   }
 
   [Symbol.dispose](): void {
-    if (!this.loop.isClosed()) this.loop.close();
+    if (!this.loop.isClosed() && !this.loop.isRunning()) this.loop.close();
   }
 }
 
-/** Options of {@linkcode loopTest}. */
-export interface LoopTestOptions {
-  /** Run only on the virtual-clock loop (for tests where time passes). */
-  virtualOnly?: boolean;
-}
-
 /**
- * Registers `fn` once per loop class. The loop is closed afterwards, then the
- * test fails if its exception handler saw anything the test did not take
- * with `takeErrors()` (this includes "Task was destroyed but it is pending!"
- * reported by `close()`).
+ * Registers `fn` once per loop kind (or only on the virtual-clock loop). The
+ * loop is closed afterwards; then the test fails if the exception handler saw
+ * anything the test did not take with `takeErrors()` (including "Task was
+ * destroyed but it is pending!" from `close()`).
  */
 export function loopTest(
   title: string,
   fn: (fx: LoopFixture) => Promise<void> | void,
-  options: LoopTestOptions = {},
+  options: { virtualOnly?: boolean } = {},
 ): void {
-  for (const { name, make } of LOOP_FACTORIES) {
-    if (options.virtualOnly && name !== "VirtualTimeEventLoop") continue;
-    Deno.test(`${title} [${name}]`, async () => {
-      const fx = new LoopFixture(make);
+  for (const [kind, factory] of LOOPS) {
+    if (options.virtualOnly && kind !== "VirtualTimeEventLoop") continue;
+    Deno.test(`${title} [${kind}]`, async () => {
+      const fx = new LoopFixture(factory);
       try {
         await fn(fx);
       } finally {
-        if (!fx.loop.isRunning()) fx.loop.close();
+        fx[Symbol.dispose]();
       }
       assert.deepEqual(
         fx.errors.map((context) => context.message),
@@ -73,9 +96,9 @@ export function loopTest(
 }
 
 /**
- * Runs a full garbage collection (tests run with `--v8-flags=--expose-gc`),
- * then lets macrotasks run so FinalizationRegistry callbacks fire, until
- * `done()` holds or `tries` rounds have passed. Returns whether it held.
+ * Runs a full garbage collection (needs `--v8-flags=--expose-gc`), then lets
+ * macrotasks run so FinalizationRegistry callbacks fire, until `done()` holds
+ * or `tries` rounds have passed. Returns whether `done()` held.
  */
 export async function gcUntil(
   done: () => boolean,
