@@ -442,45 +442,40 @@ export class Future<T = unknown> implements PromiseLike<T> {
       : contextTask();
     if (task !== undefined && task._state !== PENDING) task = undefined;
     return new Promise<R1 | R2>((resolve, reject) => {
-      const settle = onFulfilled == null && onRejected == null
-        ? (resolve as (v: unknown) => void)
-        : undefined;
-      const wake = (fut: Future<T>, suspended = true) => {
-        let error: unknown;
-        let failed = true;
-        if (suspended && task !== undefined && task._mustCancel) {
-          task._mustCancel = false;
-          error = fut._state === CANCELLED
-            ? fut._makeCancelledError()
-            : task._makeCancelledError();
-          if (fut._state === FINISHED) fut._clearLogTraceback();
-        } else if (fut._state === CANCELLED) {
-          error = fut._makeCancelledError();
-        } else if (fut._exception !== undefined) {
-          fut._clearLogTraceback();
-          error = fut._exception;
-        } else {
-          failed = false;
-        }
-        if (task !== undefined && task._futWaiter === fut) {
-          task._futWaiter = null;
-        }
-        if (settle !== undefined) {
-          if (failed) reject(error);
-          else settle(fut._result);
-          return;
-        }
+      const finish = (failed: boolean, outcome: unknown) => {
         try {
           if (failed) {
-            if (onRejected == null) reject(error);
-            else resolve(onRejected(error));
+            if (onRejected == null) reject(outcome);
+            else resolve(onRejected(outcome));
           } else if (onFulfilled == null) {
-            resolve(fut._result as R1);
+            resolve(outcome as R1);
           } else {
-            resolve(onFulfilled(fut._result as T));
+            resolve(onFulfilled(outcome as T));
           }
         } catch (e) {
           reject(e);
+        }
+      };
+      const wake = (fut: Future<T>, suspended = true) => {
+        if (task !== undefined && task._futWaiter === fut) {
+          task._futWaiter = null;
+        }
+        if (suspended && task !== undefined && task._mustCancel) {
+          task._mustCancel = false;
+          if (fut._state === FINISHED) fut._clearLogTraceback();
+          finish(
+            true,
+            fut._state === CANCELLED
+              ? fut._makeCancelledError()
+              : task._makeCancelledError(),
+          );
+        } else if (fut._state === CANCELLED) {
+          finish(true, fut._makeCancelledError());
+        } else if (fut._exception !== undefined) {
+          fut._clearLogTraceback();
+          finish(true, fut._exception);
+        } else {
+          finish(false, fut._result);
         }
       };
       if (task !== undefined) {
@@ -490,8 +485,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
             () => {
               if (task!._mustCancel) {
                 task!._mustCancel = false;
-                reject(task!._makeCancelledError());
-              } else reject(problem);
+                finish(true, task!._makeCancelledError());
+              } else finish(true, problem);
             },
             [],
             captureFrame(),
