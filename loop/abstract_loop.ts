@@ -36,8 +36,9 @@ export interface CreateTaskOptions {
   context?: Context | null;
 }
 
+/** A callback scheduled on a loop: any function; its result is ignored. */
 // deno-lint-ignore no-explicit-any
-type Callback = (...args: any[]) => unknown;
+export type Callback = (...args: any[]) => unknown;
 
 function notImplemented(name: string): never {
   throw new NotImplementedError(

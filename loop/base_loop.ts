@@ -17,6 +17,7 @@
  */
 import { AbstractEventLoop } from "./abstract_loop.ts";
 import type {
+  Callback,
   CreateTaskOptions,
   ExceptionHandler,
   TaskFactory,
@@ -38,9 +39,6 @@ import { logger } from "./log.ts";
 import { state } from "./running.ts";
 import { type Coroutine, ensureFuture, Task } from "./tasks.ts";
 import { TimerHeap } from "./timer_heap.ts";
-
-// deno-lint-ignore no-explicit-any
-type Callback = (...args: any[]) => unknown;
 
 /** Rebuild the heap when more than half of at least this many are cancelled. */
 const MIN_SCHEDULED_TIMER_HANDLES = 100;

@@ -15,6 +15,7 @@
  */
 export {
   AbstractEventLoop,
+  type Callback,
   type CreateTaskOptions,
   type ExceptionHandler,
   type TaskFactory,

@@ -51,7 +51,11 @@ export class Runner {
   #context: Context | null = null;
   #setEventLoop = false;
 
-  /** @param options `debug`, `loopFactory`. */
+  /**
+   * Creates a runner; its loop is made on first use.
+   *
+   * @param options `debug`, `loopFactory`.
+   */
   constructor(options?: RunnerOptions) {
     this.#debug = options?.debug ?? null;
     this.#loopFactory = options?.loopFactory ?? null;

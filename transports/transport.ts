@@ -28,7 +28,11 @@ export class BaseTransport {
   /** @internal Extra information answered by `getExtraInfo`. */
   protected _extra: Record<string, unknown>;
 
-  /** @param extra Values for `getExtraInfo`. */
+  /**
+   * Creates a transport.
+   *
+   * @param extra Values for `getExtraInfo`.
+   */
   constructor(extra?: Record<string, unknown> | null) {
     this._extra = extra ?? {};
   }

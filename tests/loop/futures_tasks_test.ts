@@ -364,9 +364,8 @@ testEach(
   async (factory) => {
     using loop = strictLoop(factory);
     assert.equal(await loop.runUntilComplete(() => sleep(0.001, "r")), "r");
-    // deno-lint-ignore no-explicit-any
     await loop.runUntilComplete(() =>
-      assert.rejects(sleep("1" as any), TypeError)
+      assert.rejects(sleep("1" as unknown as number), TypeError)
     );
     await loop.runUntilComplete(() => assert.rejects(sleep(NaN), RangeError));
     await assert.rejects(sleep(1), RuntimeError);
