@@ -166,10 +166,11 @@ if (Deno.args.includes("--json")) {
   console.log(
     `Loop core, ns per operation, best of 3 runs${
       quick ? " (quick sizes)" : ""
-    }; ratios = times faster than the anchor`,
+    }; ratios = how many times faster aioloop is`,
   );
   console.log(
-    "| workload | aioloop | asyncio | uvloop | vs uvloop | vs asyncio |",
+    "| workload | aioloop ns/op | asyncio ns/op | uvloop ns/op " +
+      "| uvloop ÷ aioloop | asyncio ÷ aioloop |",
   );
   console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
   for (const [name] of workloads) {

@@ -193,6 +193,15 @@ export class AbstractEventLoop {
     notImplemented("setDebug");
   }
 
+  /** Runs `func(...args)` in an executor; a future of its result. */
+  runInExecutor<T>(
+    _executor: Executor | null,
+    _func: (...args: never[]) => T | PromiseLike<T>,
+    ..._args: unknown[]
+  ): Future<Awaited<T>> {
+    return notImplemented("runInExecutor");
+  }
+
   /** Sets the executor `runInExecutor(null, ...)` uses. */
   setDefaultExecutor(_executor: Executor): void {
     notImplemented("setDefaultExecutor");

@@ -4,11 +4,13 @@
  * `base_events.BaseEventLoop`.
  *
  * JavaScript cannot block, so the step and the wait are split (as Trio and
- * Tokio do): `_runOnce()` is synchronous and is the only code that calls
- * callbacks; `runForever()` is a small async driver that alternates it with a
- * wait. Task continuations run as microtasks between iterations, so the driver
- * yields with a microtask hop while callbacks are ready, and only arms a host
- * timer when there is truly nothing to do; a `callSoon` made while it waits
+ * Tokio do): `_runBatch()` is synchronous and is the only code that calls
+ * callbacks; `runForever()` is a small async driver that alternates
+ * iterations with a wait. A task's step is a microtask continuation: when a
+ * callback resumes a task, the batch pauses and the driver hops through
+ * microtasks until the task suspends again, so each step runs in its place
+ * among the callbacks, as asyncio's `Task.__step` does. The driver only arms
+ * a host timer when there is truly nothing to do; a `callSoon` made while it waits
  * (from a microtask, a promise callback or an I/O completion) wakes it. To let
  * Deno deliver I/O and timers during a long busy stretch it also yields to the
  * host every few thousand callbacks.
@@ -29,8 +31,8 @@ import {
   runInFrame,
   swapFrame,
 } from "./context.ts";
-import { Dispatcher } from "./dispatcher.ts";
-import { RuntimeError } from "./exceptions.ts";
+import { Dispatcher, type Registration } from "./dispatcher.ts";
+import { NotImplementedError, RuntimeError } from "./exceptions.ts";
 import type { ExceptionContext } from "./exception_context.ts";
 import { type Executor, isExecutor } from "./executor.ts";
 import { describe, Future, isFuture } from "./futures.ts";
@@ -48,6 +50,13 @@ const CALLBACKS_PER_HOST_YIELD = 4096;
 const TIMER_GRANULARITY = 0.001;
 /** The longest single host timer (ms). */
 const MAX_TIMER_MS = 0x7fffffff;
+/**
+ * Microtask hops a resumed task gets to reach its next suspension; past this
+ * it is awaiting something outside the loop (a Deno promise) and the batch
+ * goes on.
+ */
+const MAX_STEP_HOPS = 16;
+const EMPTY_BATCH: Handle[] = [];
 
 const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
 const AsyncGeneratorFunction =
@@ -172,6 +181,10 @@ export class BaseEventLoop extends AbstractEventLoop {
   /** @internal Resolves the driver's current wait; null when not waiting. */
   _wakeResolve: (() => void) | null = null;
   /** @internal */ _sinceHostYield = 0;
+  /** @internal The batch being run, where it is, and its length. */
+  _batch: Handle[] = EMPTY_BATCH;
+  /** @internal */ _batchIndex = 0;
+  /** @internal */ _batchLength = 0;
   #timerId: ReturnType<typeof setTimeout> | null = null;
   #timerAt = Infinity;
   #immediate: unknown = null;
@@ -224,7 +237,16 @@ export class BaseEventLoop extends AbstractEventLoop {
     this.#keepAlive = setInterval(noop, MAX_TIMER_MS);
     try {
       for (;;) {
-        this._runOnce();
+        this._startBatch();
+        while (!this._runBatch()) {
+          // A callback resumed a task: its step runs as microtasks; hop
+          // until it suspends again (or plainly awaits something else).
+          let hops = 0;
+          do await undefined; while (
+            state.stepping !== null && ++hops < MAX_STEP_HOPS
+          );
+          state.stepping = null;
+        }
         if (this._stopping) break;
         if (this._ready.length !== 0 || this._dispatcher.hasEvents) {
           if (this._sinceHostYield < CALLBACKS_PER_HOST_YIELD) {
@@ -251,6 +273,7 @@ export class BaseEventLoop extends AbstractEventLoop {
       this._stopping = false;
       this._running = false;
       state.runningLoop = null;
+      state.stepping = null;
       this._wakeResolve = null;
       this._clearWaitTimers();
       clearInterval(this.#keepAlive!);
@@ -489,6 +512,75 @@ export class BaseEventLoop extends AbstractEventLoop {
       }
     }
     this._defaultExecutor = null;
+  }
+
+  /**
+   * Runs `func(...args)` in `executor` (null: the default executor) and
+   * returns a future of its result, completed on the loop. Mirrors
+   * `loop.run_in_executor()`. While the work is in flight the virtual clock
+   * does not jump.
+   *
+   * @param executor An executor, or null for the default one.
+   * @param func The function to run.
+   * @param args Its arguments.
+   * @throws {TypeError} if `func` is not a function or `executor` is not an
+   * executor.
+   * @throws {RuntimeError} if the loop is closed, or the default executor
+   * was shut down.
+   * @throws {NotImplementedError} when no default executor is set yet: pass
+   * an executor or call `setDefaultExecutor()`.
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import type { Executor } from "@aio/loop";
+   * const inline: Executor = {
+   *   submit: (fn, ...args) => Promise.resolve().then(() => fn(...args)),
+   *   shutdown: () => {},
+   * };
+   * const loop = newEventLoop();
+   * const sum = await loop.runUntilComplete(
+   *   loop.runInExecutor(inline, (a: number, b: number) => a + b, 2, 3),
+   * );
+   * console.assert(sum === 5);
+   * loop.close();
+   * ```
+   */
+  override runInExecutor<T>(
+    executor: Executor | null,
+    func: (...args: never[]) => T | PromiseLike<T>,
+    ...args: unknown[]
+  ): Future<Awaited<T>> {
+    this._checkClosed();
+    checkCallback(func, "runInExecutor");
+    if (executor == null) {
+      if (this._executorShutdownCalled) {
+        throw new RuntimeError(
+          "Executor shutdown has been called: the default executor takes no new work",
+        );
+      }
+      executor = this._defaultExecutor;
+      if (executor === null) {
+        throw new NotImplementedError(
+          "runInExecutor(null, ...): no default executor is set; pass an executor or call setDefaultExecutor()",
+        );
+      }
+    } else if (!isExecutor(executor)) {
+      throw new TypeError(
+        "executor must have submit(fn, ...args) and shutdown(wait) methods",
+      );
+    }
+    const submitted = executor.submit(
+      func as (...args: unknown[]) => unknown,
+      ...args,
+    );
+    const fut = this.createFuture<Awaited<T>>();
+    const registration = this._dispatcher.register("executor");
+    registration.begin();
+    Promise.resolve(submitted).then(
+      (value) => settleExecutorFuture(registration, fut, true, value),
+      (error) => settleExecutorFuture(registration, fut, false, error),
+    );
+    return fut;
   }
 
   /**
@@ -1081,12 +1173,12 @@ export class BaseEventLoop extends AbstractEventLoop {
   }
 
   /**
-   * One iteration: take posted events, move due timers to the ready queue,
-   * then run exactly the callbacks that were ready when the pass began.
-   * Mirrors `BaseEventLoop._run_once()`; the only place callbacks are called.
+   * Starts one iteration: takes posted events, moves due timers to the ready
+   * queue, and makes the callbacks ready now the batch `_runBatch()` runs.
+   * Mirrors the first half of `BaseEventLoop._run_once()`.
    * @internal
    */
-  _runOnce(): void {
+  _startBatch(): void {
     this._dispatcher.drain(this.#scheduleEvent);
     const heap = this._scheduled;
     if (heap.size !== 0) {
@@ -1111,47 +1203,69 @@ export class BaseEventLoop extends AbstractEventLoop {
       }
     }
     const batch = this._ready;
-    const n = batch.length;
-    if (n === 0) return;
+    this._batch = batch;
+    this._batchIndex = 0;
+    this._batchLength = batch.length;
     this._ready = this._spare;
-    this._sinceHostYield += n;
-    state.inCallback = true;
-    let outer: Frame = undefined;
-    let swapped = false;
-    try {
-      if (this._debug) this.#runBatchDebug(batch, n);
-      else if (FAST_CONTEXT) {
-        let current = batch[0]._frame;
-        outer = swapFrame(current);
-        swapped = true;
-        for (let i = 0; i < n; i++) {
-          const handle = batch[i];
-          if (handle._cancelled) continue;
-          if (handle._frame !== current) {
-            current = handle._frame;
-            swapFrame(current);
-          }
-          handle._run();
-        }
-      } else {
-        for (let i = 0; i < n; i++) {
-          const handle = batch[i];
-          if (!handle._cancelled) {
-            runInFrame(handle._frame, runHandle, [handle]);
-          }
-        }
-      }
-    } finally {
-      if (swapped) swapFrame(outer);
-      state.inCallback = false;
-      batch.length = 0;
-      this._spare = batch;
-    }
+    this._sinceHostYield += batch.length;
   }
 
-  #runBatchDebug(batch: Handle[], n: number): void {
-    for (let i = 0; i < n; i++) {
-      const handle = batch[i];
+  /**
+   * Runs the current batch, the only place callbacks are called. Returns
+   * false when it paused because a callback resumed a task: the driver lets
+   * the task's step (microtasks) run until it suspends, then calls again, so
+   * a step runs exactly between the callbacks before and after it.
+   * @internal
+   */
+  _runBatch(): boolean {
+    const batch = this._batch;
+    const n = this._batchLength;
+    let i = this._batchIndex;
+    if (i < n) {
+      state.inCallback = true;
+      let outer: Frame = undefined;
+      let swapped = false;
+      try {
+        if (this._debug) i = this.#runBatchDebug(batch, i, n);
+        else if (FAST_CONTEXT) {
+          let current = batch[i]._frame;
+          outer = swapFrame(current);
+          swapped = true;
+          while (i < n) {
+            const handle = batch[i++];
+            if (handle._cancelled) continue;
+            if (handle._frame !== current) {
+              current = handle._frame;
+              swapFrame(current);
+            }
+            handle._run();
+            if (state.stepping !== null) break;
+          }
+        } else {
+          while (i < n) {
+            const handle = batch[i++];
+            if (handle._cancelled) continue;
+            runInFrame(handle._frame, runHandle, [handle]);
+            if (state.stepping !== null) break;
+          }
+        }
+      } finally {
+        if (swapped) swapFrame(outer);
+        state.inCallback = false;
+        this._batchIndex = i;
+      }
+    }
+    if (state.stepping !== null) return false;
+    batch.length = 0;
+    this._spare = batch;
+    this._batch = EMPTY_BATCH;
+    this._batchLength = this._batchIndex = 0;
+    return true;
+  }
+
+  #runBatchDebug(batch: Handle[], i: number, n: number): number {
+    while (i < n) {
+      const handle = batch[i++];
       if (handle._cancelled) continue;
       const t0 = realClock();
       runInFrame(handle._frame, runHandle, [handle]);
@@ -1159,7 +1273,9 @@ export class BaseEventLoop extends AbstractEventLoop {
       if (dt >= this.slowCallbackDuration) {
         logger.warning(`Executing ${handle} took ${dt.toFixed(3)} seconds`);
       }
+      if (state.stepping !== null) break;
     }
+    return i;
   }
 
   readonly #scheduleEvent = (
@@ -1176,6 +1292,23 @@ export class BaseEventLoop extends AbstractEventLoop {
   override toString(): string {
     return `<${this.constructor.name} running=${this._running} closed=${this._closed} debug=${this._debug}>`;
   }
+}
+
+function settleExecutorFuture(
+  registration: Registration,
+  fut: Future<unknown>,
+  ok: boolean,
+  value: unknown,
+): void {
+  registration.post(copyOutcome, fut, ok, value);
+  registration.end();
+  registration.close();
+}
+
+function copyOutcome(fut: Future<unknown>, ok: boolean, value: unknown): void {
+  if (fut.done()) return;
+  if (ok) fut.setResult(value);
+  else fut._setExceptionUnchecked(value);
 }
 
 function runHandle(handle: Handle): void {

@@ -457,8 +457,9 @@ export class Future<T = unknown> implements PromiseLike<T> {
         }
       };
       const wake = (fut: Future<T>, suspended = true) => {
-        if (task !== undefined && task._futWaiter === fut) {
-          task._futWaiter = null;
+        if (task !== undefined) {
+          if (task._futWaiter === fut) task._futWaiter = null;
+          if (suspended) state.stepping = task;
         }
         if (suspended && task !== undefined && task._mustCancel) {
           task._mustCancel = false;
@@ -481,8 +482,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
       if (task !== undefined) {
         const problem = task._checkAwait(this);
         if (problem !== null) {
-          this._loop._callSoonFrame(
+          if (state.stepping === task) state.stepping = null;
+          task._loop._callSoonFrame(
             () => {
+              state.stepping = task!;
               if (task!._mustCancel) {
                 task!._mustCancel = false;
                 finish(true, task!._makeCancelledError());

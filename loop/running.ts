@@ -18,8 +18,18 @@ export const state: {
   runningLoop: AbstractEventLoop | null;
   /** True while `runOnce` runs plain callbacks (no task is current then). */
   inCallback: boolean;
+  /**
+   * The task a callback just resumed, until it suspends again: the loop
+   * pauses its batch while this is set (see `BaseEventLoop._runBatch`).
+   */
+  stepping: Task<unknown> | null;
   eventLoopFallback: (() => AbstractEventLoop) | null;
-} = { runningLoop: null, inCallback: false, eventLoopFallback: null };
+} = {
+  runningLoop: null,
+  inCallback: false,
+  stepping: null,
+  eventLoopFallback: null,
+};
 
 /** The task named by the current async context (package-internal). */
 export const contextTask = taskInContext as () => Task<unknown> | undefined;

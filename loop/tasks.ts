@@ -340,6 +340,7 @@ export class Task<T = unknown> extends Future<T> {
 
   /** @internal Called by `Future.then` when the coroutine awaits `fut`. */
   _onAwait(fut: Future<unknown>): void {
+    if (state.stepping === this) state.stepping = null;
     this._futWaiter = fut;
     if (this._mustCancel && fut.cancel(this._cancelMessage)) {
       this._mustCancel = false;
@@ -348,6 +349,7 @@ export class Task<T = unknown> extends Future<T> {
 
   /** @internal The coroutine settled. Mirrors the end of `Task.__step`. */
   _finish(ok: boolean, value: unknown): void {
+    if (state.stepping === this) state.stepping = null;
     if (this._state !== PENDING) return;
     this._futWaiter = null;
     if (ok) {
@@ -375,7 +377,9 @@ export class Task<T = unknown> extends Future<T> {
   /** @internal */
   protected override _reprInfo(): string[] {
     const info = super._reprInfo();
-    if (this._mustCancel) info[0] = "cancelling";
+    if (this._state === PENDING && this._numCancelsRequested > 0) {
+      info[0] = "cancelling";
+    }
     info.splice(1, 0, `name=${JSON.stringify(this._name)}`);
     const coro = this._coro as { name?: string };
     const coroName = typeof this._coro === "function"
@@ -409,6 +413,7 @@ function stepTask(task: Task<unknown>): void {
   }
   let promise: unknown;
   state.inCallback = false;
+  state.stepping = task;
   try {
     promise = coro();
     if (!isThenable(promise)) {
@@ -555,6 +560,7 @@ function resumeTaskYield(task: Task<unknown>): void {
   const value = task._yieldValue;
   task._yieldResolve = task._yieldReject = null;
   task._yieldValue = undefined;
+  state.stepping = task;
   if (task._mustCancel) {
     task._mustCancel = false;
     reject(task._makeCancelledError());
@@ -590,6 +596,7 @@ function yieldOnce<T>(loop: AbstractEventLoop, value: T): Promise<T> {
     });
   }
   task._futWaiter = null;
+  if (state.stepping === task) state.stepping = null;
   const promise = new Promise(captureResolvers) as Promise<T>;
   task._yieldResolve = capturedResolve;
   task._yieldReject = capturedReject;

@@ -4,6 +4,7 @@ import {
   type AbstractEventLoop,
   EventLoop,
   type ExceptionContext,
+  logger,
 } from "../mod.ts";
 import { VirtualTimeEventLoop } from "../testing.ts";
 
@@ -112,4 +113,34 @@ export async function gcUntil(
     if (done()) return true;
   }
   return done();
+}
+
+/** What {@linkcode captureLogger} collected. */
+export interface LogCapture extends Disposable {
+  /** `logger.error(message, exception)` calls, in order. */
+  errors: { message: string; exception: unknown }[];
+  /** `logger.warning(message)` calls, in order. */
+  warnings: string[];
+}
+
+/**
+ * Replaces `logger.error` and `logger.warning` with recorders until the
+ * returned object is disposed (`using log = captureLogger();`), then puts the
+ * previous functions back.
+ */
+export function captureLogger(): LogCapture {
+  const savedError = logger.error;
+  const savedWarning = logger.warning;
+  const capture: LogCapture = {
+    errors: [],
+    warnings: [],
+    [Symbol.dispose]() {
+      logger.error = savedError;
+      logger.warning = savedWarning;
+    },
+  };
+  logger.error = (message, exception) =>
+    capture.errors.push({ message, exception });
+  logger.warning = (message) => capture.warnings.push(message);
+  return capture;
 }
