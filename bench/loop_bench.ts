@@ -89,6 +89,37 @@ const workloads: [string, Workload, number][] = [
   }, 200_000],
 ];
 
+/**
+ * The floor under tasksSleep0: the same shape (20,000 async functions each
+ * awaiting ten promises resolved in FIFO batches) with bare V8 promises and
+ * no loop at all. No event loop can run that row faster than this.
+ */
+async function tasksFloor(n: number): Promise<number> {
+  let best = Infinity;
+  for (let run = 0; run < 3; run++) {
+    let queue: (() => void)[] = [];
+    let done = 0;
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      (async () => {
+        for (let j = 0; j < 10; j++) {
+          await new Promise<void>((resolve) => queue.push(resolve));
+        }
+        done++;
+      })();
+    }
+    while (done < n) {
+      const batch = queue;
+      queue = [];
+      for (const resolve of batch) resolve();
+      await undefined;
+      await undefined;
+    }
+    best = Math.min(best, ((performance.now() - t0) * 1e6) / n);
+  }
+  return Math.round(best);
+}
+
 async function runOurs(quick: boolean): Promise<Record<string, number>> {
   const results: Record<string, number> = {};
   for (const [name, workload, size] of workloads) {
@@ -145,6 +176,7 @@ async function runAnchor(
 
 const quick = Deno.args.includes("--quick");
 const ours = await runOurs(quick);
+const floor = await tasksFloor(quick ? 2_000 : 20_000);
 const asyncioPython = await pythonWith(
   ["python3", "/usr/bin/python3"],
   "import asyncio",
@@ -157,7 +189,9 @@ const asyncio = await runAnchor(asyncioPython, "asyncio", quick);
 const uvloop = await runAnchor(uvloopPython, "uvloop", quick);
 
 if (Deno.args.includes("--json")) {
-  console.log(JSON.stringify({ aioloop: ours, asyncio, uvloop }));
+  console.log(
+    JSON.stringify({ aioloop: ours, asyncio, uvloop, tasksSleep0Floor: floor }),
+  );
 } else {
   const cell = (v: number | undefined) =>
     v === undefined ? "n/a" : v.toFixed(0);
@@ -181,4 +215,7 @@ if (Deno.args.includes("--json")) {
       } | ${ratio(uvloop?.[name], mine)} | ${ratio(asyncio?.[name], mine)} |`,
     );
   }
+  console.log(
+    `tasksSleep0 floor (bare V8 async functions and promises, no loop): ${floor} ns per task`,
+  );
 }
