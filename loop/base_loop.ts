@@ -66,7 +66,8 @@ const AsyncGeneratorPrototype = Object.getPrototypeOf(
 ) as { next: (...args: unknown[]) => unknown };
 const originalAsyncGenNext = AsyncGeneratorPrototype.next;
 
-function checkCallback(callback: unknown, method: string): void {
+/** Throws `TypeError` unless `callback` is a plain function. @internal */
+export function checkCallback(callback: unknown, method: string): void {
   if (typeof callback !== "function") {
     throw new TypeError(
       `a function was expected by ${method}(), got ${describe(callback)}`,

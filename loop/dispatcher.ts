@@ -23,10 +23,16 @@ export class Registration {
   #dispatcher: Dispatcher;
   #inFlight = 0;
   #closed = false;
+  #frame: Frame;
 
-  /** Created by {@linkcode Dispatcher.register}. */
-  constructor(dispatcher: Dispatcher, readonly name: string) {
+  /**
+   * Created by {@linkcode Dispatcher.register}. Events run in the async
+   * context current at registration (as a reader callback runs in the
+   * context of `addReader`).
+   */
+  constructor(dispatcher: Dispatcher, readonly name: string, frame: Frame) {
     this.#dispatcher = dispatcher;
+    this.#frame = frame;
   }
 
   /** Marks the start of an operation whose completion will be posted. */
@@ -45,7 +51,12 @@ export class Registration {
 
   /** Posts an event: `callback(...args)` runs on the loop's next iteration. */
   post(callback: Callback, ...args: unknown[]): void {
-    if (!this.#closed) this.#dispatcher.post(callback, ...args);
+    if (!this.#closed) this.#dispatcher._postIn(this.#frame, callback, args);
+  }
+
+  /** Posts an event that runs in the async context `frame`. */
+  postIn(frame: Frame, callback: Callback, ...args: unknown[]): void {
+    if (!this.#closed) this.#dispatcher._postIn(frame, callback, args);
   }
 
   /** Whether {@linkcode close} was called. */
@@ -76,8 +87,8 @@ export class Dispatcher {
   }
 
   /** Registers a resource. */
-  register(name: string): Registration {
-    const registration = new Registration(this, name);
+  register(name: string, frame: Frame = captureFrame()): Registration {
+    const registration = new Registration(this, name, frame);
     this.#registrations.add(registration);
     return registration;
   }
@@ -85,6 +96,12 @@ export class Dispatcher {
   /** Queues `callback(...args)` for the loop and wakes it. */
   post(callback: Callback, ...args: unknown[]): void {
     this.#events.push(callback, args, captureFrame());
+    this.#wake();
+  }
+
+  /** @internal Queues an event to run in a given async context. */
+  _postIn(frame: Frame, callback: Callback, args: unknown[]): void {
+    this.#events.push(callback, args, frame);
     this.#wake();
   }
 

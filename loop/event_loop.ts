@@ -1,11 +1,211 @@
 /**
  * `EventLoop`: the package's concrete loop, on Deno's own I/O. It plays the
  * part of asyncio's `SelectorEventLoop`: the scheduling core of
- * `BaseEventLoop` plus the Deno backends that report to its dispatcher.
+ * `BaseEventLoop` plus the socket backends that report to its dispatcher:
+ * readiness watching (`addReader`/`addWriter`), the `sock*` coroutines, and
+ * stream connections and servers over TCP and Unix sockets.
  *
  * @module
  */
-import { BaseEventLoop } from "./base_loop.ts";
+import { BaseEventLoop, checkCallback } from "./base_loop.ts";
+import type { Registration } from "./dispatcher.ts";
+import { NotImplementedError, RuntimeError } from "./exceptions.ts";
+import { Handle } from "./handles.ts";
+import {
+  type AddrInfo,
+  AF_UNIX,
+  AI_PASSIVE,
+  getaddrinfo as resolveAddrinfo,
+  getnameinfo as resolveNameinfo,
+  SOCK_STREAM,
+  type SockAddr,
+} from "./addrinfo.ts";
+import {
+  checkBytes,
+  checkInetAddress,
+  Socket,
+  type SocketAddress,
+  socketByFd,
+  type SocketWatcher,
+  type StreamConn,
+} from "./socket.ts";
+import { Server, type ServingLoop } from "./server.ts";
+import { SocketTransport } from "../transports/socket_transport.ts";
+import type { BaseProtocol } from "../protocols/protocol.ts";
+import type { Transport } from "../transports/transport.ts";
+import { sleep } from "./tasks.ts";
+
+/** A protocol factory: called once per connection. */
+export type ProtocolFactory<P extends BaseProtocol = BaseProtocol> = () => P;
+
+/** Something `addReader`/`addWriter` and the `sock*` methods accept. */
+export type FileLike = number | Socket | { fileno(): number };
+
+/** Options of `createConnection`. */
+export interface CreateConnectionOptions {
+  /** TLS: not available yet (a later release); must be null. */
+  ssl?: unknown;
+  /** Restrict resolution to `AF_INET` or `AF_INET6` (default: either). */
+  family?: number;
+  /** Accepted for compatibility (0). */
+  proto?: number;
+  /** getaddrinfo flags. */
+  flags?: number;
+  /** An already-connected socket to use instead of host and port. */
+  sock?: Socket | null;
+  /** Bind the local end: not available on Deno (see README). */
+  localAddr?: [string, number] | null;
+  /** TLS server name: not available yet. */
+  serverHostname?: string | null;
+  /** Seconds between staggered attempts (RFC 8305 "Happy Eyeballs"). */
+  happyEyeballsDelay?: number | null;
+  /** Interleave address families in the attempt order (first family count). */
+  interleave?: number | null;
+  /** Reject with every attempt's error (an `AggregateError`). */
+  allErrors?: boolean;
+  /** TLS handshake timeout: not available yet. */
+  sslHandshakeTimeout?: number | null;
+  /** TLS shutdown timeout: not available yet. */
+  sslShutdownTimeout?: number | null;
+}
+
+/** Options of `createServer`. */
+export interface CreateServerOptions {
+  /** Restrict to `AF_INET` or `AF_INET6` (default: both). */
+  family?: number;
+  /** getaddrinfo flags (`AI_PASSIVE` is always added). */
+  flags?: number;
+  /** An already-bound socket to listen on instead of host and port. */
+  sock?: Socket | null;
+  /** The listen queue length (default 100). */
+  backlog?: number;
+  /** TLS: not available yet (a later release); must be null. */
+  ssl?: unknown;
+  /** Deno's listeners always reuse addresses; `false` is accepted. */
+  reuseAddress?: boolean | null;
+  /** SO_REUSEPORT: several servers on one port. */
+  reusePort?: boolean | null;
+  /** Keep-alive on accepted connections. */
+  keepAlive?: boolean | null;
+  /** Start accepting at once (default true). */
+  startServing?: boolean;
+  /** TLS handshake timeout: not available yet. */
+  sslHandshakeTimeout?: number | null;
+  /** TLS shutdown timeout: not available yet. */
+  sslShutdownTimeout?: number | null;
+}
+
+/** Options of `createUnixConnection`. */
+export interface CreateUnixConnectionOptions {
+  /** TLS: not available yet; must be null. */
+  ssl?: unknown;
+  /** An already-connected Unix socket instead of a path. */
+  sock?: Socket | null;
+  /** TLS server name: not available yet. */
+  serverHostname?: string | null;
+  /** TLS handshake timeout: not available yet. */
+  sslHandshakeTimeout?: number | null;
+  /** TLS shutdown timeout: not available yet. */
+  sslShutdownTimeout?: number | null;
+}
+
+/** Options of `createUnixServer`. */
+export interface CreateUnixServerOptions {
+  /** An already-bound Unix socket instead of a path. */
+  sock?: Socket | null;
+  /** The listen queue length (default 100). */
+  backlog?: number;
+  /** TLS: not available yet; must be null. */
+  ssl?: unknown;
+  /** Start accepting at once (default true). */
+  startServing?: boolean;
+  /** Remove the socket file when the server closes (default true). */
+  cleanupSocket?: boolean;
+  /** TLS handshake timeout: not available yet. */
+  sslHandshakeTimeout?: number | null;
+  /** TLS shutdown timeout: not available yet. */
+  sslShutdownTimeout?: number | null;
+}
+
+/** Options of `getaddrinfo`. */
+export interface GetaddrinfoOptions {
+  /** `AF_INET`, `AF_INET6` or 0 (either). */
+  family?: number;
+  /** `SOCK_STREAM`, `SOCK_DGRAM` or 0 (both). */
+  type?: number;
+  /** Protocol number or 0. */
+  proto?: number;
+  /** `AI_*` flags. */
+  flags?: number;
+}
+
+function noTls(ssl: unknown, what: string): void {
+  if (ssl != null && ssl !== false) {
+    throw new NotImplementedError(
+      `${what}: TLS (ssl) is not available in this release of aioloop`,
+    );
+  }
+}
+
+/** The readiness watch of one socket on one loop. */
+class Watch implements SocketWatcher {
+  reader: Handle | null = null;
+  writer: Handle | null = null;
+  readPosted = false;
+  writePosted = false;
+  readonly registration: Registration;
+
+  constructor(readonly loop: EventLoop, readonly sock: Socket) {
+    this.registration = loop._dispatcher.register("socket");
+    sock._watcher = this;
+  }
+
+  socketReady(): void {
+    const sock = this.sock;
+    const reader = this.reader;
+    if (reader !== null && !this.readPosted && sock._readable()) {
+      this.readPosted = true;
+      this.registration.postIn(reader._frame, fireReader, this, reader);
+    }
+    const writer = this.writer;
+    if (writer !== null && !this.writePosted && sock._writable()) {
+      this.writePosted = true;
+      this.registration.postIn(writer._frame, fireWriter, this, writer);
+    }
+  }
+
+  /** Drops the watch when neither direction is watched. */
+  release(): void {
+    if (this.reader !== null || this.writer !== null) return;
+    this.registration.close();
+    if (this.sock._watcher === this) this.sock._watcher = null;
+    this.loop._watches.delete(this.sock);
+  }
+}
+
+/** Runs a reader's callback; level-triggered, like select(). */
+function fireReader(watch: Watch, handle: Handle): void {
+  watch.readPosted = false;
+  if (watch.reader !== handle || handle._cancelled) return;
+  runWatched(handle);
+  if (watch.reader === handle && !handle._cancelled) watch.socketReady();
+}
+
+function fireWriter(watch: Watch, handle: Handle): void {
+  watch.writePosted = false;
+  if (watch.writer !== handle || handle._cancelled) return;
+  runWatched(handle);
+  if (watch.writer === handle && !handle._cancelled) watch.socketReady();
+}
+
+/** Runs a watcher's handle (the loop entered the handle's context). */
+function runWatched(handle: Handle): void {
+  handle._run();
+}
+
+function isWouldBlock(error: unknown): boolean {
+  return error instanceof Deno.errors.WouldBlock;
+}
 
 /**
  * The default event loop. Mirrors `asyncio.SelectorEventLoop` (the default
@@ -21,4 +221,1176 @@ import { BaseEventLoop } from "./base_loop.ts";
  * loop.close();
  * ```
  */
-export class EventLoop extends BaseEventLoop {}
+export class EventLoop extends BaseEventLoop implements ServingLoop {
+  /** @internal Readiness watches by socket. */
+  _watches: Map<Socket, Watch> = new Map();
+  /** @internal Listening sockets being served, and their accept state. */
+  _serving: Map<Socket, { server: Server; registration: Registration }> =
+    new Map();
+
+  /**
+   * Closes the loop; watched sockets stop being watched (they stay open, as
+   * with asyncio's selector).
+   *
+   * @example
+   * ```ts
+   * import { EventLoop } from "@aio/loop";
+   * const loop = new EventLoop();
+   * loop.close();
+   * console.assert(loop.isClosed());
+   * ```
+   */
+  override close(): void {
+    if (this._running || this._closed) {
+      super.close();
+      return;
+    }
+    for (const [sock, watch] of [...this._watches]) {
+      watch.reader?.cancel();
+      watch.writer?.cancel();
+      watch.reader = watch.writer = null;
+      watch.release();
+      void sock;
+    }
+    for (const sock of [...this._serving.keys()]) this._stopServing(sock);
+    super.close();
+  }
+
+  // ---- watching sockets -----------------------------------------------
+
+  /** @internal The package socket behind `fd`. */
+  _socketOf(fd: unknown, method: string): Socket {
+    let sock: Socket | undefined;
+    if (fd instanceof Socket) sock = fd;
+    else if (typeof fd === "number") {
+      if (!Number.isInteger(fd) || fd < 0) {
+        throw new RangeError(`${method}(): invalid file descriptor ${fd}`);
+      }
+      sock = socketByFd(fd);
+      if (sock === undefined) {
+        throw new RangeError(
+          `${method}(): file descriptor ${fd} is not an open socket of this package; Deno exposes no raw descriptors, so only Socket objects (socket(), socketpair(), server.sockets) can be watched`,
+        );
+      }
+    } else if (
+      fd !== null && typeof fd === "object" &&
+      typeof (fd as { fileno?: unknown }).fileno === "function"
+    ) {
+      return this._socketOf((fd as { fileno(): number }).fileno(), method);
+    } else {
+      throw new TypeError(
+        `${method}(): expected a Socket or its fileno(), got ${typeof fd}`,
+      );
+    }
+    if (sock.closed) {
+      throw new RangeError(`${method}(): the socket is closed`);
+    }
+    return sock;
+  }
+
+  #ensureNoTransport(sock: Socket, method: string): void {
+    if (sock._owner !== null) {
+      throw new RuntimeError(
+        `${method}(): file descriptor ${sock.fileno()} is used by transport ${sock._owner}`,
+      );
+    }
+  }
+
+  #watch(sock: Socket): Watch {
+    let watch = this._watches.get(sock);
+    if (watch === undefined) {
+      watch = new Watch(this, sock);
+      this._watches.set(sock, watch);
+    }
+    return watch;
+  }
+
+  /**
+   * Calls `callback(...args)` whenever `fd` is readable (level-triggered:
+   * every iteration while it stays readable). Replaces an earlier reader.
+   * Mirrors `loop.add_reader()`.
+   *
+   * @param fd A package `Socket` or its `fileno()`.
+   * @throws {RangeError} for a descriptor that is not an open package socket.
+   * @throws {RuntimeError} if a transport uses the socket, or the loop is
+   * closed.
+   * @example Watch a socketpair for read events
+   * ```ts
+   * import { newEventLoop, socketpair } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const [rsock, wsock] = socketpair();
+   * loop.addReader(rsock, () => {
+   *   console.log("Received:", new TextDecoder().decode(rsock.recv(100)));
+   *   loop.removeReader(rsock);
+   *   loop.stop();
+   * });
+   * loop.callSoon(() => wsock.send(new TextEncoder().encode("abc")));
+   * await loop.runForever();
+   * rsock.close();
+   * wsock.close();
+   * loop.close();
+   * ```
+   */
+  addReader(
+    fd: FileLike,
+    callback: (...args: never[]) => unknown,
+    ...args: unknown[]
+  ): Handle {
+    this._checkClosed();
+    checkCallback(callback, "addReader");
+    const sock = this._socketOf(fd, "addReader");
+    this.#ensureNoTransport(sock, "addReader");
+    const handle = new Handle(callback as () => unknown, args, this, null);
+    const watch = this.#watch(sock);
+    watch.reader?.cancel();
+    watch.reader = handle;
+    sock._watchRead(true);
+    watch.socketReady();
+    return handle;
+  }
+
+  /**
+   * Stops watching `fd` for reading; returns whether it was watched.
+   * Mirrors `loop.remove_reader()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop, socketpair } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const [a, b] = socketpair();
+   * loop.addReader(a, () => {});
+   * console.assert(loop.removeReader(a) === true);
+   * console.assert(loop.removeReader(a) === false);
+   * a.close();
+   * b.close();
+   * loop.close();
+   * ```
+   */
+  removeReader(fd: FileLike): boolean {
+    if (this._closed) return false;
+    const sock = this.#lookup(fd, "removeReader");
+    if (sock === null) return false;
+    const watch = this._watches.get(sock);
+    if (watch === undefined || watch.reader === null) return false;
+    watch.reader.cancel();
+    watch.reader = null;
+    sock._watchRead(false);
+    watch.release();
+    return true;
+  }
+
+  /**
+   * Calls `callback(...args)` whenever `fd` is writable (level-triggered).
+   * Mirrors `loop.add_writer()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop, socketpair } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const [a, b] = socketpair();
+   * loop.addWriter(a, () => {
+   *   a.send(new TextEncoder().encode("x"));
+   *   loop.removeWriter(a);
+   *   loop.stop();
+   * });
+   * await loop.runForever();
+   * a.close();
+   * b.close();
+   * loop.close();
+   * ```
+   */
+  addWriter(
+    fd: FileLike,
+    callback: (...args: never[]) => unknown,
+    ...args: unknown[]
+  ): Handle {
+    this._checkClosed();
+    checkCallback(callback, "addWriter");
+    const sock = this._socketOf(fd, "addWriter");
+    this.#ensureNoTransport(sock, "addWriter");
+    const handle = new Handle(callback as () => unknown, args, this, null);
+    const watch = this.#watch(sock);
+    watch.writer?.cancel();
+    watch.writer = handle;
+    watch.socketReady();
+    return handle;
+  }
+
+  /**
+   * Stops watching `fd` for writing; returns whether it was watched.
+   * Mirrors `loop.remove_writer()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop, socketpair } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const [a, b] = socketpair();
+   * console.assert(loop.removeWriter(a) === false);
+   * a.close();
+   * b.close();
+   * loop.close();
+   * ```
+   */
+  removeWriter(fd: FileLike): boolean {
+    if (this._closed) return false;
+    const sock = this.#lookup(fd, "removeWriter");
+    if (sock === null) return false;
+    const watch = this._watches.get(sock);
+    if (watch === undefined || watch.writer === null) return false;
+    watch.writer.cancel();
+    watch.writer = null;
+    watch.release();
+    return true;
+  }
+
+  #lookup(fd: unknown, method: string): Socket | null {
+    if (fd instanceof Socket) return fd;
+    if (typeof fd === "number") return socketByFd(fd) ?? null;
+    return this._socketOf(fd, method);
+  }
+
+  // ---- socket coroutines ----------------------------------------------
+
+  #checkSock(sock: unknown, method: string): Socket {
+    if (!(sock instanceof Socket)) {
+      throw new TypeError(
+        `${method}() expects a Socket (from socket() or socketpair()), got ${typeof sock}`,
+      );
+    }
+    if (sock.closed) {
+      throw new Deno.errors.BadResource(`${method}(): the socket is closed`);
+    }
+    this.#ensureNoTransport(sock, method);
+    return sock;
+  }
+
+  /**
+   * Receives up to `nbytes` bytes, waiting for data. Mirrors
+   * `loop.sock_recv()`; an empty array means EOF.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop, socketpair } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const [a, b] = socketpair();
+   * const data = await loop.runUntilComplete(async () => {
+   *   await loop.sockSendall(a, new Uint8Array([1, 2, 3]));
+   *   return await loop.sockRecv(b, 10);
+   * });
+   * console.assert(data.length === 3);
+   * a.close();
+   * b.close();
+   * loop.close();
+   * ```
+   */
+  async sockRecv(sock: Socket, nbytes: number): Promise<Uint8Array> {
+    this.#checkSock(sock, "sockRecv");
+    try {
+      return sock.recv(nbytes);
+    } catch (error) {
+      if (!isWouldBlock(error)) throw error;
+    }
+    return await this.#waitReadable(sock, () => sock.recv(nbytes));
+  }
+
+  /**
+   * Receives into `buf`, waiting for data; resolves with the count (0 at
+   * EOF). Mirrors `loop.sock_recv_into()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop, socketpair } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const [a, b] = socketpair();
+   * const buf = new Uint8Array(8);
+   * const n = await loop.runUntilComplete(async () => {
+   *   await loop.sockSendall(a, new Uint8Array([9, 9]));
+   *   return await loop.sockRecvInto(b, buf);
+   * });
+   * console.assert(n === 2 && buf[0] === 9);
+   * a.close();
+   * b.close();
+   * loop.close();
+   * ```
+   */
+  async sockRecvInto(sock: Socket, buf: Uint8Array): Promise<number> {
+    this.#checkSock(sock, "sockRecvInto");
+    if (!(buf instanceof Uint8Array)) {
+      throw new TypeError(
+        `sockRecvInto() expects a Uint8Array buffer, got ${typeof buf}`,
+      );
+    }
+    try {
+      return sock.recvInto(buf);
+    } catch (error) {
+      if (!isWouldBlock(error)) throw error;
+    }
+    return await this.#waitReadable(sock, () => sock.recvInto(buf));
+  }
+
+  #waitReadable<T>(sock: Socket, attempt: () => T): Promise<T> {
+    const fut = this.createFuture<T>();
+    const ready = () => {
+      if (fut.done()) return;
+      try {
+        fut.setResult(attempt());
+      } catch (error) {
+        if (isWouldBlock(error)) return;
+        fut.setException(
+          error instanceof Error ? error : new Error(String(error)),
+        );
+      }
+    };
+    this.addReader(sock, ready);
+    fut.addDoneCallback(() => {
+      const watch = this._watches.get(sock);
+      if (watch?.reader !== null && watch?.reader._callback === ready) {
+        this.removeReader(sock);
+      }
+    });
+    return fut as unknown as Promise<T>;
+  }
+
+  /**
+   * Sends all of `data`, waiting while the send buffer is full. Mirrors
+   * `loop.sock_sendall()`.
+   *
+   * @throws {TypeError} for a string or other non-bytes.
+   * @example
+   * ```ts
+   * import { newEventLoop, socketpair } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const [a, b] = socketpair();
+   * await loop.runUntilComplete(() => loop.sockSendall(a, new Uint8Array(100)));
+   * a.close();
+   * b.close();
+   * loop.close();
+   * ```
+   */
+  async sockSendall(sock: Socket, data: Uint8Array): Promise<void> {
+    this.#checkSock(sock, "sockSendall");
+    checkBytes(data, "sockSendall()");
+    let offset = 0;
+    try {
+      offset = sock.send(data);
+    } catch (error) {
+      if (!isWouldBlock(error)) throw error;
+    }
+    if (offset === data.length) return;
+    const fut = this.createFuture<null>();
+    const ready = () => {
+      if (fut.done()) return;
+      try {
+        offset += sock.send(data.subarray(offset));
+      } catch (error) {
+        if (isWouldBlock(error)) return;
+        fut.setException(
+          error instanceof Error ? error : new Error(String(error)),
+        );
+        return;
+      }
+      if (offset === data.length) fut.setResult(null);
+    };
+    this.addWriter(sock, ready);
+    fut.addDoneCallback(() => {
+      const watch = this._watches.get(sock);
+      if (watch?.writer !== null && watch?.writer._callback === ready) {
+        this.removeWriter(sock);
+      }
+    });
+    await fut;
+  }
+
+  /**
+   * Connects `sock` to `address`, resolving a host name first. Mirrors
+   * `loop.sock_connect()`.
+   *
+   * @throws {Deno.errors.ConnectionRefused} (and Deno's other errors) when
+   * the connection fails.
+   * @example
+   * ```ts
+   * import { newEventLoop, socket } from "@aio/loop";
+   * const loop = newEventLoop();
+   * await loop.runUntilComplete(async () => {
+   *   const listener = socket();
+   *   listener.bind(["127.0.0.1", 0]);
+   *   listener.listen();
+   *   const client = socket();
+   *   await loop.sockConnect(client, listener.getsockname());
+   *   const [conn] = await loop.sockAccept(listener);
+   *   conn.close();
+   *   client.close();
+   *   listener.close();
+   * });
+   * loop.close();
+   * ```
+   */
+  async sockConnect(sock: Socket, address: SocketAddress): Promise<void> {
+    this.#checkSock(sock, "sockConnect");
+    if (sock.family !== AF_UNIX) {
+      const [host, port] = checkInetAddress(address, sock.family);
+      const infos = await resolveAddrinfo(host, port, {
+        family: sock.family,
+        type: SOCK_STREAM,
+      });
+      if (infos.length === 0) {
+        throw new Deno.errors.NotFound(
+          `getaddrinfo(${host}) returned no address`,
+        );
+      }
+      address = infos[0][4] as SocketAddress;
+    }
+    try {
+      sock.connect(address);
+      return;
+    } catch (error) {
+      if (!isWouldBlock(error)) throw error;
+    }
+    const fut = this.createFuture<null>();
+    const ready = () => {
+      if (fut.done()) return;
+      if (sock._connecting !== null) return;
+      const error = sock._connectError;
+      if (error !== null) {
+        sock._connectError = null;
+        fut.setException(
+          error instanceof Error ? error : new Error(String(error)),
+        );
+      } else fut.setResult(null);
+    };
+    this.addWriter(sock, ready);
+    fut.addDoneCallback(() => {
+      const watch = this._watches.get(sock);
+      if (watch?.writer !== null && watch?.writer._callback === ready) {
+        this.removeWriter(sock);
+      }
+    });
+    await fut;
+  }
+
+  /**
+   * Accepts a connection: `[socket, address]`. Mirrors `loop.sock_accept()`.
+   *
+   * @example
+   * ```ts
+   * import { EventLoop } from "@aio/loop";
+   * console.assert(typeof EventLoop.prototype.sockAccept === "function");
+   * ```
+   */
+  async sockAccept(sock: Socket): Promise<[Socket, SocketAddress]> {
+    this.#checkSock(sock, "sockAccept");
+    try {
+      return sock.accept();
+    } catch (error) {
+      if (!isWouldBlock(error)) throw error;
+    }
+    return await this.#waitReadable(sock, () => sock.accept());
+  }
+
+  // ---- name resolution ------------------------------------------------
+
+  /**
+   * Resolves a host and port. Mirrors `loop.getaddrinfo()`: IP literals,
+   * `localhost` and `/etc/hosts` names resolve without the network; other
+   * names go through Deno's DNS resolver.
+   *
+   * @example
+   * ```ts
+   * import { AF_INET, newEventLoop, SOCK_STREAM } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const infos = await loop.runUntilComplete(() =>
+   *   loop.getaddrinfo("127.0.0.1", 80, { type: SOCK_STREAM })
+   * );
+   * console.assert(infos[0][0] === AF_INET);
+   * loop.close();
+   * ```
+   */
+  async getaddrinfo(
+    host: string | null | undefined,
+    port: number | string | null | undefined,
+    options: GetaddrinfoOptions = {},
+  ): Promise<AddrInfo[]> {
+    this._checkClosed();
+    return await resolveAddrinfo(host, port, options);
+  }
+
+  /**
+   * Turns an address into `[host, port]` strings. Mirrors
+   * `loop.getnameinfo()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * const [, port] = await loop.runUntilComplete(() =>
+   *   loop.getnameinfo(["127.0.0.1", 8080], 2)
+   * );
+   * console.assert(port === "8080");
+   * loop.close();
+   * ```
+   */
+  async getnameinfo(
+    sockaddr: SockAddr,
+    flags = 0,
+  ): Promise<[string, string]> {
+    this._checkClosed();
+    return await resolveNameinfo(sockaddr, flags);
+  }
+
+  // ---- connections ----------------------------------------------------
+
+  /**
+   * Opens a TCP connection and wraps it in a transport and a protocol made
+   * by `protocolFactory`; resolves with `[transport, protocol]` once
+   * `connectionMade` has run. Mirrors `loop.create_connection()`, with
+   * Happy Eyeballs (`happyEyeballsDelay`, `interleave`) and `allErrors`.
+   * TCP_NODELAY is on.
+   *
+   * @throws {Deno.errors.ConnectionRefused} (and Deno's other errors) when
+   * every attempt fails; an `AggregateError` of them with `allErrors`.
+   * @throws {RangeError} for host/port together with `sock`, or neither.
+   * @example
+   * ```ts
+   * import { newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * await loop.runUntilComplete(async () => {
+   *   await using server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0);
+   *   const [host, port] = server.sockets[0].getsockname() as [string, number];
+   *   const [transport] = await loop.createConnection(() => new Protocol(), host, port);
+   *   assert.deepEqual(transport.getExtraInfo("peername"), [host, port]);
+   *   transport.close();
+   * });
+   * loop.close();
+   * ```
+   */
+  async createConnection<P extends BaseProtocol>(
+    protocolFactory: ProtocolFactory<P>,
+    host?: string | null,
+    port?: number | string | null,
+    options: CreateConnectionOptions = {},
+  ): Promise<[Transport, P]> {
+    this._checkClosed();
+    checkFactory(protocolFactory, "createConnection");
+    noTls(options.ssl, "createConnection()");
+    if (options.serverHostname != null) {
+      throw new RangeError("serverHostname is only meaningful with ssl");
+    }
+    if (
+      options.sslHandshakeTimeout != null || options.sslShutdownTimeout != null
+    ) {
+      throw new RangeError(
+        "sslHandshakeTimeout and sslShutdownTimeout are only meaningful with ssl",
+      );
+    }
+    let sock: Socket;
+    if (host != null || port != null) {
+      if (options.sock != null) {
+        throw new RangeError(
+          "host/port and sock can not be specified at the same time",
+        );
+      }
+      if (options.localAddr != null) {
+        throw new Deno.errors.NotSupported(
+          "createConnection(): localAddr is not available: Deno.connect() cannot bind the local end of a TCP connection",
+        );
+      }
+      const happyEyeballsDelay = options.happyEyeballsDelay ?? null;
+      let interleave = options.interleave ?? null;
+      if (happyEyeballsDelay !== null) {
+        if (
+          typeof happyEyeballsDelay !== "number" || !(happyEyeballsDelay >= 0)
+        ) {
+          throw new RangeError(
+            "happyEyeballsDelay must be a number of seconds >= 0",
+          );
+        }
+        interleave ??= 1;
+      }
+      const infos = await resolveAddrinfo(host ?? null, port ?? null, {
+        family: options.family ?? 0,
+        type: SOCK_STREAM,
+        proto: options.proto ?? 0,
+        flags: options.flags ?? 0,
+      });
+      if (infos.length === 0) {
+        throw new Deno.errors.NotFound("getaddrinfo() returned empty list");
+      }
+      const ordered = interleave
+        ? interleaveAddrinfos(infos, interleave)
+        : infos;
+      sock = await this.#connectAny(
+        ordered,
+        happyEyeballsDelay,
+        options.allErrors ?? false,
+      );
+    } else {
+      if (options.sock == null) {
+        throw new RangeError(
+          "host and port was not specified and no sock specified",
+        );
+      }
+      sock = this.#checkStreamSock(options.sock, "createConnection");
+    }
+    return await this.#makeConnection(sock, protocolFactory);
+  }
+
+  #checkStreamSock(sock: unknown, method: string): Socket {
+    if (!(sock instanceof Socket)) {
+      throw new TypeError(
+        `${method}(): sock must be a Socket, got ${typeof sock}`,
+      );
+    }
+    if (sock.type !== SOCK_STREAM) {
+      throw new RangeError(
+        `${method}(): a stream socket was expected, got ${sock}`,
+      );
+    }
+    if (sock._conn === null) {
+      throw new Deno.errors.NotConnected(
+        `${method}(): sock must be a connected socket`,
+      );
+    }
+    return sock;
+  }
+
+  async #makeConnection<P extends BaseProtocol>(
+    sock: Socket,
+    protocolFactory: ProtocolFactory<P>,
+    extra: Record<string, unknown> | null = null,
+  ): Promise<[Transport, P]> {
+    const protocol = protocolFactory();
+    const waiter = this.createFuture<null>();
+    const transport = new SocketTransport(this, sock, protocol, waiter, extra);
+    try {
+      await waiter;
+    } catch (error) {
+      transport.close();
+      throw error;
+    }
+    return [transport, protocol];
+  }
+
+  /** Connects to the first address that answers (staggered with a delay). */
+  async #connectAny(
+    infos: AddrInfo[],
+    delay: number | null,
+    allErrors: boolean,
+  ): Promise<Socket> {
+    const errors: unknown[] = [];
+    if (delay === null) {
+      for (const info of infos) {
+        try {
+          return await this.#connectOne(info);
+        } catch (error) {
+          errors.push(error);
+        }
+      }
+    } else {
+      const winner = await this.#staggered(infos, delay, errors);
+      if (winner !== null) return winner;
+    }
+    throw connectError(errors, allErrors);
+  }
+
+  async #connectOne(info: AddrInfo): Promise<Socket> {
+    const [family, , , , sockaddr] = info;
+    const sock = new Socket(family, SOCK_STREAM);
+    try {
+      await this.sockConnect(sock, sockaddr as SocketAddress);
+    } catch (error) {
+      sock.close();
+      throw error;
+    }
+    return sock;
+  }
+
+  /** RFC 8305: start the next attempt after `delay` or when one fails. */
+  #staggered(
+    infos: AddrInfo[],
+    delay: number,
+    errors: unknown[],
+  ): Promise<Socket | null> {
+    return new Promise((resolve) => {
+      let next = 0;
+      let running = 0;
+      let done = false;
+      let timer: Handle | null = null;
+      const launch = () => {
+        timer?.cancel();
+        timer = null;
+        if (done || next >= infos.length) return;
+        const index = next++;
+        running++;
+        this.#connectOne(infos[index]).then(
+          (sock) => {
+            running--;
+            if (done) {
+              sock.close();
+              return;
+            }
+            done = true;
+            timer?.cancel();
+            resolve(sock);
+          },
+          (error) => {
+            running--;
+            errors[index] = error;
+            if (done) return;
+            if (next < infos.length) launch();
+            else if (running === 0) {
+              done = true;
+              resolve(null);
+            }
+          },
+        );
+        if (next < infos.length) timer = this.callLater(delay, launch);
+      };
+      launch();
+    });
+  }
+
+  /**
+   * Opens a Unix socket connection. Mirrors `loop.create_unix_connection()`.
+   *
+   * @example
+   * ```ts
+   * import { EventLoop } from "@aio/loop";
+   * console.assert(typeof EventLoop.prototype.createUnixConnection === "function");
+   * ```
+   */
+  async createUnixConnection<P extends BaseProtocol>(
+    protocolFactory: ProtocolFactory<P>,
+    path?: string | null,
+    options: CreateUnixConnectionOptions = {},
+  ): Promise<[Transport, P]> {
+    this._checkClosed();
+    checkFactory(protocolFactory, "createUnixConnection");
+    noTls(options.ssl, "createUnixConnection()");
+    let sock: Socket;
+    if (path != null) {
+      if (options.sock != null) {
+        throw new RangeError(
+          "path and sock can not be specified at the same time",
+        );
+      }
+      if (typeof path !== "string") {
+        throw new TypeError(`path must be a string, got ${typeof path}`);
+      }
+      sock = new Socket(AF_UNIX, SOCK_STREAM);
+      try {
+        await this.sockConnect(sock, path);
+      } catch (error) {
+        sock.close();
+        throw error;
+      }
+    } else {
+      if (options.sock == null) {
+        throw new RangeError("no path and sock were specified");
+      }
+      sock = this.#checkStreamSock(options.sock, "createUnixConnection");
+      if (sock.family !== AF_UNIX) {
+        throw new RangeError(
+          `A UNIX Domain Stream Socket was expected, got ${sock}`,
+        );
+      }
+    }
+    return await this.#makeConnection(sock, protocolFactory);
+  }
+
+  /**
+   * Wraps an already-accepted connection in a transport and protocol.
+   * Mirrors `loop.connect_accepted_socket()`.
+   *
+   * @example
+   * ```ts
+   * import { EventLoop } from "@aio/loop";
+   * console.assert(typeof EventLoop.prototype.connectAcceptedSocket === "function");
+   * ```
+   */
+  async connectAcceptedSocket<P extends BaseProtocol>(
+    protocolFactory: ProtocolFactory<P>,
+    sock: Socket,
+    options: {
+      ssl?: unknown;
+      sslHandshakeTimeout?: number | null;
+      sslShutdownTimeout?: number | null;
+    } = {},
+  ): Promise<[Transport, P]> {
+    this._checkClosed();
+    checkFactory(protocolFactory, "connectAcceptedSocket");
+    noTls(options.ssl, "connectAcceptedSocket()");
+    const checked = this.#checkStreamSock(sock, "connectAcceptedSocket");
+    return await this.#makeConnection(checked, protocolFactory);
+  }
+
+  // ---- servers --------------------------------------------------------
+
+  /**
+   * Listens on `host` (a name, a list of names, or null/"" for all
+   * interfaces) and `port` (0 picks a free one); each connection gets a
+   * protocol from `protocolFactory`. Mirrors `loop.create_server()`.
+   *
+   * @throws {Deno.errors.AddrInUse} if the address is taken.
+   * @example
+   * ```ts
+   * import { newEventLoop, Protocol } from "@aio/loop";
+   * const loop = newEventLoop();
+   * await loop.runUntilComplete(async () => {
+   *   await using server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0);
+   *   console.assert(server.isServing());
+   * });
+   * loop.close();
+   * ```
+   */
+  async createServer(
+    protocolFactory: ProtocolFactory,
+    host?: string | string[] | null,
+    port?: number | string | null,
+    options: CreateServerOptions = {},
+  ): Promise<Server> {
+    this._checkClosed();
+    checkFactory(protocolFactory, "createServer");
+    noTls(options.ssl, "createServer()");
+    const backlog = checkBacklog(options.backlog);
+    let sockets: Socket[];
+    if (host != null || port != null) {
+      if (options.sock != null) {
+        throw new RangeError(
+          "host/port and sock can not be specified at the same time",
+        );
+      }
+      const hosts = host == null || host === ""
+        ? [null]
+        : typeof host === "string"
+        ? [host]
+        : Array.isArray(host)
+        ? host
+        : (() => {
+          throw new TypeError(
+            `host must be a string or an array of strings, got ${typeof host}`,
+          );
+        })();
+      const seen = new Set<string>();
+      const infos: AddrInfo[] = [];
+      for (const h of hosts) {
+        for (
+          const info of await resolveAddrinfo(h, port ?? 0, {
+            family: options.family ?? 0,
+            type: SOCK_STREAM,
+            flags: (options.flags ?? 0) | AI_PASSIVE,
+          })
+        ) {
+          const key = JSON.stringify(info[4]);
+          if (seen.has(key)) continue;
+          seen.add(key);
+          infos.push(info);
+        }
+      }
+      sockets = [];
+      try {
+        for (const [family, , , , sockaddr] of infos) {
+          const sock = new Socket(family, SOCK_STREAM);
+          sockets.push(sock);
+          if (options.reusePort) sock._reusePort = true;
+          const [addrHost, addrPort] = sockaddr as [string, number];
+          try {
+            sock._bindListener(addrHost, addrPort, backlog);
+          } catch (error) {
+            throw bindError(error, addrHost, addrPort);
+          }
+          sock.listen(backlog);
+        }
+      } catch (error) {
+        for (const sock of sockets) sock.close();
+        throw error;
+      }
+    } else {
+      if (options.sock == null) {
+        throw new RangeError("Neither host/port nor sock were specified");
+      }
+      sockets = [this.#checkListeningSock(options.sock, "createServer")];
+    }
+    const server = new Server(this, sockets, protocolFactory, {
+      keepAlive: options.keepAlive ?? false,
+    });
+    if (options.startServing ?? true) {
+      server._startServing();
+      await sleep(0);
+    }
+    return server;
+  }
+
+  #checkListeningSock(sock: unknown, method: string): Socket {
+    if (!(sock instanceof Socket)) {
+      throw new TypeError(
+        `${method}(): sock must be a Socket, got ${typeof sock}`,
+      );
+    }
+    if (sock.type !== SOCK_STREAM) {
+      throw new RangeError(
+        `${method}(): a stream socket was expected, got ${sock}`,
+      );
+    }
+    if (sock._listener === null) {
+      throw new RangeError(`${method}(): sock must be bound (bind() it first)`);
+    }
+    sock.listen();
+    return sock;
+  }
+
+  /**
+   * Listens on a Unix socket path. A stale socket file at `path` is
+   * replaced; the file is removed when the server closes (`cleanupSocket`).
+   * Mirrors `loop.create_unix_server()`.
+   *
+   * @example
+   * ```ts
+   * import { EventLoop } from "@aio/loop";
+   * console.assert(typeof EventLoop.prototype.createUnixServer === "function");
+   * ```
+   */
+  async createUnixServer(
+    protocolFactory: ProtocolFactory,
+    path?: string | null,
+    options: CreateUnixServerOptions = {},
+  ): Promise<Server> {
+    this._checkClosed();
+    checkFactory(protocolFactory, "createUnixServer");
+    noTls(options.ssl, "createUnixServer()");
+    checkBacklog(options.backlog);
+    let sock: Socket;
+    if (path != null) {
+      if (options.sock != null) {
+        throw new RangeError(
+          "path and sock can not be specified at the same time",
+        );
+      }
+      if (typeof path !== "string") {
+        throw new TypeError(`path must be a string, got ${typeof path}`);
+      }
+      try {
+        if (Deno.lstatSync(path).isSocket) Deno.removeSync(path);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      }
+      sock = new Socket(AF_UNIX, SOCK_STREAM);
+      try {
+        sock.bind(path);
+      } catch (error) {
+        sock.close();
+        throw bindError(error, path);
+      }
+      sock.listen();
+    } else {
+      if (options.sock == null) {
+        throw new RangeError("path was not specified, and no sock specified");
+      }
+      sock = this.#checkListeningSock(options.sock, "createUnixServer");
+      if (sock.family !== AF_UNIX) {
+        throw new RangeError(
+          `A UNIX Domain Stream Socket was expected, got ${sock}`,
+        );
+      }
+    }
+    if (options.cleanupSocket ?? true) sock._unlinkOnClose = true;
+    const server = new Server(this, [sock], protocolFactory);
+    if (options.startServing ?? true) {
+      server._startServing();
+      await sleep(0);
+    }
+    return server;
+  }
+
+  /** @internal Keeps one accept in flight on `sock` for `server`. */
+  _startServing(server: Server, sock: Socket): void {
+    if (this._serving.has(sock)) return;
+    const registration = this._dispatcher.register("server");
+    this._serving.set(sock, { server, registration });
+    sock._owner = server;
+    this.#acceptNext(sock, server, registration);
+  }
+
+  #acceptNext(sock: Socket, server: Server, registration: Registration): void {
+    const listener = sock._listener;
+    if (listener === null || sock.closed || registration.closed) return;
+    listener.accept().then(
+      (conn) => {
+        if (registration.closed) {
+          closeQuietly(conn);
+          return;
+        }
+        registration.post(this.#accepted, server, sock, conn);
+        this.#acceptNext(sock, server, registration);
+      },
+      (error) => {
+        if (registration.closed || sock.closed) return;
+        registration.post(
+          this.#acceptFailed,
+          server,
+          sock,
+          registration,
+          error,
+        );
+      },
+    );
+  }
+
+  readonly #accepted = (
+    server: Server,
+    sock: Socket,
+    conn: Deno.Conn,
+  ): void => {
+    if (!this._serving.has(sock)) {
+      closeQuietly(conn);
+      return;
+    }
+    const client = Socket._fromConn(conn as StreamConn, sock.family);
+    if (server._extra.keepAlive) {
+      try {
+        (conn as StreamConn).setKeepAlive?.(true);
+      } catch {
+        // Not a TCP connection.
+      }
+    }
+    let protocol: BaseProtocol;
+    try {
+      protocol = server._protocolFactory() as BaseProtocol;
+    } catch (error) {
+      client.close();
+      this.callExceptionHandler({
+        message: "Error on transport creation for incoming connection",
+        exception: error,
+        socket: client,
+      });
+      return;
+    }
+    new SocketTransport(this, client, protocol, null, null, server);
+  };
+
+  readonly #acceptFailed = (
+    server: Server,
+    sock: Socket,
+    registration: Registration,
+    error: unknown,
+  ): void => {
+    if (!this._serving.has(sock)) return;
+    this.callExceptionHandler({
+      message: "socket.accept() out of system resource",
+      exception: error,
+      socket: sock,
+    });
+    // Like asyncio: stop accepting for a second, then try again.
+    this.callLater(1, () => {
+      if (this._serving.get(sock)?.registration === registration) {
+        this.#acceptNext(sock, server, registration);
+      }
+    });
+  };
+
+  /** @internal Stops accepting on `sock` and closes it. */
+  _stopServing(sock: Socket): void {
+    const entry = this._serving.get(sock);
+    if (entry !== undefined) {
+      this._serving.delete(sock);
+      entry.registration.close();
+    }
+    sock._owner = null;
+    sock.close();
+  }
+}
+
+/** Wraps a bind failure in an error that names the address. */
+function bindError(error: unknown, host: string, port?: number): unknown {
+  const where = port === undefined
+    ? JSON.stringify(host)
+    : `[${JSON.stringify(host)}, ${port}]`;
+  if (error instanceof Deno.errors.AddrInUse) {
+    return new Deno.errors.AddrInUse(
+      `error while attempting to bind on address ${where}: address already in use`,
+      { cause: error },
+    );
+  }
+  if (error instanceof Error && error.constructor !== Error) {
+    const ErrorClass = error.constructor as new (
+      message: string,
+      options?: ErrorOptions,
+    ) => Error;
+    try {
+      return new ErrorClass(
+        `error while attempting to bind on address ${where}: ${error.message}`,
+        { cause: error },
+      );
+    } catch {
+      return error;
+    }
+  }
+  return error;
+}
+
+function connectError(errors: unknown[], allErrors: boolean): unknown {
+  const list = errors.filter((e) => e !== undefined);
+  if (allErrors) {
+    return new AggregateError(list, "createConnection failed");
+  }
+  if (list.length === 1) return list[0];
+  const messages = list.map(String);
+  if (messages.every((m) => m === messages[0])) return list[0];
+  return new AggregateError(
+    list,
+    `Multiple exceptions: ${messages.join(", ")}`,
+  );
+}
+
+/** RFC 8305 interleaving: `first` addresses of the first family, then alternate. */
+export function interleaveAddrinfos(infos: AddrInfo[], first = 1): AddrInfo[] {
+  const byFamily = new Map<number, AddrInfo[]>();
+  for (const info of infos) {
+    const list = byFamily.get(info[0]);
+    if (list === undefined) byFamily.set(info[0], [info]);
+    else list.push(info);
+  }
+  const lists = [...byFamily.values()];
+  const out: AddrInfo[] = [];
+  if (lists.length === 0) return out;
+  out.push(...lists[0].splice(0, Math.max(first - 1, 0)));
+  let added = true;
+  while (added) {
+    added = false;
+    for (const list of lists) {
+      const next = list.shift();
+      if (next !== undefined) {
+        out.push(next);
+        added = true;
+      }
+    }
+  }
+  return out;
+}
+
+function checkFactory(factory: unknown, method: string): void {
+  if (typeof factory !== "function") {
+    throw new TypeError(
+      `${method}(): protocolFactory must be a function, got ${typeof factory}`,
+    );
+  }
+}
+
+function checkBacklog(backlog: unknown): number {
+  if (backlog === undefined || backlog === null) return 100;
+  if (typeof backlog !== "number" || !Number.isInteger(backlog)) {
+    throw new TypeError(`backlog must be an integer, got ${String(backlog)}`);
+  }
+  if (backlog < 0) {
+    throw new RangeError(`backlog must not be negative, got ${backlog}`);
+  }
+  return backlog;
+}
+
+function closeQuietly(resource: { close(): void }): void {
+  try {
+    resource.close();
+  } catch {
+    // Already closed.
+  }
+}

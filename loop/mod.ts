@@ -22,7 +22,49 @@ export {
 } from "./abstract_loop.ts";
 export { BaseEventLoop } from "./base_loop.ts";
 export { Context } from "./context.ts";
-export { EventLoop } from "./event_loop.ts";
+export {
+  type CreateConnectionOptions,
+  type CreateServerOptions,
+  type CreateUnixConnectionOptions,
+  type CreateUnixServerOptions,
+  EventLoop,
+  type FileLike,
+  type GetaddrinfoOptions,
+  type ProtocolFactory,
+} from "./event_loop.ts";
+export {
+  type AddrInfo,
+  AF_UNSPEC,
+  AI_CANONNAME,
+  AI_NUMERICHOST,
+  AI_PASSIVE,
+  IPPROTO_UDP,
+  NI_NUMERICHOST,
+  NI_NUMERICSERV,
+  type SockAddr,
+} from "./addrinfo.ts";
+export {
+  AF_INET,
+  AF_INET6,
+  AF_UNIX,
+  IPPROTO_TCP,
+  SHUT_RD,
+  SHUT_RDWR,
+  SHUT_WR,
+  SO_ERROR,
+  SO_KEEPALIVE,
+  SO_REUSEADDR,
+  SO_REUSEPORT,
+  SOCK_DGRAM,
+  SOCK_STREAM,
+  Socket,
+  socket,
+  type SocketAddress,
+  socketpair,
+  SOL_SOCKET,
+  TCP_NODELAY,
+} from "./socket.ts";
+export { Server } from "./server.ts";
 export type { ExceptionContext } from "./exception_context.ts";
 export {
   CancelledError,

@@ -17,3 +17,4 @@ export {
   Transport,
   WriteTransport,
 } from "./transport.ts";
+export { SocketTransport } from "./socket_transport.ts";

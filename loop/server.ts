@@ -1,0 +1,319 @@
+/**
+ * `Server`: what `createServer` and `createUnixServer` return. Mirrors
+ * `asyncio.Server`.
+ *
+ * @module
+ */
+import type { AbstractEventLoop } from "./abstract_loop.ts";
+import { CancelledError, RuntimeError } from "./exceptions.ts";
+import type { Future } from "./futures.ts";
+import type { Socket } from "./socket.ts";
+import { sleep } from "./tasks.ts";
+
+/** A connection a server tracks (its transport). */
+interface Client {
+  close(): void;
+  abort(): void;
+}
+
+/** The loop side of serving (package-internal). */
+export interface ServingLoop extends AbstractEventLoop {
+  /** Starts accepting on `sock` for `server`. */
+  _startServing(server: Server, sock: Socket): void;
+  /** Stops accepting on `sock` and closes it. */
+  _stopServing(sock: Socket): void;
+}
+
+/**
+ * A listening server. Mirrors `asyncio.Server`: `close()`, `waitClosed()`,
+ * `startServing()`, `serveForever()`, `isServing()`, `sockets`,
+ * `closeClients()`, `abortClients()`, and `await using` (closes and waits).
+ *
+ * @example
+ * ```ts
+ * import { newEventLoop, Protocol } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ *
+ * const loop = newEventLoop();
+ * await loop.runUntilComplete(async () => {
+ *   await using server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0);
+ *   assert.equal(server.isServing(), true);
+ *   assert.equal(server.sockets.length, 1);
+ * });
+ * loop.close();
+ * ```
+ */
+export class Server implements AsyncDisposable {
+  #loop: ServingLoop;
+  #sockets: Socket[] | null;
+  /** @internal */ readonly _protocolFactory: () => unknown;
+  /** @internal */ readonly _extra: Record<string, unknown>;
+  #clients = new Set<Client>();
+  #waiters: Future<null>[] | null = [];
+  #serving = false;
+  #servingForever: Future<null> | null = null;
+  #disposed = false;
+
+  /**
+   * Created by the loop's server methods.
+   *
+   * @param loop The loop.
+   * @param sockets The listening sockets.
+   * @param protocolFactory Makes a protocol per connection.
+   * @param extra Extra information for each connection's transport.
+   */
+  constructor(
+    loop: ServingLoop,
+    sockets: Socket[],
+    protocolFactory: () => unknown,
+    extra: Record<string, unknown> = {},
+  ) {
+    this.#loop = loop;
+    this.#sockets = sockets;
+    this._protocolFactory = protocolFactory;
+    this._extra = extra;
+  }
+
+  /** @internal A connection was made. */
+  _attach(client: Client): void {
+    this.#clients.add(client);
+  }
+
+  /** @internal A connection ended. */
+  _detach(client: Client): void {
+    this.#clients.delete(client);
+    if (this.#clients.size === 0 && this.#sockets === null) this.#wakeup();
+  }
+
+  #wakeup(): void {
+    const waiters = this.#waiters;
+    this.#waiters = null;
+    if (waiters === null) return;
+    for (const waiter of waiters) {
+      if (!waiter.done()) waiter.setResult(null);
+    }
+  }
+
+  /** @internal */
+  _startServing(): void {
+    if (this.#serving || this.#sockets === null) return;
+    this.#serving = true;
+    for (const sock of this.#sockets) this.#loop._startServing(this, sock);
+  }
+
+  /**
+   * The loop the server runs on. Mirrors `Server.get_loop()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop, Protocol } from "@aio/loop";
+   * const loop = newEventLoop();
+   * await loop.runUntilComplete(async () => {
+   *   await using server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0);
+   *   console.assert(server.getLoop() === loop);
+   * });
+   * loop.close();
+   * ```
+   */
+  getLoop(): AbstractEventLoop {
+    return this.#loop;
+  }
+
+  /**
+   * Whether the server accepts connections. Mirrors `Server.is_serving()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop, Protocol } from "@aio/loop";
+   * const loop = newEventLoop();
+   * await loop.runUntilComplete(async () => {
+   *   const server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0, { startServing: false });
+   *   console.assert(!server.isServing());
+   *   server.close();
+   * });
+   * loop.close();
+   * ```
+   */
+  isServing(): boolean {
+    return this.#serving;
+  }
+
+  /**
+   * The listening sockets (empty once closed). Mirrors `Server.sockets`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop, Protocol } from "@aio/loop";
+   * const loop = newEventLoop();
+   * await loop.runUntilComplete(async () => {
+   *   await using server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0);
+   *   const [host, port] = server.sockets[0].getsockname() as [string, number];
+   *   console.assert(host === "127.0.0.1" && port > 0);
+   * });
+   * loop.close();
+   * ```
+   */
+  get sockets(): Socket[] {
+    return this.#sockets === null ? [] : [...this.#sockets];
+  }
+
+  /**
+   * Stops listening and closes the listening sockets; connections already
+   * made stay open (see `closeClients()`). Mirrors `Server.close()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop, Protocol } from "@aio/loop";
+   * const loop = newEventLoop();
+   * await loop.runUntilComplete(async () => {
+   *   const server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0);
+   *   server.close();
+   *   await server.waitClosed();
+   *   console.assert(server.sockets.length === 0);
+   * });
+   * loop.close();
+   * ```
+   */
+  close(): void {
+    const sockets = this.#sockets;
+    if (sockets === null) return;
+    this.#sockets = null;
+    for (const sock of sockets) this.#loop._stopServing(sock);
+    this.#serving = false;
+    const forever = this.#servingForever;
+    if (forever !== null && !forever.done()) forever.cancel();
+    this.#servingForever = null;
+    if (this.#clients.size === 0) this.#wakeup();
+  }
+
+  /**
+   * Closes every connection the server accepted (after their buffered data
+   * is sent). Mirrors `Server.close_clients()`.
+   *
+   * @example
+   * ```ts
+   * import { Server } from "@aio/loop";
+   * console.assert(typeof Server.prototype.closeClients === "function");
+   * ```
+   */
+  closeClients(): void {
+    for (const client of [...this.#clients]) client.close();
+  }
+
+  /**
+   * Aborts every connection the server accepted. Mirrors
+   * `Server.abort_clients()`.
+   *
+   * @example
+   * ```ts
+   * import { Server } from "@aio/loop";
+   * console.assert(typeof Server.prototype.abortClients === "function");
+   * ```
+   */
+  abortClients(): void {
+    for (const client of [...this.#clients]) client.abort();
+  }
+
+  /**
+   * Starts accepting (when created with `startServing: false`). Mirrors
+   * `Server.start_serving()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop, Protocol } from "@aio/loop";
+   * const loop = newEventLoop();
+   * await loop.runUntilComplete(async () => {
+   *   await using server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0, { startServing: false });
+   *   await server.startServing();
+   *   console.assert(server.isServing());
+   * });
+   * loop.close();
+   * ```
+   */
+  async startServing(): Promise<void> {
+    this._startServing();
+    await sleep(0);
+  }
+
+  /**
+   * Accepts connections until cancelled; cancelling it closes the server.
+   * Mirrors `Server.serve_forever()`.
+   *
+   * @throws {RuntimeError} if the server is closed or already serving
+   * forever.
+   * @example
+   * ```ts
+   * import { newEventLoop, Protocol } from "@aio/loop";
+   * const loop = newEventLoop();
+   * await loop.runUntilComplete(async () => {
+   *   const server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0);
+   *   const task = loop.createTask(() => server.serveForever());
+   *   loop.callLater(0.01, () => task.cancel());
+   *   await task.catch(() => {});
+   *   console.assert(!server.isServing());
+   * });
+   * loop.close();
+   * ```
+   */
+  async serveForever(): Promise<void> {
+    if (this.#servingForever !== null) {
+      throw new RuntimeError(
+        `server ${this} is already being awaited on serveForever()`,
+      );
+    }
+    if (this.#sockets === null) {
+      throw new RuntimeError(`server ${this} is closed`);
+    }
+    this._startServing();
+    const forever = this.#loop.createFuture<null>();
+    this.#servingForever = forever;
+    try {
+      await forever;
+    } catch (error) {
+      if (error instanceof CancelledError) {
+        // Cancelled: close, wait for the connections, and stay cancelled.
+        this.close();
+        await this.waitClosed();
+      }
+      throw error;
+    } finally {
+      this.#servingForever = null;
+    }
+  }
+
+  /**
+   * Resolves once the server is closed and every connection it accepted has
+   * ended. Mirrors `Server.wait_closed()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop, Protocol } from "@aio/loop";
+   * const loop = newEventLoop();
+   * await loop.runUntilComplete(async () => {
+   *   const server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0);
+   *   server.close();
+   *   await server.waitClosed();
+   * });
+   * loop.close();
+   * ```
+   */
+  async waitClosed(): Promise<void> {
+    if (this.#waiters === null) return;
+    const waiter = this.#loop.createFuture<null>();
+    this.#waiters.push(waiter);
+    await waiter;
+  }
+
+  /** Closes the server and waits for it (`await using`). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.close();
+    await this.waitClosed();
+  }
+
+  /** A description like `<Server sockets=[...]>`. */
+  toString(): string {
+    return `<Server sockets=[${this.sockets.map(String).join(", ")}]>`;
+  }
+}

@@ -1,0 +1,1185 @@
+/**
+ * The package's non-blocking sockets, over Deno's connections and listeners.
+ *
+ * Deno has no raw sockets or file descriptors, and its I/O completes rather
+ * than signals readiness. A `Socket` turns completions into readiness, the way
+ * a kernel does for a Python socket: while someone wants to read, one `read`
+ * into a receive buffer is kept in flight and the socket is readable while
+ * that buffer holds bytes (or EOF, or an error); `recv` takes from it and
+ * throws `Deno.errors.WouldBlock` when it is empty. `send` copies into a
+ * bounded send buffer drained by one `write` in flight; the socket is
+ * writable while that buffer has room. A listening socket keeps one `accept`
+ * in flight the same way. Whoever watches a socket (the loop's `addReader` /
+ * `addWriter`) is told when its readiness may have changed.
+ *
+ * @module
+ */
+import {
+  AF_INET,
+  AF_INET6,
+  AF_UNIX,
+  IPPROTO_TCP,
+  isIPv4,
+  isIPv6,
+  SOCK_DGRAM,
+  SOCK_STREAM,
+} from "./addrinfo.ts";
+import { RuntimeError } from "./exceptions.ts";
+
+export { AF_INET, AF_INET6, AF_UNIX, IPPROTO_TCP, SOCK_DGRAM, SOCK_STREAM };
+
+/** `setsockopt` level for socket options. */
+export const SOL_SOCKET = 1;
+/** `setsockopt` option: allow reuse of local addresses. */
+export const SO_REUSEADDR = 2;
+/** `setsockopt` option: keep-alive probes. */
+export const SO_KEEPALIVE = 9;
+/** `setsockopt` option: allow several sockets to bind one port. */
+export const SO_REUSEPORT = 15;
+/** `getsockopt` option: the pending error (0 when none). */
+export const SO_ERROR = 4;
+/** `setsockopt` option: disable Nagle's algorithm. */
+export const TCP_NODELAY = 1;
+/** `shutdown` mode: no more receives. */
+export const SHUT_RD = 0;
+/** `shutdown` mode: no more sends (a FIN is sent). */
+export const SHUT_WR = 1;
+/** `shutdown` mode: neither. */
+export const SHUT_RDWR = 2;
+
+/** A socket address: `[host, port]`, `[host, port, flowinfo, scopeid]`, or a Unix path. */
+export type SocketAddress =
+  | [string, number]
+  | [string, number, number, number]
+  | string;
+
+/** How much a socket reads ahead into its receive buffer. */
+const RECV_BUFFER_LIMIT = 256 * 1024;
+/** The most one read asks for. */
+const READ_CHUNK = 64 * 1024;
+/** How much `send` accepts before it would block. */
+const SEND_BUFFER_LIMIT = 256 * 1024;
+
+/**
+ * The connection a socket drives: `Deno.Conn` has this shape, and so does the
+ * in-process pair behind `socketpair()`.
+ * @internal
+ */
+export interface StreamConn {
+  read(p: Uint8Array): Promise<number | null>;
+  write(p: Uint8Array): Promise<number>;
+  closeWrite(): Promise<void> | void;
+  close(): void;
+  readonly localAddr: Deno.Addr;
+  readonly remoteAddr: Deno.Addr;
+  setNoDelay?(noDelay?: boolean): void;
+  setKeepAlive?(keepAlive?: boolean): void;
+}
+
+/** Told when a socket's readiness may have changed (package-internal). */
+export interface SocketWatcher {
+  /** The socket may have become readable or writable. */
+  socketReady(): void;
+}
+
+let nextFd = 3;
+const openSockets = new Map<number, Socket>();
+
+/** The open socket with this file number, if any (package-internal). */
+export function socketByFd(fd: number): Socket | undefined {
+  return openSockets.get(fd);
+}
+
+function wouldBlock(what: string): Error {
+  return new Deno.errors.WouldBlock(
+    `${what} would block: the socket is non-blocking; await the loop's sock* methods or use addReader/addWriter`,
+  );
+}
+
+function badFamily(family: unknown): RangeError {
+  return new RangeError(
+    `unsupported address family ${
+      String(family)
+    }: use AF_INET, AF_INET6 or AF_UNIX`,
+  );
+}
+
+/** Converts a Deno address to a Python-style socket address. @internal */
+export function fromDenoAddr(addr: Deno.Addr): SocketAddress {
+  if (addr.transport === "unix" || addr.transport === "unixpacket") {
+    return (addr as Deno.UnixAddr).path ?? "";
+  }
+  const { hostname, port } = addr as Deno.NetAddr;
+  return hostname.includes(":") ? [hostname, port, 0, 0] : [hostname, port];
+}
+
+/** Validates an IP socket address for `family`; returns `[host, port]`. @internal */
+export function checkInetAddress(
+  address: unknown,
+  family: number,
+  what = "address",
+): [string, number] {
+  if (!Array.isArray(address) || address.length < 2) {
+    throw new TypeError(
+      `${what} must be an array [host, port]${
+        family === AF_INET6 ? " or [host, port, flowinfo, scopeid]" : ""
+      }, got ${
+        typeof address === "string" ? JSON.stringify(address) : typeof address
+      }`,
+    );
+  }
+  const [host, port] = address;
+  if (typeof host !== "string") {
+    throw new TypeError(`${what}: host must be a string, got ${typeof host}`);
+  }
+  if (typeof port !== "number" || !Number.isInteger(port)) {
+    throw new TypeError(
+      `${what}: port must be an integer, got ${String(port)}`,
+    );
+  }
+  if (port < 0 || port > 65535) {
+    throw new RangeError(`${what}: port must be 0-65535, got ${port}`);
+  }
+  return [host, port];
+}
+
+function checkUnixAddress(address: unknown, what = "address"): string {
+  if (typeof address !== "string") {
+    throw new TypeError(
+      `${what} of an AF_UNIX socket must be a path string, got ${typeof address}`,
+    );
+  }
+  return address;
+}
+
+/**
+ * A non-blocking socket. Mirrors a Python `socket.socket` with
+ * `setblocking(False)`: calls that would wait throw `Deno.errors.WouldBlock`
+ * instead; the loop's `sock*` methods and `addReader`/`addWriter` are the
+ * way to wait. Create one with `socket()` or `socketpair()`; servers and
+ * accepted connections make their own.
+ *
+ * @example
+ * ```ts
+ * import { socketpair } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ * const [a, b] = socketpair();
+ * assert.equal(a.send(new TextEncoder().encode("hi")), 2);
+ * assert.throws(() => b.recv(10), Deno.errors.WouldBlock);
+ * a.close();
+ * b.close();
+ * ```
+ */
+export class Socket implements Disposable {
+  /** The address family: `AF_INET`, `AF_INET6` or `AF_UNIX`. */
+  readonly family: number;
+  /** The socket type: `SOCK_STREAM`. */
+  readonly type: number;
+  /** The protocol number (0). */
+  readonly proto: number;
+  #fd: number;
+  /** @internal The connection, once connected. */
+  _conn: StreamConn | null = null;
+  /** @internal The listener, once bound for listening. */
+  _listener: Deno.Listener | null = null;
+  /** @internal */ _bound: SocketAddress | null = null;
+  /** @internal */ _listening = false;
+  /** @internal */ _connecting: Promise<void> | null = null;
+  /** @internal The error a background connect ended with (SO_ERROR). */
+  _connectError: unknown = null;
+  /** @internal Receive buffer. */
+  _rchunks: Uint8Array[] = [];
+  /** @internal */ _rbytes = 0;
+  /** @internal */ _eof = false;
+  /** @internal */ _error: unknown = null;
+  /** @internal A read (or accept) in flight. */
+  _pending: Promise<void> | null = null;
+  /** @internal Accepted connections waiting for `accept()`. */
+  _accepted: Deno.Conn[] = [];
+  /** @internal Send buffer. */
+  _wchunks: Uint8Array[] = [];
+  /** @internal */ _wbytes = 0;
+  /** @internal */ _writing = false;
+  /** @internal */ _shutWrite = false;
+  /** @internal */ _shutRead = false;
+  /** @internal Whether someone waits for readability. */
+  _wantRead = false;
+  /** @internal */ _watcher: SocketWatcher | null = null;
+  /** @internal The transport that owns the socket, if one does. */
+  _owner: object | null = null;
+  /** @internal */ _noDelay = false;
+  /** @internal */ _keepAlive = false;
+  /** @internal */ _reusePort = false;
+  /** @internal Remove the Unix socket file on close. */
+  _unlinkOnClose = false;
+
+  /**
+   * Creates an unconnected socket; `socket(family, type)` is the usual way.
+   *
+   * @param family `AF_INET` (default), `AF_INET6` or `AF_UNIX`.
+   * @param type `SOCK_STREAM` (default).
+   * @param proto 0.
+   */
+  constructor(family: number = AF_INET, type: number = SOCK_STREAM, proto = 0) {
+    if (family !== AF_INET && family !== AF_INET6 && family !== AF_UNIX) {
+      throw badFamily(family);
+    }
+    if (type === SOCK_DGRAM) {
+      throw new RangeError(
+        "SOCK_DGRAM sockets are not available as Socket objects: use loop.createDatagramEndpoint()",
+      );
+    }
+    if (type !== SOCK_STREAM) {
+      throw new RangeError(`unsupported socket type ${type}: use SOCK_STREAM`);
+    }
+    this.family = family;
+    this.type = type;
+    this.proto = proto;
+    this.#fd = nextFd++;
+    openSockets.set(this.#fd, this);
+  }
+
+  /** @internal Wraps a connected Deno connection. */
+  static _fromConn(conn: StreamConn, family: number): Socket {
+    const sock = new Socket(family, SOCK_STREAM);
+    sock._conn = conn;
+    return sock;
+  }
+
+  /**
+   * The socket's file number: a unique positive integer, -1 once closed.
+   * `addReader(sock.fileno(), ...)` and `addReader(sock, ...)` are the same.
+   *
+   * @example
+   * ```ts
+   * import { socket } from "@aio/loop";
+   * const s = socket();
+   * console.assert(s.fileno() > 0);
+   * s.close();
+   * console.assert(s.fileno() === -1);
+   * ```
+   */
+  fileno(): number {
+    return this.#fd;
+  }
+
+  /**
+   * Whether the socket is closed.
+   *
+   * @example
+   * ```ts
+   * import { socket } from "@aio/loop";
+   * const s = socket();
+   * s.close();
+   * console.assert(s.closed);
+   * ```
+   */
+  get closed(): boolean {
+    return this.#fd === -1;
+  }
+
+  #checkOpen(what: string): void {
+    if (this.#fd === -1) {
+      throw new Deno.errors.BadResource(`${what}: the socket is closed`);
+    }
+  }
+
+  #checkNotOwned(what: string): void {
+    if (this._owner !== null) {
+      throw new RuntimeError(
+        `${what}: the socket belongs to a transport; use the transport's methods instead`,
+      );
+    }
+  }
+
+  /**
+   * Only non-blocking mode exists: `setblocking(false)` is accepted, `true`
+   * is a `RangeError`.
+   *
+   * @example
+   * ```ts
+   * import { socket } from "@aio/loop";
+   * const s = socket();
+   * s.setblocking(false);
+   * s.close();
+   * ```
+   */
+  setblocking(flag: boolean): void {
+    if (flag) {
+      throw new RangeError(
+        "blocking sockets are not available: JavaScript cannot block; use the loop's sock* coroutines",
+      );
+    }
+  }
+
+  /**
+   * Binds the socket to a local address. For stream sockets this opens the
+   * listener at once (Deno binds and listens in one step), so `getsockname()`
+   * reports the chosen port right away; it accepts only after `listen()`.
+   *
+   * @param address `[host, port]` (port 0 picks a free port) or a Unix path.
+   * @throws {Deno.errors.AddrInUse} if the address is taken.
+   * @example
+   * ```ts
+   * import { socket } from "@aio/loop";
+   * const s = socket();
+   * s.bind(["127.0.0.1", 0]);
+   * const [host, port] = s.getsockname() as [string, number];
+   * console.assert(host === "127.0.0.1" && port > 0);
+   * s.close();
+   * ```
+   */
+  bind(address: SocketAddress): void {
+    this.#checkOpen("bind()");
+    if (this._bound !== null || this._conn !== null) {
+      throw new Deno.errors.InvalidData(
+        "bind(): the socket is already bound or connected",
+      );
+    }
+    if (this.family === AF_UNIX) {
+      const path = checkUnixAddress(address);
+      this._listener = Deno.listen({ transport: "unix", path });
+      this._bound = fromDenoAddr(this._listener.addr);
+    } else {
+      const [host, port] = checkInetAddress(address, this.family);
+      this._bindListener(host, port);
+    }
+  }
+
+  /** @internal Opens the TCP listener for `host`:`port`. */
+  _bindListener(host: string, port: number, backlog?: number): void {
+    this.#checkOpen("bind()");
+    checkFamilyHost(host, this.family);
+    const options: Deno.TcpListenOptions & { reusePort?: boolean } = {
+      hostname: host === ""
+        ? (this.family === AF_INET6 ? "::" : "0.0.0.0")
+        : host,
+      port,
+    };
+    if (backlog !== undefined && backlog > 0) options.tcpBacklog = backlog;
+    if (this._reusePort) options.reusePort = true;
+    this._listener = Deno.listen(options);
+    this._bound = fromDenoAddr(this._listener.addr);
+  }
+
+  /**
+   * Marks a bound socket as accepting connections.
+   *
+   * @param _backlog Accepted for compatibility; Deno sizes the queue itself
+   * (the servers pass `backlog` to `Deno.listen`).
+   * @example
+   * ```ts
+   * import { socket } from "@aio/loop";
+   * const s = socket();
+   * s.bind(["127.0.0.1", 0]);
+   * s.listen();
+   * s.close();
+   * ```
+   */
+  listen(_backlog?: number): void {
+    this.#checkOpen("listen()");
+    if (this._listener === null) {
+      throw new RuntimeError("listen(): bind() the socket to an address first");
+    }
+    this._listening = true;
+  }
+
+  /**
+   * Accepts a pending connection: `[socket, address]`.
+   *
+   * @throws {Deno.errors.WouldBlock} when none is waiting (await
+   * `loop.sockAccept(sock)` instead).
+   * @example
+   * ```ts
+   * import { socket } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const s = socket();
+   * s.bind(["127.0.0.1", 0]);
+   * s.listen();
+   * assert.throws(() => s.accept(), Deno.errors.WouldBlock);
+   * s.close();
+   * ```
+   */
+  accept(): [Socket, SocketAddress] {
+    this.#checkOpen("accept()");
+    this.#checkNotOwned("accept()");
+    if (!this._listening) {
+      throw new RuntimeError("accept(): call listen() first");
+    }
+    const conn = this._accepted.shift();
+    if (conn === undefined) {
+      if (this._error !== null) throw this._takeError();
+      this._startAccept();
+      throw wouldBlock("accept()");
+    }
+    if (this._accepted.length === 0) this._startAccept();
+    const sock = Socket._fromConn(conn, this.family);
+    return [sock, fromDenoAddr(conn.remoteAddr)];
+  }
+
+  /**
+   * Starts connecting in the background. Like a non-blocking Python socket
+   * it throws `Deno.errors.WouldBlock` ("in progress"); the socket becomes
+   * writable when the connection is made, and `getsockopt(SOL_SOCKET,
+   * SO_ERROR)` then tells whether it failed. `loop.sockConnect` does all
+   * this for you.
+   *
+   * @param address `[host, port]` (an IP literal or a name) or a Unix path.
+   * @example
+   * ```ts
+   * import { socket } from "@aio/loop";
+   * const s = socket();
+   * console.assert(typeof s.connect === "function");
+   * s.close();
+   * ```
+   */
+  connect(address: SocketAddress): void {
+    this.#checkOpen("connect()");
+    this.#checkNotOwned("connect()");
+    if (this._conn !== null) {
+      throw new Deno.errors.AlreadyExists(
+        "connect(): the socket is already connected",
+      );
+    }
+    if (this._connecting !== null) {
+      throw new Deno.errors.WouldBlock(
+        "connect(): a connection is already in progress",
+      );
+    }
+    if (this._bound !== null) {
+      throw new Deno.errors.NotSupported(
+        "connect(): Deno cannot connect from a bound local address; connect an unbound socket",
+      );
+    }
+    let opening: Promise<StreamConn>;
+    if (this.family === AF_UNIX) {
+      const path = checkUnixAddress(address);
+      opening = Deno.connect({ transport: "unix", path });
+    } else {
+      const [host, port] = checkInetAddress(address, this.family);
+      checkFamilyHost(host, this.family);
+      opening = Deno.connect({ hostname: host, port });
+    }
+    this._connectError = null;
+    this._connecting = opening.then(
+      (conn) => {
+        this._connecting = null;
+        if (this.#fd === -1) {
+          conn.close();
+          return;
+        }
+        this._conn = conn;
+        this._applyOptions();
+        this.#ready();
+        if (this._wantRead) this._startRead();
+      },
+      (error) => {
+        this._connecting = null;
+        this._connectError = error;
+        this.#ready();
+      },
+    );
+    throw new Deno.errors.WouldBlock("connect(): operation now in progress");
+  }
+
+  /**
+   * Like `connect()`, but returns 0 when the connection is under way (or
+   * made) instead of throwing. Mirrors `socket.connect_ex()`.
+   *
+   * @example
+   * ```ts
+   * import { socket } from "@aio/loop";
+   * console.assert(typeof socket().connectEx === "function");
+   * ```
+   */
+  connectEx(address: SocketAddress): number {
+    try {
+      this.connect(address);
+    } catch (error) {
+      if (error instanceof Deno.errors.WouldBlock) return 0;
+      throw error;
+    }
+    return 0;
+  }
+
+  /**
+   * Receives up to `bufsize` bytes. An empty array means the peer closed
+   * its side (EOF).
+   *
+   * @throws {Deno.errors.WouldBlock} when no data has arrived yet.
+   * @example
+   * ```ts
+   * import { socketpair } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const [a, b] = socketpair();
+   * a.send(new Uint8Array([1, 2, 3]));
+   * assert.throws(() => b.recv(2), Deno.errors.WouldBlock); // not yet here
+   * a.close();
+   * b.close();
+   * ```
+   */
+  recv(bufsize: number): Uint8Array {
+    this.#checkOpen("recv()");
+    this.#checkNotOwned("recv()");
+    checkSize(bufsize, "recv()", "bufsize");
+    if (this._rbytes === 0) {
+      if (this._error !== null) throw this._takeError();
+      if (this._eof || this._shutRead) return new Uint8Array(0);
+      if (this._conn === null && this._connecting === null) {
+        throw new Deno.errors.NotConnected(
+          "recv(): the socket is not connected",
+        );
+      }
+      this._startRead();
+      throw wouldBlock("recv()");
+    }
+    return this._take(bufsize);
+  }
+
+  /**
+   * Receives into `buffer` (up to `nbytes`, default its length); returns the
+   * count, 0 at EOF.
+   *
+   * @throws {Deno.errors.WouldBlock} when no data has arrived yet.
+   * @example
+   * ```ts
+   * import { socketpair } from "@aio/loop";
+   * const [a, b] = socketpair();
+   * console.assert(typeof b.recvInto === "function");
+   * a.close();
+   * b.close();
+   * ```
+   */
+  recvInto(buffer: Uint8Array, nbytes = 0): number {
+    if (!(buffer instanceof Uint8Array)) {
+      throw new TypeError(
+        `recvInto() expects a Uint8Array, got ${typeof buffer}`,
+      );
+    }
+    const n = nbytes > 0 ? Math.min(nbytes, buffer.length) : buffer.length;
+    const data = this.recv(n === 0 ? 1 : n);
+    if (n === 0) return 0;
+    buffer.set(data);
+    return data.length;
+  }
+
+  /**
+   * Queues bytes for sending; returns how many were accepted (the send
+   * buffer is bounded).
+   *
+   * @throws {Deno.errors.WouldBlock} when the send buffer is full.
+   * @throws {Deno.errors.BrokenPipe} after `shutdown(SHUT_WR)` or once the
+   * connection failed.
+   * @throws {TypeError} for a string or other non-bytes.
+   * @example
+   * ```ts
+   * import { socketpair } from "@aio/loop";
+   * const [a, b] = socketpair();
+   * console.assert(a.send(new Uint8Array(10)) === 10);
+   * a.close();
+   * b.close();
+   * ```
+   */
+  send(data: Uint8Array): number {
+    checkBytes(data, "send()");
+    this.#checkOpen("send()");
+    this.#checkNotOwned("send()");
+    if (this._error !== null) throw this._takeError();
+    if (this._shutWrite) {
+      throw new Deno.errors.BrokenPipe(
+        "send(): the socket was shut down for writing",
+      );
+    }
+    if (this._conn === null && this._connecting === null) {
+      throw new Deno.errors.NotConnected("send(): the socket is not connected");
+    }
+    const room = SEND_BUFFER_LIMIT - this._wbytes;
+    if (room <= 0 || this._conn === null) throw wouldBlock("send()");
+    const n = Math.min(room, data.length);
+    if (n === 0) return 0;
+    this._wchunks.push(data.slice(0, n));
+    this._wbytes += n;
+    this._flush();
+    return n;
+  }
+
+  /**
+   * Shuts down one or both directions: `SHUT_WR` sends EOF once the send
+   * buffer drains.
+   *
+   * @example
+   * ```ts
+   * import { socketpair, SHUT_WR } from "@aio/loop";
+   * const [a, b] = socketpair();
+   * a.shutdown(SHUT_WR);
+   * a.close();
+   * b.close();
+   * ```
+   */
+  shutdown(how: number): void {
+    this.#checkOpen("shutdown()");
+    if (how !== SHUT_RD && how !== SHUT_WR && how !== SHUT_RDWR) {
+      throw new RangeError(
+        `shutdown(): how must be SHUT_RD, SHUT_WR or SHUT_RDWR, got ${how}`,
+      );
+    }
+    if (this._conn === null) {
+      throw new Deno.errors.NotConnected(
+        "shutdown(): the socket is not connected",
+      );
+    }
+    if (how !== SHUT_WR) this._shutRead = true;
+    if (how !== SHUT_RD && !this._shutWrite) {
+      this._shutWrite = true;
+      this._flush();
+    }
+  }
+
+  /**
+   * Closes the socket; pending sends are dropped, operations in flight end.
+   * Idempotent.
+   *
+   * @example
+   * ```ts
+   * import { socket } from "@aio/loop";
+   * const s = socket();
+   * s.close();
+   * s.close();
+   * ```
+   */
+  close(): void {
+    if (this.#fd === -1) return;
+    openSockets.delete(this.#fd);
+    this.#fd = -1;
+    this._wchunks = [];
+    this._wbytes = 0;
+    this._rchunks = [];
+    this._rbytes = 0;
+    for (const conn of this._accepted) closeQuietly(conn);
+    this._accepted = [];
+    if (this._conn !== null) closeQuietly(this._conn);
+    if (this._listener !== null) {
+      closeQuietly(this._listener);
+      if (this._unlinkOnClose && typeof this._bound === "string") {
+        try {
+          Deno.removeSync(this._bound);
+        } catch {
+          // Already gone.
+        }
+      }
+    }
+    const watcher = this._watcher;
+    this._watcher = null;
+    watcher?.socketReady();
+  }
+
+  /** Closes the socket. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /**
+   * The local address.
+   *
+   * @example
+   * ```ts
+   * import { socket } from "@aio/loop";
+   * const s = socket();
+   * s.bind(["127.0.0.1", 0]);
+   * console.assert((s.getsockname() as [string, number])[0] === "127.0.0.1");
+   * s.close();
+   * ```
+   */
+  getsockname(): SocketAddress {
+    this.#checkOpen("getsockname()");
+    if (this._conn !== null) return fromDenoAddr(this._conn.localAddr);
+    if (this._bound !== null) return this._bound;
+    return this.family === AF_UNIX
+      ? ""
+      : this.family === AF_INET6
+      ? ["::", 0, 0, 0]
+      : ["0.0.0.0", 0];
+  }
+
+  /**
+   * The peer's address.
+   *
+   * @throws {Deno.errors.NotConnected} if not connected.
+   * @example
+   * ```ts
+   * import { socketpair } from "@aio/loop";
+   * const [a, b] = socketpair();
+   * console.assert(a.getpeername() === "");
+   * a.close();
+   * b.close();
+   * ```
+   */
+  getpeername(): SocketAddress {
+    this.#checkOpen("getpeername()");
+    if (this._conn === null) {
+      throw new Deno.errors.NotConnected(
+        "getpeername(): the socket is not connected",
+      );
+    }
+    return fromDenoAddr(this._conn.remoteAddr);
+  }
+
+  /**
+   * Sets an option: `TCP_NODELAY`, `SO_KEEPALIVE`, `SO_REUSEADDR` (always on
+   * for Deno's listeners), `SO_REUSEPORT` (before `bind`).
+   *
+   * @example
+   * ```ts
+   * import { IPPROTO_TCP, socket, TCP_NODELAY } from "@aio/loop";
+   * const s = socket();
+   * s.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1);
+   * console.assert(s.getsockopt(IPPROTO_TCP, TCP_NODELAY) === 1);
+   * s.close();
+   * ```
+   */
+  setsockopt(level: number, option: number, value: number | boolean): void {
+    this.#checkOpen("setsockopt()");
+    const on = Boolean(value);
+    if (level === IPPROTO_TCP && option === TCP_NODELAY) this._noDelay = on;
+    else if (level === SOL_SOCKET && option === SO_KEEPALIVE) {
+      this._keepAlive = on;
+    } else if (level === SOL_SOCKET && option === SO_REUSEPORT) {
+      this._reusePort = on;
+    } else if (level === SOL_SOCKET && option === SO_REUSEADDR) {
+      // Deno's listeners set SO_REUSEADDR themselves.
+    } else {
+      throw new RangeError(
+        `setsockopt(): unsupported option ${level}/${option}`,
+      );
+    }
+    if (this._conn !== null) this._applyOptions();
+  }
+
+  /**
+   * Reads an option back (`SO_ERROR` reports and clears a failed connect as
+   * 1, else 0).
+   *
+   * @example
+   * ```ts
+   * import { SO_ERROR, SOL_SOCKET, socket } from "@aio/loop";
+   * const s = socket();
+   * console.assert(s.getsockopt(SOL_SOCKET, SO_ERROR) === 0);
+   * s.close();
+   * ```
+   */
+  getsockopt(level: number, option: number): number {
+    this.#checkOpen("getsockopt()");
+    if (level === IPPROTO_TCP && option === TCP_NODELAY) {
+      return this._noDelay ? 1 : 0;
+    }
+    if (level === SOL_SOCKET) {
+      if (option === SO_KEEPALIVE) return this._keepAlive ? 1 : 0;
+      if (option === SO_REUSEPORT) return this._reusePort ? 1 : 0;
+      if (option === SO_REUSEADDR) return 1;
+      if (option === SO_ERROR) return this._connectError !== null ? 1 : 0;
+    }
+    throw new RangeError(`getsockopt(): unsupported option ${level}/${option}`);
+  }
+
+  /** A description like `<Socket fd=3 family=AF_INET laddr=127.0.0.1:80>`. */
+  toString(): string {
+    const family = this.family === AF_UNIX
+      ? "AF_UNIX"
+      : this.family === AF_INET6
+      ? "AF_INET6"
+      : "AF_INET";
+    const parts = [`fd=${this.#fd}`, `family=${family}`];
+    if (this.#fd !== -1) {
+      try {
+        parts.push(`laddr=${JSON.stringify(this.getsockname())}`);
+        if (this._conn !== null) {
+          parts.push(`raddr=${JSON.stringify(this.getpeername())}`);
+        }
+      } catch {
+        // Not available: leave it out.
+      }
+    }
+    return `<Socket ${parts.join(" ")}>`;
+  }
+
+  // ---- readiness (package-internal) ------------------------------------
+
+  /** @internal Readable: bytes, EOF, an error, or a connection to accept. */
+  _readable(): boolean {
+    return this.#fd === -1 || this._rbytes > 0 || this._eof ||
+      this._error !== null || this._accepted.length > 0 || this._shutRead;
+  }
+
+  /** @internal Writable: connected (or failed) with room to send. */
+  _writable(): boolean {
+    return this.#fd === -1 || this._connectError !== null ||
+      this._error !== null ||
+      (this._conn !== null && this._wbytes < SEND_BUFFER_LIMIT);
+  }
+
+  /** @internal Someone waits to read: keep a read (or accept) in flight. */
+  _watchRead(on: boolean): void {
+    this._wantRead = on;
+    if (on) {
+      if (this._listening) this._startAccept();
+      else this._startRead();
+    }
+  }
+
+  /** @internal */
+  _takeError(): unknown {
+    const error = this._error;
+    this._error = null;
+    return error;
+  }
+
+  /** @internal */
+  _take(bufsize: number): Uint8Array {
+    const first = this._rchunks[0];
+    let out: Uint8Array;
+    if (first.length <= bufsize) {
+      this._rchunks.shift();
+      if (first.length === bufsize || this._rchunks.length === 0) {
+        out = first;
+      } else {
+        out = new Uint8Array(Math.min(bufsize, this._rbytes));
+        out.set(first);
+        let filled = first.length;
+        while (filled < out.length) {
+          const chunk = this._rchunks[0];
+          const n = Math.min(chunk.length, out.length - filled);
+          out.set(chunk.subarray(0, n), filled);
+          filled += n;
+          if (n === chunk.length) this._rchunks.shift();
+          else this._rchunks[0] = chunk.subarray(n);
+        }
+      }
+    } else {
+      out = first.slice(0, bufsize);
+      this._rchunks[0] = first.subarray(bufsize);
+    }
+    this._rbytes -= out.length;
+    if (this._rbytes < RECV_BUFFER_LIMIT) this._startRead();
+    return out;
+  }
+
+  /** @internal Keeps one read in flight while the buffer has room. */
+  _startRead(): void {
+    const conn = this._conn;
+    if (
+      conn === null || this._pending !== null || this._eof ||
+      this._error !== null || this._owner !== null || this.#fd === -1 ||
+      this._rbytes >= RECV_BUFFER_LIMIT
+    ) return;
+    const buffer = new Uint8Array(READ_CHUNK);
+    this._pending = conn.read(buffer).then(
+      (n) => {
+        this._pending = null;
+        if (this.#fd === -1) return;
+        if (n === null) this._eof = true;
+        else if (n > 0) {
+          this._rchunks.push(buffer.subarray(0, n));
+          this._rbytes += n;
+        }
+        this.#ready();
+        if (this._wantRead) this._startRead();
+      },
+      (error) => {
+        this._pending = null;
+        if (this.#fd === -1) return;
+        this._error = error;
+        this.#ready();
+      },
+    );
+  }
+
+  /** @internal Keeps one accept in flight on a listening socket. */
+  _startAccept(): void {
+    const listener = this._listener;
+    if (
+      listener === null || !this._listening || this._pending !== null ||
+      this.#fd === -1 || this._accepted.length > 0
+    ) return;
+    this._pending = listener.accept().then(
+      (conn) => {
+        this._pending = null;
+        if (this.#fd === -1) {
+          closeQuietly(conn);
+          return;
+        }
+        this._accepted.push(conn);
+        this.#ready();
+      },
+      (error) => {
+        this._pending = null;
+        if (this.#fd === -1) return;
+        this._error = error;
+        this.#ready();
+      },
+    );
+  }
+
+  /** @internal Keeps one write in flight while there is something to send. */
+  _flush(): void {
+    const conn = this._conn;
+    if (conn === null || this._writing || this.#fd === -1) return;
+    if (this._wchunks.length === 0) {
+      if (this._shutWrite) {
+        this._writing = true;
+        Promise.resolve().then(() => conn.closeWrite()).then(
+          () => {
+            this._writing = false;
+          },
+          () => {
+            this._writing = false;
+          },
+        );
+      }
+      return;
+    }
+    const chunk = this._wchunks.length === 1
+      ? this._wchunks[0]
+      : concat(this._wchunks, this._wbytes);
+    this._wchunks = [chunk];
+    this._writing = true;
+    conn.write(chunk).then(
+      (n) => {
+        this._writing = false;
+        if (this.#fd === -1) return;
+        this._wbytes -= n;
+        if (n >= chunk.length) this._wchunks.shift();
+        else this._wchunks[0] = chunk.subarray(n);
+        this.#ready();
+        this._flush();
+      },
+      (error) => {
+        this._writing = false;
+        if (this.#fd === -1) return;
+        this._error = error;
+        this._wchunks = [];
+        this._wbytes = 0;
+        this.#ready();
+      },
+    );
+  }
+
+  /** @internal Applies options that need a live connection. */
+  _applyOptions(): void {
+    const conn = this._conn;
+    if (conn === null) return;
+    try {
+      if (this._noDelay) conn.setNoDelay?.(true);
+      if (this._keepAlive) conn.setKeepAlive?.(true);
+    } catch {
+      // Unix connections have neither option.
+    }
+  }
+
+  #ready(): void {
+    this._watcher?.socketReady();
+  }
+}
+
+function closeQuietly(resource: { close(): void }): void {
+  try {
+    resource.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
+/** Throws `TypeError` unless `data` is bytes. @internal */
+export function checkBytes(data: unknown, what: string): void {
+  if (!(data instanceof Uint8Array)) {
+    throw new TypeError(
+      `${what} expects bytes (a Uint8Array), got ${
+        typeof data === "string" ? "a string: encode it first" : typeof data
+      }`,
+    );
+  }
+}
+
+function checkSize(n: unknown, method: string, name: string): void {
+  if (typeof n !== "number" || !Number.isInteger(n)) {
+    throw new TypeError(
+      `${method}: ${name} must be an integer, got ${String(n)}`,
+    );
+  }
+  if (n < 0) throw new RangeError(`${method}: ${name} must not be negative`);
+}
+
+function checkFamilyHost(host: string, family: number): void {
+  if (family === AF_INET && isIPv6(host)) {
+    throw new RangeError(
+      `an AF_INET socket cannot use the IPv6 address ${host}: create it with AF_INET6`,
+    );
+  }
+  if (family === AF_INET6 && isIPv4(host)) {
+    throw new RangeError(
+      `an AF_INET6 socket cannot use the IPv4 address ${host}: create it with AF_INET`,
+    );
+  }
+}
+
+/**
+ * Creates a non-blocking socket. Mirrors `socket.socket(family, type)`
+ * followed by `setblocking(False)`.
+ *
+ * @param family `AF_INET` (default), `AF_INET6` or `AF_UNIX`.
+ * @param type `SOCK_STREAM` (default).
+ * @throws {RangeError} for other families or types.
+ * @example
+ * ```ts
+ * import { AF_INET, SOCK_STREAM, socket } from "@aio/loop";
+ * using s = socket(AF_INET, SOCK_STREAM);
+ * console.assert(s.family === AF_INET);
+ * ```
+ */
+export function socket(
+  family: number = AF_INET,
+  type: number = SOCK_STREAM,
+  proto = 0,
+): Socket {
+  return new Socket(family, type, proto);
+}
+
+// ---- socketpair -----------------------------------------------------------
+
+const UNIX_UNNAMED: Deno.UnixAddr = { transport: "unix", path: "" };
+
+/** One end of an in-process connected pair. */
+class PairEnd implements StreamConn {
+  readonly localAddr: Deno.Addr = UNIX_UNNAMED;
+  readonly remoteAddr: Deno.Addr = UNIX_UNNAMED;
+  peer: PairEnd | null = null;
+  #chunks: Uint8Array[] = [];
+  #eof = false;
+  #closed = false;
+  #waiter: {
+    buffer: Uint8Array;
+    resolve: (n: number | null) => void;
+    reject: (e: unknown) => void;
+  } | null = null;
+
+  read(buffer: Uint8Array): Promise<number | null> {
+    if (this.#closed) {
+      return Promise.reject(
+        new Deno.errors.BadResource("the socket is closed"),
+      );
+    }
+    if (this.#chunks.length > 0) return Promise.resolve(this.#fill(buffer));
+    if (this.#eof) return Promise.resolve(null);
+    return new Promise((resolve, reject) => {
+      this.#waiter = { buffer, resolve, reject };
+    });
+  }
+
+  #fill(buffer: Uint8Array): number {
+    let filled = 0;
+    while (filled < buffer.length && this.#chunks.length > 0) {
+      const chunk = this.#chunks[0];
+      const n = Math.min(chunk.length, buffer.length - filled);
+      buffer.set(chunk.subarray(0, n), filled);
+      filled += n;
+      if (n === chunk.length) this.#chunks.shift();
+      else this.#chunks[0] = chunk.subarray(n);
+    }
+    return filled;
+  }
+
+  /** The peer delivers bytes (null: EOF). */
+  deliver(data: Uint8Array | null): void {
+    if (this.#closed) return;
+    if (data === null) this.#eof = true;
+    else this.#chunks.push(data);
+    const waiter = this.#waiter;
+    if (waiter !== null) {
+      this.#waiter = null;
+      waiter.resolve(
+        this.#chunks.length > 0 ? this.#fill(waiter.buffer) : null,
+      );
+    }
+  }
+
+  write(data: Uint8Array): Promise<number> {
+    if (this.#closed) {
+      return Promise.reject(
+        new Deno.errors.BadResource("the socket is closed"),
+      );
+    }
+    const peer = this.peer;
+    if (peer === null || peer.#closed) {
+      return Promise.reject(
+        new Deno.errors.BrokenPipe(
+          "the other end of the socket pair is closed",
+        ),
+      );
+    }
+    peer.deliver(data.slice());
+    return Promise.resolve(data.length);
+  }
+
+  closeWrite(): void {
+    this.peer?.deliver(null);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#chunks = [];
+    const waiter = this.#waiter;
+    this.#waiter = null;
+    waiter?.reject(new Deno.errors.BadResource("the socket was closed"));
+    const peer = this.peer;
+    this.peer = null;
+    if (peer !== null) {
+      peer.peer = null;
+      peer.deliver(null);
+    }
+  }
+}
+
+/**
+ * A pair of connected `AF_UNIX` stream sockets. Mirrors
+ * `socket.socketpair()`; the pair lives inside the process (no file system
+ * entry, no permissions needed), and either end can be watched, read and
+ * written like any other socket.
+ *
+ * @example Watch a socket for read events
+ * ```ts
+ * import { newEventLoop, socketpair } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ *
+ * const loop = newEventLoop();
+ * const [rsock, wsock] = socketpair();
+ * const got: string[] = [];
+ * loop.addReader(rsock, () => {
+ *   got.push(new TextDecoder().decode(rsock.recv(100)));
+ *   loop.removeReader(rsock);
+ *   loop.stop();
+ * });
+ * loop.callSoon(() => wsock.send(new TextEncoder().encode("abc")));
+ * await loop.runForever();
+ * assert.deepEqual(got, ["abc"]);
+ * rsock.close();
+ * wsock.close();
+ * loop.close();
+ * ```
+ */
+export function socketpair(): [Socket, Socket] {
+  const a = new PairEnd();
+  const b = new PairEnd();
+  a.peer = b;
+  b.peer = a;
+  return [Socket._fromConn(a, AF_UNIX), Socket._fromConn(b, AF_UNIX)];
+}

@@ -1,0 +1,792 @@
+/**
+ * The stream transport over a connected socket: what `createConnection`,
+ * `createServer`, the Unix variants and `connectAcceptedSocket` hand to
+ * protocols. Mirrors asyncio's `_SelectorSocketTransport`.
+ *
+ * It drives the socket's Deno connection directly, as CPython's proactor
+ * transports do: one read in flight, the next started when it completes,
+ * none while reading is paused; one write in flight draining a buffer. Every
+ * completion is posted to the loop's readiness dispatcher, so protocol
+ * callbacks always run from the loop's ready queue, in asyncio's order.
+ *
+ * @module
+ */
+import type { BaseEventLoop } from "../loop/base_loop.ts";
+import type { Registration } from "../loop/dispatcher.ts";
+import { RuntimeError } from "../loop/exceptions.ts";
+import type { Future } from "../loop/futures.ts";
+import { logger } from "../loop/log.ts";
+import {
+  checkBytes,
+  fromDenoAddr,
+  type Socket,
+  type StreamConn,
+} from "../loop/socket.ts";
+import type {
+  BaseProtocol,
+  BufferedProtocol,
+  Protocol,
+} from "../protocols/protocol.ts";
+import { Transport } from "./transport.ts";
+
+/** The most one read asks for (asyncio's `max_size`). */
+const MAX_SIZE = 256 * 1024;
+/** The first read buffer; it grows when reads fill it. */
+const INITIAL_READ = 16 * 1024;
+/** After this many writes to a lost connection, each one warns. */
+const LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5;
+/** The default high-water mark of the write buffer (asyncio's). */
+const DEFAULT_HIGH = 64 * 1024;
+
+/** Errors that mean the peer went away: logged in debug mode only. */
+function isConnectionError(error: unknown): boolean {
+  return error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.ConnectionAborted ||
+    error instanceof Deno.errors.BrokenPipe ||
+    error instanceof Deno.errors.NotConnected ||
+    error instanceof Deno.errors.ConnectionRefused;
+}
+
+/** What a server tracks about its connections (package-internal). */
+export interface ConnectionOwner {
+  _attach(transport: SocketTransport): void;
+  _detach(transport: SocketTransport): void;
+}
+
+function isBufferedProtocol(protocol: BaseProtocol): boolean {
+  return typeof (protocol as BufferedProtocol).getBuffer === "function";
+}
+
+/**
+ * A stream transport over one of the package's sockets. Created by the
+ * loop's connection and server methods; protocols receive it in
+ * `connectionMade`.
+ *
+ * @example An echo protocol receives a SocketTransport
+ * ```ts
+ * import { newEventLoop, Protocol, type Transport } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ *
+ * class Echo extends Protocol {
+ *   transport!: Transport;
+ *   override connectionMade(t: Transport) { this.transport = t; }
+ *   override dataReceived(data: Uint8Array) { this.transport.write(data); }
+ * }
+ * const loop = newEventLoop();
+ * const reply = await loop.runUntilComplete(async () => {
+ *   const server = await loop.createServer(() => new Echo(), "127.0.0.1", 0);
+ *   const [host, port] = server.sockets[0].getsockname() as [string, number];
+ *   const done = loop.createFuture<string>();
+ *   class Client extends Protocol {
+ *     override connectionMade(t: Transport) { t.write(new TextEncoder().encode("ping")); }
+ *     override dataReceived(data: Uint8Array) { done.setResult(new TextDecoder().decode(data)); }
+ *   }
+ *   const [transport] = await loop.createConnection(() => new Client(), host, port);
+ *   const text = await done;
+ *   transport.close();
+ *   server.close();
+ *   await server.waitClosed();
+ *   return text;
+ * });
+ * assert.equal(reply, "ping");
+ * loop.close();
+ * ```
+ */
+export class SocketTransport extends Transport {
+  #loop: BaseEventLoop;
+  #sock: Socket;
+  #conn: StreamConn;
+  #protocol: BaseProtocol;
+  #buffered: boolean;
+  #server: ConnectionOwner | null;
+  #registration: Registration;
+  // Reading.
+  #readBuffer: Uint8Array | null = null;
+  #readSize = INITIAL_READ;
+  #reading = false;
+  #paused = false;
+  #readResult: number | null = 0;
+  #readFailed: unknown = null;
+  /** A completed read held while reading is paused. */
+  #held = false;
+  #eofSeen = false;
+  // Writing.
+  #writeChunks: Uint8Array[] = [];
+  #writeSize = 0;
+  #writing = false;
+  #writeResult = 0;
+  #writeChunk: Uint8Array | null = null;
+  #eofPending = false;
+  #eofWritten = false;
+  #high = DEFAULT_HIGH;
+  #low = DEFAULT_HIGH / 4;
+  #protocolPaused = false;
+  // Closing.
+  #closing = false;
+  #connLost = 0;
+  #closed = false;
+
+  /**
+   * Wraps a connected socket; the loop's connection methods are the usual
+   * way to get one.
+   *
+   * @param loop The loop the protocol's callbacks run on.
+   * @param sock A connected stream socket; the transport takes it over.
+   * @param protocol The protocol to call.
+   * @param waiter Completed (with null) once `connectionMade` has run.
+   * @param extra Extra information besides `peername`, `sockname`, `socket`.
+   * @param server The server the connection belongs to, if any.
+   */
+  constructor(
+    loop: BaseEventLoop,
+    sock: Socket,
+    protocol: BaseProtocol,
+    waiter: Future<null> | null = null,
+    extra: Record<string, unknown> | null = null,
+    server: ConnectionOwner | null = null,
+  ) {
+    const conn = sock._conn;
+    if (conn === null || sock.closed) {
+      throw new RuntimeError("a transport needs a connected socket");
+    }
+    if (sock._owner !== null) {
+      throw new RuntimeError(
+        `${sock} is already used by a transport`,
+      );
+    }
+    super({
+      ...extra,
+      socket: sock,
+      sockname: safeAddr(() => fromDenoAddr(conn.localAddr)),
+      peername: safeAddr(() => fromDenoAddr(conn.remoteAddr)),
+    });
+    sock._owner = this;
+    sock._watchRead(false);
+    this.#loop = loop;
+    this.#sock = sock;
+    this.#conn = conn;
+    this.#protocol = protocol;
+    this.#buffered = isBufferedProtocol(protocol);
+    this.#server = server;
+    this.#registration = loop._dispatcher.register("transport");
+    try {
+      conn.setNoDelay?.(true);
+    } catch {
+      // Unix sockets have no Nagle's algorithm.
+    }
+    server?._attach(this);
+    loop.callSoon(() => this.#protocol.connectionMade(this));
+    loop.callSoon(() => this.#startReading());
+    if (waiter !== null) {
+      loop.callSoon(() => {
+        if (!waiter.done()) waiter.setResult(null);
+      });
+    }
+  }
+
+  // ---- reading ----------------------------------------------------------
+
+  /** Bytes the socket already holds, then the read loop. */
+  #startReading(): void {
+    if (this.#closing) return;
+    const sock = this.#sock;
+    if (sock._pending !== null) {
+      // The socket had a read in flight: let it land, then take over.
+      this.#reading = true;
+      this.#registration.begin();
+      sock._pending.then(() => {
+        this.#registration.end();
+        this.#registration.post(() => {
+          this.#reading = false;
+          this.#startReading();
+        });
+      });
+      return;
+    }
+    if (sock._rbytes > 0 || sock._eof) {
+      const chunks = sock._rchunks;
+      sock._rchunks = [];
+      sock._rbytes = 0;
+      for (const chunk of chunks) {
+        if (this.#closing) return;
+        this.#deliver(chunk);
+      }
+      if (sock._eof) {
+        sock._eof = false;
+        this.#onEof();
+        return;
+      }
+    }
+    this.#readMore();
+  }
+
+  #readMore(): void {
+    if (this.#reading || this.#paused || this.#closing || this.#eofSeen) {
+      return;
+    }
+    let buffer: Uint8Array;
+    if (this.#buffered) {
+      try {
+        buffer = (this.#protocol as BufferedProtocol).getBuffer(-1);
+        if (!(buffer instanceof Uint8Array) || buffer.length === 0) {
+          throw new RuntimeError(
+            "getBuffer() returned an empty buffer or not a Uint8Array",
+          );
+        }
+      } catch (error) {
+        this.#fatalError(
+          error,
+          "Fatal error: protocol.getBuffer() call failed.",
+        );
+        return;
+      }
+    } else {
+      buffer = this.#readBuffer ??= new Uint8Array(this.#readSize);
+    }
+    this.#reading = true;
+    this.#conn.read(buffer).then(this.#onRead, this.#onReadError);
+  }
+
+  readonly #onRead = (n: number | null): void => {
+    this.#readResult = n;
+    this.#registration.post(this.#readDone);
+  };
+
+  readonly #onReadError = (error: unknown): void => {
+    this.#readFailed = error ?? new Error("read failed");
+    this.#registration.post(this.#readDone);
+  };
+
+  readonly #readDone = (): void => {
+    if (this.#closed) return;
+    if (this.#paused && !this.#closing) {
+      this.#held = true;
+      return;
+    }
+    this.#reading = false;
+    if (this.#closing) return;
+    const failed = this.#readFailed;
+    if (failed !== null) {
+      this.#readFailed = null;
+      this.#fatalError(failed, "Fatal read error on socket transport");
+      return;
+    }
+    const n = this.#readResult;
+    if (n === null) {
+      this.#onEof();
+      return;
+    }
+    if (this.#buffered) {
+      try {
+        (this.#protocol as BufferedProtocol).bufferUpdated(n);
+      } catch (error) {
+        this.#fatalError(
+          error,
+          "Fatal error: protocol.bufferUpdated() call failed.",
+        );
+        return;
+      }
+      this.#readMore();
+      return;
+    }
+    const buffer = this.#readBuffer!;
+    const data = buffer.slice(0, n);
+    if (n === buffer.length && this.#readSize < MAX_SIZE) {
+      this.#readSize *= 2;
+      this.#readBuffer = null;
+    }
+    // Start the next read before the protocol runs: it is in flight while
+    // dataReceived works, as a kernel keeps receiving.
+    this.#readMore();
+    this.#deliver(data);
+  };
+
+  #deliver(data: Uint8Array): void {
+    if (this.#buffered) {
+      this.#feedBuffered(data);
+      return;
+    }
+    try {
+      (this.#protocol as Protocol).dataReceived(data);
+    } catch (error) {
+      this.#fatalError(
+        error,
+        "Fatal error: protocol.dataReceived() call failed.",
+      );
+    }
+  }
+
+  /** Copies bytes the socket held into a buffered protocol's buffers. */
+  #feedBuffered(data: Uint8Array): void {
+    const protocol = this.#protocol as BufferedProtocol;
+    let offset = 0;
+    try {
+      while (offset < data.length) {
+        const buffer = protocol.getBuffer(data.length - offset);
+        if (!(buffer instanceof Uint8Array) || buffer.length === 0) {
+          throw new RuntimeError(
+            "getBuffer() returned an empty buffer or not a Uint8Array",
+          );
+        }
+        const n = Math.min(buffer.length, data.length - offset);
+        buffer.set(data.subarray(offset, offset + n));
+        offset += n;
+        protocol.bufferUpdated(n);
+      }
+    } catch (error) {
+      this.#fatalError(
+        error,
+        "Fatal error: protocol.bufferUpdated() call failed.",
+      );
+    }
+  }
+
+  #onEof(): void {
+    this.#eofSeen = true;
+    if (this.#loop.getDebug()) logger.debug(`${this} received EOF`);
+    let keepOpen: unknown;
+    try {
+      keepOpen = (this.#protocol as Protocol).eofReceived?.();
+    } catch (error) {
+      this.#fatalError(
+        error,
+        "Fatal error: protocol.eofReceived() call failed.",
+      );
+      return;
+    }
+    // eofReceived() returning true keeps the transport open for writing.
+    if (!keepOpen) this.close();
+  }
+
+  /**
+   * Whether the transport is receiving. Mirrors `is_reading()`.
+   *
+   * @example
+   * ```ts
+   * import { SocketTransport } from "@aio/loop";
+   * console.assert(typeof SocketTransport.prototype.isReading === "function");
+   * ```
+   */
+  override isReading(): boolean {
+    return !this.#paused && !this.#closing;
+  }
+
+  /**
+   * Stops calling `dataReceived` until `resumeReading()`. Mirrors
+   * `pause_reading()`; a no-op when already paused or closing.
+   *
+   * @example
+   * ```ts
+   * import { SocketTransport } from "@aio/loop";
+   * console.assert(typeof SocketTransport.prototype.pauseReading === "function");
+   * ```
+   */
+  override pauseReading(): void {
+    if (this.#closing || this.#paused) return;
+    this.#paused = true;
+    if (this.#loop.getDebug()) logger.debug(`${this} pauses reading`);
+  }
+
+  /**
+   * Resumes receiving. Mirrors `resume_reading()`; a no-op when not paused.
+   *
+   * @example
+   * ```ts
+   * import { SocketTransport } from "@aio/loop";
+   * console.assert(typeof SocketTransport.prototype.resumeReading === "function");
+   * ```
+   */
+  override resumeReading(): void {
+    if (this.#closing || !this.#paused) return;
+    this.#paused = false;
+    if (this.#held) {
+      this.#held = false;
+      this.#loop.callSoon(this.#readDone);
+    } else if (!this.#reading) {
+      this.#loop.callSoon(() => this.#readMore());
+    }
+    if (this.#loop.getDebug()) logger.debug(`${this} resumes reading`);
+  }
+
+  // ---- writing ----------------------------------------------------------
+
+  /**
+   * Queues bytes to send; never blocks. Mirrors `write()`: after the
+   * connection is lost, writes are dropped (with a warning after a few).
+   *
+   * @throws {TypeError} for a string or other non-bytes.
+   * @throws {RuntimeError} after `writeEof()`.
+   * @example
+   * ```ts
+   * import { SocketTransport } from "@aio/loop";
+   * console.assert(typeof SocketTransport.prototype.write === "function");
+   * ```
+   */
+  override write(data: Uint8Array): void {
+    checkBytes(data, "write()");
+    if (this.#eofPending) {
+      throw new RuntimeError("Cannot call write() after writeEof()");
+    }
+    if (data.length === 0) return;
+    if (this.#connLost > 0) {
+      if (this.#connLost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES) {
+        logger.warning("socket.send() raised exception.");
+      }
+      this.#connLost++;
+      return;
+    }
+    this.#writeChunks.push(data.slice());
+    this.#writeSize += data.length;
+    if (!this.#writing) this.#flush();
+    this.#maybePauseProtocol();
+  }
+
+  /**
+   * Queues several byte arrays. Mirrors `writelines()`.
+   *
+   * @example
+   * ```ts
+   * import { SocketTransport } from "@aio/loop";
+   * console.assert(typeof SocketTransport.prototype.writelines === "function");
+   * ```
+   */
+  override writelines(listOfData: Iterable<Uint8Array>): void {
+    for (const data of listOfData) this.write(data);
+  }
+
+  #flush(): void {
+    const chunks = this.#writeChunks;
+    if (chunks.length === 0) return;
+    let chunk: Uint8Array;
+    if (chunks.length === 1) chunk = chunks[0];
+    else {
+      chunk = new Uint8Array(this.#writeSize);
+      let offset = 0;
+      for (const c of chunks) {
+        chunk.set(c, offset);
+        offset += c.length;
+      }
+    }
+    this.#writeChunks = [];
+    this.#writeChunk = chunk;
+    this.#writing = true;
+    this.#registration.begin();
+    this.#conn.write(chunk).then(this.#onWritten, this.#onWriteError);
+  }
+
+  readonly #onWritten = (n: number): void => {
+    this.#registration.end();
+    this.#writeResult = n;
+    this.#registration.post(this.#writeDone);
+  };
+
+  readonly #onWriteError = (error: unknown): void => {
+    this.#registration.end();
+    this.#registration.post(() => {
+      this.#writing = false;
+      if (this.#closed) return;
+      this.#writeChunks = [];
+      this.#writeSize = 0;
+      this.#writeChunk = null;
+      this.#fatalError(error, "Fatal write error on socket transport");
+    });
+  };
+
+  readonly #writeDone = (): void => {
+    this.#writing = false;
+    if (this.#closed) return;
+    const chunk = this.#writeChunk!;
+    const n = this.#writeResult;
+    this.#writeSize -= n;
+    if (n < chunk.length) this.#writeChunks.unshift(chunk.subarray(n));
+    this.#writeChunk = null;
+    if (this.#writeChunks.length > 0) {
+      this.#flush();
+      this.#maybeResumeProtocol();
+      return;
+    }
+    this.#maybeResumeProtocol();
+    if (this.#closing) {
+      this.#callConnectionLost(null);
+    } else if (this.#eofPending && !this.#eofWritten) {
+      this.#shutdownWrite();
+    }
+  };
+
+  #shutdownWrite(): void {
+    this.#eofWritten = true;
+    this.#registration.begin();
+    Promise.resolve()
+      .then(() => this.#conn.closeWrite())
+      .then(
+        () => this.#registration.end(),
+        () => this.#registration.end(),
+      );
+  }
+
+  /**
+   * Closes the write end after buffered data is sent (the peer sees EOF).
+   * Mirrors `write_eof()`.
+   *
+   * @example
+   * ```ts
+   * import { SocketTransport } from "@aio/loop";
+   * console.assert(typeof SocketTransport.prototype.writeEof === "function");
+   * ```
+   */
+  override writeEof(): void {
+    if (this.#closing || this.#eofPending) return;
+    this.#eofPending = true;
+    if (!this.#writing && this.#writeChunks.length === 0) {
+      this.#shutdownWrite();
+    }
+  }
+
+  /**
+   * True: stream sockets can half-close. Mirrors `can_write_eof()`.
+   *
+   * @example
+   * ```ts
+   * import { SocketTransport } from "@aio/loop";
+   * console.assert(typeof SocketTransport.prototype.canWriteEof === "function");
+   * ```
+   */
+  override canWriteEof(): boolean {
+    return true;
+  }
+
+  /**
+   * Bytes queued and not yet written. Mirrors `get_write_buffer_size()`.
+   *
+   * @example
+   * ```ts
+   * import { SocketTransport } from "@aio/loop";
+   * console.assert(typeof SocketTransport.prototype.getWriteBufferSize === "function");
+   * ```
+   */
+  override getWriteBufferSize(): number {
+    return this.#writeSize;
+  }
+
+  /**
+   * `[low, high]` water marks. Mirrors `get_write_buffer_limits()`.
+   *
+   * @example
+   * ```ts
+   * import { SocketTransport } from "@aio/loop";
+   * console.assert(typeof SocketTransport.prototype.getWriteBufferLimits === "function");
+   * ```
+   */
+  override getWriteBufferLimits(): [number, number] {
+    return [this.#low, this.#high];
+  }
+
+  /**
+   * Sets the water marks: the protocol's `pauseWriting()` runs when the
+   * buffer grows past `high`, `resumeWriting()` when it drains to `low`.
+   * Defaults as asyncio's: high 64 KiB, low high / 4. Mirrors
+   * `set_write_buffer_limits()`.
+   *
+   * @throws {RangeError} unless high >= low >= 0.
+   * @example
+   * ```ts
+   * import { SocketTransport } from "@aio/loop";
+   * console.assert(typeof SocketTransport.prototype.setWriteBufferLimits === "function");
+   * ```
+   */
+  override setWriteBufferLimits(
+    high?: number | null,
+    low?: number | null,
+  ): void {
+    const [lo, hi] = computeLimits(high, low);
+    this.#high = hi;
+    this.#low = lo;
+    this.#maybePauseProtocol();
+  }
+
+  #maybePauseProtocol(): void {
+    if (this.#writeSize <= this.#high || this.#protocolPaused) return;
+    this.#protocolPaused = true;
+    try {
+      this.#protocol.pauseWriting();
+    } catch (error) {
+      this.#loop.callExceptionHandler({
+        message: "protocol.pauseWriting() failed",
+        exception: error,
+        transport: this,
+        protocol: this.#protocol,
+      });
+    }
+  }
+
+  #maybeResumeProtocol(): void {
+    if (!this.#protocolPaused || this.#writeSize > this.#low) return;
+    this.#protocolPaused = false;
+    try {
+      this.#protocol.resumeWriting();
+    } catch (error) {
+      this.#loop.callExceptionHandler({
+        message: "protocol.resumeWriting() failed",
+        exception: error,
+        transport: this,
+        protocol: this.#protocol,
+      });
+    }
+  }
+
+  // ---- closing ----------------------------------------------------------
+
+  /**
+   * Whether the transport is closing or closed. Mirrors `is_closing()`.
+   *
+   * @example
+   * ```ts
+   * import { SocketTransport } from "@aio/loop";
+   * console.assert(typeof SocketTransport.prototype.isClosing === "function");
+   * ```
+   */
+  override isClosing(): boolean {
+    return this.#closing;
+  }
+
+  /**
+   * Closes after buffered data is flushed; the protocol's
+   * `connectionLost(null)` follows. Mirrors `close()`; idempotent.
+   *
+   * @example
+   * ```ts
+   * import { SocketTransport } from "@aio/loop";
+   * console.assert(typeof SocketTransport.prototype.close === "function");
+   * ```
+   */
+  override close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    if (!this.#writing && this.#writeChunks.length === 0) {
+      this.#connLost++;
+      this.#loop.callSoon(() => this.#callConnectionLost(null));
+    }
+  }
+
+  /**
+   * Closes at once, dropping buffered data; `connectionLost(null)` follows.
+   * Mirrors `abort()`.
+   *
+   * @example
+   * ```ts
+   * import { SocketTransport } from "@aio/loop";
+   * console.assert(typeof SocketTransport.prototype.abort === "function");
+   * ```
+   */
+  override abort(): void {
+    this.#forceClose(null);
+  }
+
+  #fatalError(error: unknown, message: string): void {
+    if (isConnectionError(error)) {
+      if (this.#loop.getDebug()) logger.debug(`${this}: ${message}: ${error}`);
+    } else {
+      this.#loop.callExceptionHandler({
+        message,
+        exception: error,
+        transport: this,
+        protocol: this.#protocol,
+      });
+    }
+    this.#forceClose(error);
+  }
+
+  #forceClose(error: unknown): void {
+    if (this.#connLost > 0) return;
+    this.#writeChunks = [];
+    this.#writeSize = 0;
+    this.#closing = true;
+    this.#connLost++;
+    this.#loop.callSoon(() => this.#callConnectionLost(error ?? null));
+  }
+
+  #callConnectionLost(error: unknown): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#connLost === 0) this.#connLost = 1;
+    try {
+      this.#protocol.connectionLost(error as Error | null);
+    } finally {
+      this.#sock._owner = null;
+      this.#sock.close();
+      this.#registration.close();
+      this.#server?._detach(this);
+    }
+  }
+
+  // ---- protocol ---------------------------------------------------------
+
+  /**
+   * Switches the protocol that receives data. Mirrors `set_protocol()`.
+   *
+   * @example
+   * ```ts
+   * import { SocketTransport } from "@aio/loop";
+   * console.assert(typeof SocketTransport.prototype.setProtocol === "function");
+   * ```
+   */
+  override setProtocol(protocol: BaseProtocol): void {
+    this.#protocol = protocol;
+    this.#buffered = isBufferedProtocol(protocol);
+  }
+
+  /**
+   * The current protocol. Mirrors `get_protocol()`.
+   *
+   * @example
+   * ```ts
+   * import { SocketTransport } from "@aio/loop";
+   * console.assert(typeof SocketTransport.prototype.getProtocol === "function");
+   * ```
+   */
+  override getProtocol(): BaseProtocol {
+    return this.#protocol;
+  }
+
+  /** A description like `<SocketTransport fd=7 read=polling write=<idle, bufsize=0>>`. */
+  override toString(): string {
+    const state = this.#closed ? " closed" : this.#closing ? " closing" : "";
+    const read = this.#closing
+      ? ""
+      : ` read=${this.#paused ? "idle" : "polling"}`;
+    const write = ` write=<${
+      this.#writing ? "polling" : "idle"
+    }, bufsize=${this.#writeSize}>`;
+    return `<SocketTransport fd=${this.#sock.fileno()}${state}${read}${write}>`;
+  }
+}
+
+/** asyncio's `_set_write_buffer_limits` rule: returns `[low, high]`. */
+export function computeLimits(
+  high?: number | null,
+  low?: number | null,
+): [number, number] {
+  for (const [name, value] of [["high", high], ["low", low]] as const) {
+    if (value != null && typeof value !== "number") {
+      throw new TypeError(`${name} must be a number, got ${typeof value}`);
+    }
+    if (typeof value === "number" && Number.isNaN(value)) {
+      throw new RangeError(`${name} must not be NaN`);
+    }
+  }
+  let hi = high ?? (low == null ? DEFAULT_HIGH : 4 * low);
+  const lo = low ?? Math.floor(hi / 4);
+  hi = hi as number;
+  if (!(hi >= lo && lo >= 0)) {
+    throw new RangeError(`high (${hi}) must be >= low (${lo}) must be >= 0`);
+  }
+  return [lo, hi];
+}
+
+function safeAddr(get: () => unknown): unknown {
+  try {
+    return get();
+  } catch {
+    return null;
+  }
+}
