@@ -63,3 +63,76 @@ Deno.test("examples/demo.ts runs every part of the tour", async () => {
     assert.ok(stdout.includes(part), `missing "${part}" in:\n${stdout}`);
   }
 });
+
+Deno.test("examples/socketpair_reader.ts receives abc through addReader", async () => {
+  const { code, stdout, stderr } = await deno(
+    "run",
+    "examples/socketpair_reader.ts",
+  );
+  assert.equal(code, 0, stderr);
+  assert.equal(stdout, "Received: abc\n");
+});
+
+Deno.test("examples/unix_echo.ts echoes over a Unix socket", async () => {
+  const { code, stdout, stderr } = await deno(
+    "run",
+    "--allow-net",
+    "--allow-read",
+    "--allow-write",
+    "examples/unix_echo.ts",
+  );
+  assert.equal(code, 0, stderr);
+  assert.equal(stdout, "Echoed: hello over a unix socket\n");
+});
+
+Deno.test("examples/tcp_echo_server.ts answers examples/tcp_echo_client.ts", async () => {
+  const server = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "examples/tcp_echo_server.ts", "0"],
+    cwd: root,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines = server.stdout
+    .pipeThrough(new TextDecoderStream())
+    .getReader();
+  let serverOut = "";
+  try {
+    while (!serverOut.includes("\n")) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      serverOut += value;
+    }
+    const match = serverOut.match(/^Serving on 127\.0\.0\.1:(\d+)\n/);
+    assert.ok(match, serverOut);
+    const client = await deno(
+      "run",
+      "--allow-net",
+      "examples/tcp_echo_client.ts",
+      match[1],
+      "Hello World!",
+    );
+    assert.equal(client.code, 0, client.stderr);
+    assert.equal(
+      client.stdout,
+      'Data sent: "Hello World!"\n' +
+        'Data received: "Hello World!"\n' +
+        "The server closed the connection\n",
+    );
+    while (!serverOut.includes("Close the client socket\n")) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      serverOut += value;
+    }
+    assert.match(serverOut, /Connection from \["127\.0\.0\.1",\d+\]\n/);
+    assert.match(
+      serverOut,
+      /Data received: "Hello World!"\nSend: "Hello World!"\nClose the client socket\n/,
+    );
+  } finally {
+    server.kill("SIGTERM");
+    await lines.cancel();
+    await server.stderr.cancel();
+    await server.status;
+  }
+});
