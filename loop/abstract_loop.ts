@@ -14,6 +14,20 @@ import type { Executor } from "./executor.ts";
 import type { Future } from "./futures.ts";
 import type { Handle, TimerHandle } from "./handles.ts";
 import type { Coroutine, Task } from "./tasks.ts";
+import type { AddrInfo, SockAddr } from "./addrinfo.ts";
+import type { Socket, SocketAddress } from "./socket.ts";
+import type { Server } from "./server.ts";
+import type {
+  CreateConnectionOptions,
+  CreateServerOptions,
+  CreateUnixConnectionOptions,
+  CreateUnixServerOptions,
+  FileLike,
+  GetaddrinfoOptions,
+  ProtocolFactory,
+} from "./event_loop.ts";
+import type { BaseProtocol } from "../protocols/protocol.ts";
+import type { Transport } from "../transports/transport.ts";
 
 /** A loop exception handler: `(loop, context) => void`. */
 export type ExceptionHandler = (
@@ -205,6 +219,122 @@ export class AbstractEventLoop {
   /** Sets the executor `runInExecutor(null, ...)` uses. */
   setDefaultExecutor(_executor: Executor): void {
     notImplemented("setDefaultExecutor");
+  }
+
+  // ---- I/O (implemented by EventLoop) -----------------------------------
+
+  /** Watches `fd` for reading. */
+  addReader(
+    _fd: FileLike,
+    _callback: (...args: never[]) => unknown,
+    ..._args: unknown[]
+  ): Handle {
+    return notImplemented("addReader");
+  }
+
+  /** Stops watching `fd` for reading; whether it was watched. */
+  removeReader(_fd: FileLike): boolean {
+    return notImplemented("removeReader");
+  }
+
+  /** Watches `fd` for writing. */
+  addWriter(
+    _fd: FileLike,
+    _callback: (...args: never[]) => unknown,
+    ..._args: unknown[]
+  ): Handle {
+    return notImplemented("addWriter");
+  }
+
+  /** Stops watching `fd` for writing; whether it was watched. */
+  removeWriter(_fd: FileLike): boolean {
+    return notImplemented("removeWriter");
+  }
+
+  /** Receives up to `nbytes` from `sock`. */
+  sockRecv(_sock: Socket, _nbytes: number): Promise<Uint8Array> {
+    return notImplemented("sockRecv");
+  }
+
+  /** Receives into `buf`; the count. */
+  sockRecvInto(_sock: Socket, _buf: Uint8Array): Promise<number> {
+    return notImplemented("sockRecvInto");
+  }
+
+  /** Sends all of `data`. */
+  sockSendall(_sock: Socket, _data: Uint8Array): Promise<void> {
+    return notImplemented("sockSendall");
+  }
+
+  /** Connects `sock` to `address`. */
+  sockConnect(_sock: Socket, _address: SocketAddress): Promise<void> {
+    return notImplemented("sockConnect");
+  }
+
+  /** Accepts a connection on a listening `sock`. */
+  sockAccept(_sock: Socket): Promise<[Socket, SocketAddress]> {
+    return notImplemented("sockAccept");
+  }
+
+  /** Resolves a host and port. */
+  getaddrinfo(
+    _host: string | null | undefined,
+    _port: number | string | null | undefined,
+    _options?: GetaddrinfoOptions,
+  ): Promise<AddrInfo[]> {
+    return notImplemented("getaddrinfo");
+  }
+
+  /** Turns an address into host and service names. */
+  getnameinfo(_sockaddr: SockAddr, _flags?: number): Promise<[string, string]> {
+    return notImplemented("getnameinfo");
+  }
+
+  /** Opens a stream connection to `host`:`port`. */
+  createConnection<P extends BaseProtocol>(
+    _protocolFactory: ProtocolFactory<P>,
+    _host?: string | null,
+    _port?: number | string | null,
+    _options?: CreateConnectionOptions,
+  ): Promise<[Transport, P]> {
+    return notImplemented("createConnection");
+  }
+
+  /** Listens on `host`:`port`. */
+  createServer(
+    _protocolFactory: ProtocolFactory,
+    _host?: string | string[] | null,
+    _port?: number | string | null,
+    _options?: CreateServerOptions,
+  ): Promise<Server> {
+    return notImplemented("createServer");
+  }
+
+  /** Opens a Unix socket connection. */
+  createUnixConnection<P extends BaseProtocol>(
+    _protocolFactory: ProtocolFactory<P>,
+    _path?: string | null,
+    _options?: CreateUnixConnectionOptions,
+  ): Promise<[Transport, P]> {
+    return notImplemented("createUnixConnection");
+  }
+
+  /** Listens on a Unix socket path. */
+  createUnixServer(
+    _protocolFactory: ProtocolFactory,
+    _path?: string | null,
+    _options?: CreateUnixServerOptions,
+  ): Promise<Server> {
+    return notImplemented("createUnixServer");
+  }
+
+  /** Wraps an accepted connection in a transport and protocol. */
+  connectAcceptedSocket<P extends BaseProtocol>(
+    _protocolFactory: ProtocolFactory<P>,
+    _sock: Socket,
+    _options?: { ssl?: unknown },
+  ): Promise<[Transport, P]> {
+    return notImplemented("connectAcceptedSocket");
   }
 
   /** @internal Schedules a callback in a given frame (no validation). */

@@ -22,6 +22,7 @@ type Callback = (...args: any[]) => unknown;
 export class Registration {
   #dispatcher: Dispatcher;
   #inFlight = 0;
+  #waiting = 0;
   #closed = false;
   #frame: Frame;
 
@@ -54,6 +55,24 @@ export class Registration {
     if (!this.#closed) this.#dispatcher._postIn(this.#frame, callback, args);
   }
 
+  /**
+   * Marks the start of a read (or accept) that waits on a peer: it may
+   * never complete, so it does not hold the virtual clock, but the clock
+   * waits for the network to be quiet before it jumps.
+   */
+  beginWait(): void {
+    if (this.#closed) return;
+    this.#waiting++;
+    this.#dispatcher._adjustWaiting(1);
+  }
+
+  /** Marks the end of an operation started with {@linkcode beginWait}. */
+  endWait(): void {
+    if (this.#waiting === 0) return;
+    this.#waiting--;
+    this.#dispatcher._adjustWaiting(-1);
+  }
+
   /** Posts an event that runs in the async context `frame`. */
   postIn(frame: Frame, callback: Callback, ...args: unknown[]): void {
     if (!this.#closed) this.#dispatcher._postIn(frame, callback, args);
@@ -70,6 +89,8 @@ export class Registration {
     this.#closed = true;
     this.#dispatcher._adjust(-this.#inFlight);
     this.#inFlight = 0;
+    this.#dispatcher._adjustWaiting(-this.#waiting);
+    this.#waiting = 0;
     this.#dispatcher._unregister(this);
   }
 }
@@ -78,6 +99,8 @@ export class Registration {
 export class Dispatcher {
   #events: unknown[] = [];
   #inFlight = 0;
+  #waiting = 0;
+  #posted = 0;
   #registrations = new Set<Registration>();
   #wake: () => void;
 
@@ -95,12 +118,14 @@ export class Dispatcher {
 
   /** Queues `callback(...args)` for the loop and wakes it. */
   post(callback: Callback, ...args: unknown[]): void {
+    this.#posted++;
     this.#events.push(callback, args, captureFrame());
     this.#wake();
   }
 
   /** @internal Queues an event to run in a given async context. */
   _postIn(frame: Frame, callback: Callback, args: unknown[]): void {
+    this.#posted++;
     this.#events.push(callback, args, frame);
     this.#wake();
   }
@@ -140,6 +165,21 @@ export class Dispatcher {
   close(): void {
     this.#events = [];
     for (const registration of [...this.#registrations]) registration.close();
+  }
+
+  /** Reads and accepts waiting on peers (see `Registration.beginWait`). */
+  get waiting(): number {
+    return this.#waiting;
+  }
+
+  /** Increments every time an event is posted. */
+  get posted(): number {
+    return this.#posted;
+  }
+
+  /** @internal */
+  _adjustWaiting(delta: number): void {
+    this.#waiting += delta;
   }
 
   /** @internal */

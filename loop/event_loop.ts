@@ -158,6 +158,22 @@ class Watch implements SocketWatcher {
   constructor(readonly loop: EventLoop, readonly sock: Socket) {
     this.registration = loop._dispatcher.register("socket");
     sock._watcher = this;
+    if (sock._connecting !== null) this.track(sock._connecting, false);
+    if (sock._pending !== null) this.track(sock._pending, true);
+    if (sock._writing && sock._writePromise !== null) {
+      this.track(sock._writePromise, false);
+    }
+  }
+
+  track(operation: Promise<unknown>, waiting: boolean): void {
+    const registration = this.registration;
+    if (waiting) {
+      registration.beginWait();
+      operation.then(() => registration.endWait());
+    } else {
+      registration.begin();
+      operation.then(() => registration.end());
+    }
   }
 
   socketReady(): void {
@@ -331,7 +347,7 @@ export class EventLoop extends BaseEventLoop implements ServingLoop {
    * loop.close();
    * ```
    */
-  addReader(
+  override addReader(
     fd: FileLike,
     callback: (...args: never[]) => unknown,
     ...args: unknown[]
@@ -366,7 +382,7 @@ export class EventLoop extends BaseEventLoop implements ServingLoop {
    * loop.close();
    * ```
    */
-  removeReader(fd: FileLike): boolean {
+  override removeReader(fd: FileLike): boolean {
     if (this._closed) return false;
     const sock = this.#lookup(fd, "removeReader");
     if (sock === null) return false;
@@ -399,7 +415,7 @@ export class EventLoop extends BaseEventLoop implements ServingLoop {
    * loop.close();
    * ```
    */
-  addWriter(
+  override addWriter(
     fd: FileLike,
     callback: (...args: never[]) => unknown,
     ...args: unknown[]
@@ -431,7 +447,7 @@ export class EventLoop extends BaseEventLoop implements ServingLoop {
    * loop.close();
    * ```
    */
-  removeWriter(fd: FileLike): boolean {
+  override removeWriter(fd: FileLike): boolean {
     if (this._closed) return false;
     const sock = this.#lookup(fd, "removeWriter");
     if (sock === null) return false;
@@ -483,7 +499,7 @@ export class EventLoop extends BaseEventLoop implements ServingLoop {
    * loop.close();
    * ```
    */
-  async sockRecv(sock: Socket, nbytes: number): Promise<Uint8Array> {
+  override async sockRecv(sock: Socket, nbytes: number): Promise<Uint8Array> {
     this.#checkSock(sock, "sockRecv");
     try {
       return sock.recv(nbytes);
@@ -513,7 +529,7 @@ export class EventLoop extends BaseEventLoop implements ServingLoop {
    * loop.close();
    * ```
    */
-  async sockRecvInto(sock: Socket, buf: Uint8Array): Promise<number> {
+  override async sockRecvInto(sock: Socket, buf: Uint8Array): Promise<number> {
     this.#checkSock(sock, "sockRecvInto");
     if (!(buf instanceof Uint8Array)) {
       throw new TypeError(
@@ -567,7 +583,7 @@ export class EventLoop extends BaseEventLoop implements ServingLoop {
    * loop.close();
    * ```
    */
-  async sockSendall(sock: Socket, data: Uint8Array): Promise<void> {
+  override async sockSendall(sock: Socket, data: Uint8Array): Promise<void> {
     this.#checkSock(sock, "sockSendall");
     checkBytes(data, "sockSendall()");
     let offset = 0;
@@ -625,7 +641,10 @@ export class EventLoop extends BaseEventLoop implements ServingLoop {
    * loop.close();
    * ```
    */
-  async sockConnect(sock: Socket, address: SocketAddress): Promise<void> {
+  override async sockConnect(
+    sock: Socket,
+    address: SocketAddress,
+  ): Promise<void> {
     this.#checkSock(sock, "sockConnect");
     if (sock.family !== AF_UNIX) {
       const [host, port] = checkInetAddress(address, sock.family);
@@ -677,7 +696,7 @@ export class EventLoop extends BaseEventLoop implements ServingLoop {
    * console.assert(typeof EventLoop.prototype.sockAccept === "function");
    * ```
    */
-  async sockAccept(sock: Socket): Promise<[Socket, SocketAddress]> {
+  override async sockAccept(sock: Socket): Promise<[Socket, SocketAddress]> {
     this.#checkSock(sock, "sockAccept");
     try {
       return sock.accept();
@@ -705,7 +724,7 @@ export class EventLoop extends BaseEventLoop implements ServingLoop {
    * loop.close();
    * ```
    */
-  async getaddrinfo(
+  override async getaddrinfo(
     host: string | null | undefined,
     port: number | string | null | undefined,
     options: GetaddrinfoOptions = {},
@@ -729,7 +748,7 @@ export class EventLoop extends BaseEventLoop implements ServingLoop {
    * loop.close();
    * ```
    */
-  async getnameinfo(
+  override async getnameinfo(
     sockaddr: SockAddr,
     flags = 0,
   ): Promise<[string, string]> {
@@ -764,7 +783,7 @@ export class EventLoop extends BaseEventLoop implements ServingLoop {
    * loop.close();
    * ```
    */
-  async createConnection<P extends BaseProtocol>(
+  override async createConnection<P extends BaseProtocol>(
     protocolFactory: ProtocolFactory<P>,
     host?: string | null,
     port?: number | string | null,
@@ -959,7 +978,7 @@ export class EventLoop extends BaseEventLoop implements ServingLoop {
    * console.assert(typeof EventLoop.prototype.createUnixConnection === "function");
    * ```
    */
-  async createUnixConnection<P extends BaseProtocol>(
+  override async createUnixConnection<P extends BaseProtocol>(
     protocolFactory: ProtocolFactory<P>,
     path?: string | null,
     options: CreateUnixConnectionOptions = {},
@@ -1008,7 +1027,7 @@ export class EventLoop extends BaseEventLoop implements ServingLoop {
    * console.assert(typeof EventLoop.prototype.connectAcceptedSocket === "function");
    * ```
    */
-  async connectAcceptedSocket<P extends BaseProtocol>(
+  override async connectAcceptedSocket<P extends BaseProtocol>(
     protocolFactory: ProtocolFactory<P>,
     sock: Socket,
     options: {
@@ -1043,7 +1062,7 @@ export class EventLoop extends BaseEventLoop implements ServingLoop {
    * loop.close();
    * ```
    */
-  async createServer(
+  override async createServer(
     protocolFactory: ProtocolFactory,
     host?: string | string[] | null,
     port?: number | string | null,
@@ -1150,7 +1169,7 @@ export class EventLoop extends BaseEventLoop implements ServingLoop {
    * console.assert(typeof EventLoop.prototype.createUnixServer === "function");
    * ```
    */
-  async createUnixServer(
+  override async createUnixServer(
     protocolFactory: ProtocolFactory,
     path?: string | null,
     options: CreateUnixServerOptions = {},
@@ -1214,8 +1233,10 @@ export class EventLoop extends BaseEventLoop implements ServingLoop {
   #acceptNext(sock: Socket, server: Server, registration: Registration): void {
     const listener = sock._listener;
     if (listener === null || sock.closed || registration.closed) return;
+    registration.beginWait();
     listener.accept().then(
       (conn) => {
+        registration.endWait();
         if (registration.closed) {
           closeQuietly(conn);
           return;

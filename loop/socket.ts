@@ -80,6 +80,11 @@ export interface StreamConn {
 export interface SocketWatcher {
   /** The socket may have become readable or writable. */
   socketReady(): void;
+  /**
+   * An operation started: `waiting` for reads and accepts (they wait on a
+   * peer), else a connect or write that completes on its own.
+   */
+  track(operation: Promise<unknown>, waiting: boolean): void;
 }
 
 let nextFd = 3;
@@ -200,6 +205,8 @@ export class Socket implements Disposable {
   _wchunks: Uint8Array[] = [];
   /** @internal */ _wbytes = 0;
   /** @internal */ _writing = false;
+  /** @internal The write in flight. */
+  _writePromise: Promise<void> | null = null;
   /** @internal */ _shutWrite = false;
   /** @internal */ _shutRead = false;
   /** @internal Whether someone waits for readability. */
@@ -479,6 +486,7 @@ export class Socket implements Disposable {
         this.#ready();
       },
     );
+    this._watcher?.track(this._connecting, false);
     throw new Deno.errors.WouldBlock("connect(): operation now in progress");
   }
 
@@ -891,6 +899,7 @@ export class Socket implements Disposable {
         this.#ready();
       },
     );
+    this._watcher?.track(this._pending, true);
   }
 
   /** @internal Keeps one accept in flight on a listening socket. */
@@ -917,6 +926,7 @@ export class Socket implements Disposable {
         this.#ready();
       },
     );
+    this._watcher?.track(this._pending, true);
   }
 
   /** @internal Keeps one write in flight while there is something to send. */
@@ -942,7 +952,7 @@ export class Socket implements Disposable {
       : concat(this._wchunks, this._wbytes);
     this._wchunks = [chunk];
     this._writing = true;
-    conn.write(chunk).then(
+    this._writePromise = conn.write(chunk).then(
       (n) => {
         this._writing = false;
         if (this.#fd === -1) return;
@@ -961,6 +971,7 @@ export class Socket implements Disposable {
         this.#ready();
       },
     );
+    this._watcher?.track(this._writePromise, false);
   }
 
   /** @internal Applies options that need a live connection. */

@@ -4,7 +4,10 @@
  *
  * The virtual clock starts at 0 and moves only by jumping to the next timer
  * when the loop would otherwise wait: nothing ready, all microtasks settled,
- * and no real I/O or executor work in flight (the dispatcher says so). It also
+ * and no real I/O or executor work in flight (the dispatcher says so). While
+ * sockets wait on peers, it also waits until the network has been quiet for
+ * a few real milliseconds, so a reply in transit is never overtaken by a
+ * timeout. It also
  * moves by `advance(seconds)`. An hour of `callLater`s and `sleep`s runs in
  * milliseconds, in a deterministic order: timers due at the same virtual time
  * run in the order they were scheduled.
@@ -33,6 +36,9 @@ import type { AbstractEventLoopPolicy } from "./abstract_policy.ts";
 import { DefaultEventLoopPolicy } from "./default_policy.ts";
 import { _getRawPolicy, setEventLoopPolicy } from "./event_loop.ts";
 
+/** Real milliseconds of network silence before the clock may jump. */
+const QUIET_MS = 10;
+
 /**
  * An `EventLoop` whose `time()` is virtual. Callbacks, futures and tasks
  * behave exactly as on the real loop; only waiting for timers is skipped.
@@ -55,6 +61,7 @@ import { _getRawPolicy, setEventLoopPolicy } from "./event_loop.ts";
 export class VirtualTimeEventLoop extends EventLoop {
   #now = 0;
   #settle: ReturnType<typeof setImmediate> | null = null;
+  #quiet: ReturnType<typeof setTimeout> | null = null;
 
   /** Creates a loop whose clock reads 0. */
   constructor() {
@@ -116,14 +123,28 @@ export class VirtualTimeEventLoop extends EventLoop {
     if (timeout === 0) return super._wait(0);
     return new Promise<void>((resolve) => {
       this._wakeResolve = resolve;
-      this.#settle = setImmediate(() => {
-        this.#settle = null;
+      const jump = () => {
         if (this._wakeResolve !== resolve) return;
         if (this._dispatcher.inFlight > 0) return; // wait for real I/O
         const when = this._nextTimerWhen();
         if (when === Infinity) return; // nothing to jump to: wait
         if (when > this.#now) this.#now = when;
         this._wake();
+      };
+      this.#settle = setImmediate(() => {
+        this.#settle = null;
+        if (this._wakeResolve !== resolve) return;
+        if (this._dispatcher.waiting === 0) {
+          jump();
+          return;
+        }
+        // Sockets wait on peers: jump only once the network has been quiet
+        // for a moment (loopback data arrives well within it).
+        const posted = this._dispatcher.posted;
+        this.#quiet = setTimeout(() => {
+          this.#quiet = null;
+          if (this._dispatcher.posted === posted) jump();
+        }, QUIET_MS);
       });
     });
   }
@@ -134,6 +155,10 @@ export class VirtualTimeEventLoop extends EventLoop {
     if (this.#settle !== null) {
       clearImmediate(this.#settle);
       this.#settle = null;
+    }
+    if (this.#quiet !== null) {
+      clearTimeout(this.#quiet);
+      this.#quiet = null;
     }
   }
 }

@@ -244,15 +244,18 @@ export class SocketTransport extends Transport {
       buffer = this.#readBuffer ??= new Uint8Array(this.#readSize);
     }
     this.#reading = true;
+    this.#registration.beginWait();
     this.#conn.read(buffer).then(this.#onRead, this.#onReadError);
   }
 
   readonly #onRead = (n: number | null): void => {
+    this.#registration.endWait();
     this.#readResult = n;
     this.#registration.post(this.#readDone);
   };
 
   readonly #onReadError = (error: unknown): void => {
+    this.#registration.endWait();
     this.#readFailed = error ?? new Error("read failed");
     this.#registration.post(this.#readDone);
   };
