@@ -300,8 +300,11 @@ export class SocketTransport extends Transport {
     }
     // Start the next read before the protocol runs: it is in flight while
     // dataReceived works, as a kernel keeps receiving.
-    this.#readMore();
     this.#deliver(data);
+    // While the protocol's answer is being written, read once the write
+    // completes: the peer's next bytes are then usually already there, and
+    // the read completes without waiting on the reactor.
+    if (!this.#writing) this.#readMore();
   };
 
   #deliver(data: Uint8Array): void {
@@ -480,6 +483,16 @@ export class SocketTransport extends Transport {
   readonly #onWritten = (n: number): void => {
     this.#registration.end();
     this.#writeResult = n;
+    // The common case needs no protocol callback: account for the write at
+    // once. Anything that calls the protocol (resumeWriting) or ends the
+    // connection goes through the loop.
+    if (
+      !this.#closed && !this.#closing && !this.#eofPending &&
+      !this.#protocolPaused && n === this.#writeChunk!.length
+    ) {
+      this.#writeDone();
+      return;
+    }
     this.#registration.post(this.#writeDone);
   };
 
@@ -498,6 +511,7 @@ export class SocketTransport extends Transport {
   readonly #writeDone = (): void => {
     this.#writing = false;
     if (this.#closed) return;
+    if (!this.#reading) this.#readMore();
     const chunk = this.#writeChunk!;
     const n = this.#writeResult;
     this.#writeSize -= n;
