@@ -29,7 +29,7 @@ import {
   type SocketWatcher,
   type StreamConn,
 } from "./socket.ts";
-import { Server, type ServingLoop } from "./server.ts";
+import { Server } from "./server.ts";
 import { SocketTransport } from "../transports/socket_transport.ts";
 import type { BaseProtocol } from "../protocols/protocol.ts";
 import type { Transport } from "../transports/transport.ts";
@@ -237,12 +237,18 @@ function isWouldBlock(error: unknown): boolean {
  * loop.close();
  * ```
  */
-export class EventLoop extends BaseEventLoop implements ServingLoop {
+export class EventLoop extends BaseEventLoop {
   /** @internal Readiness watches by socket. */
   _watches: Map<Socket, Watch> = new Map();
   /** @internal Listening sockets being served, and their accept state. */
-  _serving: Map<Socket, { server: Server; registration: Registration }> =
-    new Map();
+  _serving: Map<
+    Socket,
+    {
+      server: Server;
+      registration: Registration;
+      accepting: Promise<void> | null;
+    }
+  > = new Map();
 
   /**
    * Closes the loop; watched sockets stop being watched (they stay open, as
@@ -1177,6 +1183,11 @@ export class EventLoop extends BaseEventLoop implements ServingLoop {
     this._checkClosed();
     checkFactory(protocolFactory, "createUnixServer");
     noTls(options.ssl, "createUnixServer()");
+    if (options.cleanupSocket === false) {
+      throw new Deno.errors.NotSupported(
+        "createUnixServer(): cleanupSocket: false is not available: Deno removes a Unix socket's file when its listener closes",
+      );
+    }
     checkBacklog(options.backlog);
     let sock: Socket;
     if (path != null) {
@@ -1212,7 +1223,7 @@ export class EventLoop extends BaseEventLoop implements ServingLoop {
         );
       }
     }
-    if (options.cleanupSocket ?? true) sock._unlinkOnClose = true;
+    sock._unlinkOnClose = true;
     const server = new Server(this, [sock], protocolFactory);
     if (options.startServing ?? true) {
       server._startServing();
@@ -1225,18 +1236,27 @@ export class EventLoop extends BaseEventLoop implements ServingLoop {
   _startServing(server: Server, sock: Socket): void {
     if (this._serving.has(sock)) return;
     const registration = this._dispatcher.register("server");
-    this._serving.set(sock, { server, registration });
+    this._serving.set(sock, { server, registration, accepting: null });
     sock._owner = server;
     this.#acceptNext(sock, server, registration);
   }
 
-  #acceptNext(sock: Socket, server: Server, registration: Registration): void {
+  #acceptNext(
+    sock: Socket,
+    server: Server,
+    registration: Registration,
+  ): void {
     const listener = sock._listener;
-    if (listener === null || sock.closed || registration.closed) return;
+    const entry = this._serving.get(sock);
+    if (
+      listener === null || sock.closed || registration.closed ||
+      entry === undefined
+    ) return;
     registration.beginWait();
-    listener.accept().then(
+    entry.accepting = listener.accept().then(
       (conn) => {
         registration.endWait();
+        entry.accepting = null;
         if (registration.closed) {
           closeQuietly(conn);
           return;
@@ -1245,6 +1265,8 @@ export class EventLoop extends BaseEventLoop implements ServingLoop {
         this.#acceptNext(sock, server, registration);
       },
       (error) => {
+        registration.endWait();
+        entry.accepting = null;
         if (registration.closed || sock.closed) return;
         registration.post(
           this.#acceptFailed,
@@ -1309,15 +1331,22 @@ export class EventLoop extends BaseEventLoop implements ServingLoop {
     });
   };
 
-  /** @internal Stops accepting on `sock` and closes it. */
-  _stopServing(sock: Socket): void {
+  /**
+   * @internal Stops accepting on `sock` and closes it. Deno releases a
+   * listener only once its pending accept settles: the promise says when
+   * (until then the port still completes handshakes, then resets them).
+   */
+  _stopServing(sock: Socket): Promise<void> | null {
     const entry = this._serving.get(sock);
+    let accepting: Promise<void> | null = null;
     if (entry !== undefined) {
       this._serving.delete(sock);
       entry.registration.close();
+      accepting = entry.accepting;
     }
     sock._owner = null;
     sock.close();
+    return accepting;
   }
 }
 

@@ -20,8 +20,8 @@ interface Client {
 export interface ServingLoop extends AbstractEventLoop {
   /** Starts accepting on `sock` for `server`. */
   _startServing(server: Server, sock: Socket): void;
-  /** Stops accepting on `sock` and closes it. */
-  _stopServing(sock: Socket): void;
+  /** Stops accepting on `sock` and closes it; settles when it is released. */
+  _stopServing(sock: Socket): Promise<void> | null;
 }
 
 /**
@@ -53,6 +53,8 @@ export class Server implements AsyncDisposable {
   #serving = false;
   #servingForever: Future<null> | null = null;
   #disposed = false;
+  /** Settles once every closed listener is released by Deno. */
+  #released: Promise<unknown> | null = null;
 
   /**
    * Created by the loop's server methods.
@@ -86,6 +88,17 @@ export class Server implements AsyncDisposable {
   }
 
   #wakeup(): void {
+    const released = this.#released;
+    if (released !== null) {
+      // The listeners are not released yet: wake the waiters once they are.
+      this.#released = null;
+      released.then(() => {
+        if (!this.#loop.isClosed()) {
+          this.#loop.callSoonThreadsafe(() => this.#wakeup());
+        } else this.#wakeup();
+      });
+      return;
+    }
     const waiters = this.#waiters;
     this.#waiters = null;
     if (waiters === null) return;
@@ -178,7 +191,12 @@ export class Server implements AsyncDisposable {
     const sockets = this.#sockets;
     if (sockets === null) return;
     this.#sockets = null;
-    for (const sock of sockets) this.#loop._stopServing(sock);
+    const pending: Promise<void>[] = [];
+    for (const sock of sockets) {
+      const released = this.#loop._stopServing(sock);
+      if (released !== null) pending.push(released);
+    }
+    if (pending.length > 0) this.#released = Promise.all(pending);
     this.#serving = false;
     const forever = this.#servingForever;
     if (forever !== null && !forever.done()) forever.cancel();

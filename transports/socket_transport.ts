@@ -32,7 +32,7 @@ import { Transport } from "./transport.ts";
 /** The most one read asks for (asyncio's `max_size`). */
 const MAX_SIZE = 256 * 1024;
 /** The first read buffer; it grows when reads fill it. */
-const INITIAL_READ = 16 * 1024;
+const INITIAL_READ = 4 * 1024;
 /** After this many writes to a lost connection, each one warns. */
 const LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5;
 /** The default high-water mark of the write buffer (asyncio's). */

@@ -1,0 +1,182 @@
+/**
+ * Helpers shared by the networking tests: a test runner on the real
+ * `EventLoop` with strict teardown, a watchdog, and small byte helpers.
+ */
+import assert from "node:assert/strict";
+import {
+  EventLoop,
+  type ExceptionContext,
+  type Future,
+  Protocol,
+  type Transport,
+} from "../../mod.ts";
+import { type LoopFixture, loopTest } from "../_util.ts";
+
+/** What a network test gets: the loop, and the exception handler's record. */
+export interface NetFixture {
+  loop: EventLoop;
+  /** Every context the loop's exception handler received, in order. */
+  errors: ExceptionContext[];
+  /** Returns the recorded contexts and forgets them. */
+  takeErrors(): ExceptionContext[];
+}
+
+/**
+ * Registers a test that runs `fn` as a coroutine on a fresh real
+ * `EventLoop` (network I/O is real, so the virtual clock loop is not used).
+ * The loop is closed afterwards, and the test fails if the exception
+ * handler saw anything the test did not take. A watchdog (`seconds`) stops
+ * the loop so a hang fails the test instead of blocking the run.
+ */
+export function netTest(
+  title: string,
+  fn: (fx: NetFixture) => Promise<void>,
+  options: { seconds?: number; ignore?: boolean } = {},
+): void {
+  Deno.test({
+    name: title,
+    ignore: options.ignore ?? false,
+    fn: async () => {
+      const loop = new EventLoop();
+      const errors: ExceptionContext[] = [];
+      loop.setExceptionHandler((_loop, context) => errors.push(context));
+      const fx: NetFixture = {
+        loop,
+        errors,
+        takeErrors: () => errors.splice(0),
+      };
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        loop.stop();
+      }, (options.seconds ?? 20) * 1000);
+      try {
+        await loop.runUntilComplete(() => fn(fx));
+      } catch (error) {
+        if (timedOut) throw new Error(`watchdog: ${title} hung`);
+        throw error;
+      } finally {
+        clearTimeout(timer);
+        if (!loop.isClosed() && !loop.isRunning()) loop.close();
+      }
+      assert.deepEqual(
+        errors.map((context) => context.message),
+        [],
+        "unexpected calls of the loop's exception handler",
+      );
+    },
+  });
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** UTF-8 bytes of `text`. */
+export function bytes(text: string): Uint8Array {
+  return encoder.encode(text);
+}
+
+/** `data` decoded as UTF-8. */
+export function text(data: Uint8Array): string {
+  return decoder.decode(data);
+}
+
+/** All of `chunks`, joined. */
+export function concat(chunks: Uint8Array[]): Uint8Array {
+  const total = chunks.reduce((n, c) => n + c.length, 0);
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
+/** `n` bytes of the repeating pattern 0..250 (so offsets are checkable). */
+export function pattern(n: number, start = 0): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = (start + i) % 251;
+  return out;
+}
+
+/**
+ * A stream protocol that records every callback in `events`, keeps what it
+ * received, and completes futures at the milestones.
+ */
+export class Recorder extends Protocol {
+  transport: Transport | null = null;
+  events: string[] = [];
+  chunks: Uint8Array[] = [];
+  lostWith: Error | null | undefined = undefined;
+  readonly made: Future<null>;
+  readonly eof: Future<null>;
+  readonly lost: Future<null>;
+  /** What `eofReceived` returns. */
+  keepOpenOnEof = false;
+  /** Called after recording `dataReceived`. */
+  onData: ((data: Uint8Array) => void) | null = null;
+
+  constructor(loop: EventLoop) {
+    super();
+    this.made = loop.createFuture<null>();
+    this.eof = loop.createFuture<null>();
+    this.lost = loop.createFuture<null>();
+  }
+
+  override connectionMade(transport: Transport): void {
+    this.events.push("made");
+    this.transport = transport;
+    this.made.setResult(null);
+  }
+
+  override dataReceived(data: Uint8Array): void {
+    if (this.events.at(-1) !== "data") this.events.push("data");
+    this.chunks.push(data);
+    this.onData?.(data);
+  }
+
+  override eofReceived(): boolean {
+    this.events.push("eof");
+    this.eof.setResult(null);
+    return this.keepOpenOnEof;
+  }
+
+  override connectionLost(exc: Error | null): void {
+    this.events.push("lost");
+    this.lostWith = exc;
+    this.lost.setResult(null);
+  }
+
+  override pauseWriting(): void {
+    this.events.push("pause");
+  }
+
+  override resumeWriting(): void {
+    this.events.push("resume");
+  }
+
+  /** Everything received so far. */
+  received(): Uint8Array {
+    return concat(this.chunks);
+  }
+
+  /** Number of bytes received so far. */
+  get nbytes(): number {
+    return this.chunks.reduce((n, c) => n + c.length, 0);
+  }
+}
+
+/**
+ * Registers `fn` on both loops through `loopTest` (strict teardown), run as
+ * a coroutine on the loop. For tests that need no network (socketpair).
+ */
+export function pairTest(
+  title: string,
+  fn: (fx: LoopFixture, loop: EventLoop) => Promise<void> | void,
+): void {
+  loopTest(title, async (fx) => {
+    const loop = fx.loop as EventLoop;
+    await loop.runUntilComplete(async () => await fn(fx, loop));
+  });
+}
