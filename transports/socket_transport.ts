@@ -33,6 +33,29 @@ import { Transport } from "./transport.ts";
 const MAX_SIZE = 256 * 1024;
 /** The first read buffer; it grows when reads fill it. */
 const INITIAL_READ = 4 * 1024;
+/** Reads up to this size are copied into a shared pool, not allocated. */
+const POOLED_READ = 16 * 1024;
+/** The size of one pool slab. */
+const POOL_SIZE = 120 * 1024;
+let pool = new Uint8Array(0);
+let poolOffset = POOL_SIZE;
+
+/**
+ * Copies the first `n` bytes of `buffer` into the pool and returns that
+ * view: a small read costs a copy instead of an allocation. A slab is
+ * never written again once handed out; a full slab is replaced.
+ */
+function pooledCopy(buffer: Uint8Array, n: number): Uint8Array {
+  if (poolOffset + n > POOL_SIZE) {
+    pool = new Uint8Array(POOL_SIZE);
+    poolOffset = 0;
+  }
+  const start = poolOffset;
+  pool.set(buffer.subarray(0, n), start);
+  poolOffset = (start + n + 7) & ~7;
+  return pool.subarray(start, start + n);
+}
+
 /** After this many writes to a lost connection, each one warns. */
 const LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5;
 /** The default high-water mark of the write buffer (asyncio's). */
@@ -100,8 +123,11 @@ export class SocketTransport extends Transport {
   #buffered: boolean;
   #server: ConnectionOwner | null;
   #registration: Registration;
-  // Reading.
+  // Reading. Every read has #readSize bytes of room (see #readDone for who
+  // owns the bytes).
   #readBuffer: Uint8Array | null = null;
+  /** The memory of the buffered protocol's last `getBuffer()`. */
+  #protocolBuffer: ArrayBufferLike | null = null;
   #readSize = INITIAL_READ;
   #reading = false;
   #paused = false;
@@ -220,6 +246,8 @@ export class SocketTransport extends Transport {
     this.#readMore();
   }
 
+  readonly #readMoreLater = (): void => this.#readMore();
+
   #readMore(): void {
     if (this.#reading || this.#paused || this.#closing || this.#eofSeen) {
       return;
@@ -233,6 +261,7 @@ export class SocketTransport extends Transport {
             "getBuffer() returned an empty buffer or not a Uint8Array",
           );
         }
+        this.#protocolBuffer = buffer.buffer;
       } catch (error) {
         this.#fatalError(
           error,
@@ -293,8 +322,17 @@ export class SocketTransport extends Transport {
       return;
     }
     const buffer = this.#readBuffer!;
-    const data = buffer.slice(0, n);
+    // The protocol owns what it is given. A small read is copied into the
+    // shared pool and the buffer is read into again; a large one hands the
+    // buffer itself over and the next read gets a new one.
+    let data: Uint8Array;
+    if (n <= POOLED_READ) data = pooledCopy(buffer, n);
+    else if (n >= buffer.length >> 2) {
+      data = buffer.subarray(0, n);
+      this.#readBuffer = null;
+    } else data = buffer.slice(0, n);
     if (n === buffer.length && this.#readSize < MAX_SIZE) {
+      // A full read: the peer sends faster than we ask; ask for more.
       this.#readSize *= 2;
       this.#readBuffer = null;
     }
@@ -303,8 +341,12 @@ export class SocketTransport extends Transport {
     this.#deliver(data);
     // While the protocol's answer is being written, read once the write
     // completes: the peer's next bytes are then usually already there, and
-    // the read completes without waiting on the reactor.
+    // the read completes without waiting on the reactor. A write that waits
+    // on the peer must not stop reading (a peer that reads only after it
+    // has sent everything would deadlock), so the read starts on the next
+    // iteration at the latest.
     if (!this.#writing) this.#readMore();
+    else this.#loop.callSoon(this.#readMoreLater);
   };
 
   #deliver(data: Uint8Array): void {
@@ -420,6 +462,10 @@ export class SocketTransport extends Transport {
    * Queues bytes to send; never blocks. Mirrors `write()`: after the
    * connection is lost, writes are dropped (with a warning after a few).
    *
+   * The bytes are not copied: the transport keeps `data` until it is sent
+   * (as Node's `socket.write` does), so don't modify the array after
+   * `write()`; pass `data.slice()` to reuse your array at once.
+   *
    * @throws {TypeError} for a string or other non-bytes.
    * @throws {RuntimeError} after `writeEof()`.
    * @example
@@ -441,7 +487,11 @@ export class SocketTransport extends Transport {
       this.#connLost++;
       return;
     }
-    this.#writeChunks.push(data.slice());
+    // A view of the buffered protocol's own buffer is copied: the next read
+    // goes into that buffer while this write may still be waiting.
+    this.#writeChunks.push(
+      data.buffer === this.#protocolBuffer ? data.slice() : data,
+    );
     this.#writeSize += data.length;
     if (!this.#writing) this.#flush();
     this.#maybePauseProtocol();

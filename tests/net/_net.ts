@@ -93,6 +93,26 @@ export function concat(chunks: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/**
+ * Asserts two byte arrays are equal, naming the first differing offset
+ * (a plain deep comparison of megabytes renders an unreadable diff).
+ */
+export function assertSameBytes(
+  actual: Uint8Array,
+  expected: Uint8Array,
+): void {
+  const length = Math.min(actual.length, expected.length);
+  let at = -1;
+  for (let i = 0; i < length; i++) {
+    if (actual[i] !== expected[i]) {
+      at = i;
+      break;
+    }
+  }
+  assert.equal(at, -1, `bytes differ first at offset ${at}`);
+  assert.equal(actual.length, expected.length, "lengths differ");
+}
+
 /** `n` bytes of the repeating pattern 0..250 (so offsets are checkable). */
 export function pattern(n: number, start = 0): Uint8Array {
   const out = new Uint8Array(n);

@@ -26,7 +26,15 @@ import {
   type Transport,
 } from "../../mod.ts";
 import { captureLogger } from "../_util.ts";
-import { bytes, concat, netTest, pattern, Recorder, text } from "./_net.ts";
+import {
+  assertSameBytes,
+  bytes,
+  concat,
+  netTest,
+  pattern,
+  Recorder,
+  text,
+} from "./_net.ts";
 
 // deno-lint-ignore no-explicit-any
 type Loose = any;
@@ -1417,4 +1425,115 @@ netTest(
     await server.waitClosed();
   },
   { seconds: 60 },
+);
+
+// ---- who owns the bytes ------------------------------------------------------
+
+/**
+ * Sends `total` bytes to `port` from a plain Deno connection, reading
+ * nothing until everything is sent (then half-closes and reads the answer).
+ */
+async function sendAllThenRead(port: number, data: Uint8Array): Promise<
+  Uint8Array
+> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    let offset = 0;
+    while (offset < data.length) {
+      offset += await conn.write(data.subarray(offset));
+    }
+    await conn.closeWrite();
+    const chunks: Uint8Array[] = [];
+    const buf = new Uint8Array(64 * 1024);
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      chunks.push(buf.slice(0, n));
+    }
+    return concat(chunks);
+  } finally {
+    conn.close();
+  }
+}
+
+/** Echoes, and closes after the peer's EOF once the echo is written. */
+class EchoThenClose extends Echo {
+  override eofReceived(): boolean {
+    this.transport!.close();
+    return false;
+  }
+}
+
+netTest(
+  "an echo server keeps reading while its writes wait: a peer that reads only after sending 16 MB gets it all back",
+  async ({ loop }) => {
+    // asyncio keeps reading while the write buffer grows; a transport that
+    // stopped reading until its write completed would deadlock here.
+    const server = await loop.createServer(
+      () => new EchoThenClose(),
+      "127.0.0.1",
+      0,
+    );
+    const [, port] = addrOf(server);
+    const data = pattern(16 * 1024 * 1024, 5);
+    const echoed = await sendAllThenRead(port, data);
+    assertSameBytes(echoed, data);
+    server.close();
+    await server.waitClosed();
+  },
+);
+
+netTest(
+  "dataReceived's bytes belong to the protocol: chunks kept without copying stay intact",
+  async ({ loop }) => {
+    await using c = await connected(loop);
+    // Many separate small reads (each one answered before the next is
+    // sent) and a few large ones; the protocol keeps every array it got.
+    const sent: Uint8Array[] = [];
+    let total = 0;
+    for (let i = 0; i < 300; i++) {
+      const size = i % 50 === 49 ? 40_000 + i : 1 + (i * 37) % 3000;
+      const message = pattern(size, i);
+      sent.push(message);
+      total += size;
+      c.transport.write(message);
+      await receivedAtLeast(loop, c.peer, total);
+    }
+    assertSameBytes(c.peer.received(), concat(sent));
+  },
+);
+
+netTest(
+  "BufferedProtocol echo that writes views of its own buffer: the echo is intact under backpressure",
+  async ({ loop }) => {
+    class BufferedEcho extends BufferedProtocol {
+      transport: Transport | null = null;
+      buffer = new Uint8Array(4096);
+      override connectionMade(transport: Transport): void {
+        this.transport = transport;
+      }
+      override getBuffer(_sizehint: number): Uint8Array {
+        return this.buffer;
+      }
+      override bufferUpdated(nbytes: number): void {
+        // The same buffer is read into again right after this returns.
+        this.transport!.write(this.buffer.subarray(0, nbytes));
+      }
+      override eofReceived(): boolean {
+        this.transport!.close();
+        return false;
+      }
+    }
+    const server = await loop.createServer(
+      () => new BufferedEcho(),
+      "127.0.0.1",
+      0,
+    );
+    const [, port] = addrOf(server);
+    const data = pattern(8 * 1024 * 1024, 11);
+    const echoed = await sendAllThenRead(port, data);
+    assertSameBytes(echoed, data);
+    server.close();
+    await server.waitClosed();
+  },
 );
