@@ -34,7 +34,7 @@ const MAX_SIZE = 256 * 1024;
 /** The first read buffer; it grows when reads fill it. */
 const INITIAL_READ = 4 * 1024;
 /** Reads up to this size are copied into a shared pool, not allocated. */
-const POOLED_READ = 16 * 1024;
+const POOLED_READ = 4 * 1024;
 /** The size of one pool slab. */
 const POOL_SIZE = 120 * 1024;
 let pool = new Uint8Array(0);
@@ -323,15 +323,16 @@ export class SocketTransport extends Transport {
     }
     const buffer = this.#readBuffer!;
     // The protocol owns what it is given. A small read is copied into the
-    // shared pool and the buffer is read into again; a large one hands the
-    // buffer itself over and the next read gets a new one.
+    // shared pool and the buffer is read into again. A large one is handed
+    // over as a view, and the next read goes into the rest of the buffer if
+    // that could hold as much again, else into a new buffer.
     let data: Uint8Array;
     if (n <= POOLED_READ) data = pooledCopy(buffer, n);
-    else if (n >= buffer.length >> 2) {
+    else {
       data = buffer.subarray(0, n);
-      this.#readBuffer = null;
-    } else data = buffer.slice(0, n);
-    if (n === buffer.length && this.#readSize < MAX_SIZE) {
+      this.#readBuffer = buffer.length - n >= n ? buffer.subarray(n) : null;
+    }
+    if (n === this.#readSize && this.#readSize < MAX_SIZE) {
       // A full read: the peer sends faster than we ask; ask for more.
       this.#readSize *= 2;
       this.#readBuffer = null;
