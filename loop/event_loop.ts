@@ -53,7 +53,11 @@ export interface CreateConnectionOptions {
   flags?: number;
   /** An already-connected socket to use instead of host and port. */
   sock?: Socket | null;
-  /** Bind the local end: not available on Deno (see README). */
+  /**
+   * `[host, port]` to bind the local end to (port 0: any). Resolved like
+   * the remote address; the first local address of the remote's family
+   * that can be bound is used.
+   */
   localAddr?: [string, number] | null;
   /** TLS server name: not available yet. */
   serverHostname?: string | null;
@@ -815,11 +819,6 @@ export class EventLoop extends BaseEventLoop {
           "host/port and sock can not be specified at the same time",
         );
       }
-      if (options.localAddr != null) {
-        throw new Deno.errors.NotSupported(
-          "createConnection(): localAddr is not available: Deno.connect() cannot bind the local end of a TCP connection",
-        );
-      }
       const happyEyeballsDelay = options.happyEyeballsDelay ?? null;
       let interleave = options.interleave ?? null;
       if (happyEyeballsDelay !== null) {
@@ -841,11 +840,32 @@ export class EventLoop extends BaseEventLoop {
       if (infos.length === 0) {
         throw new Deno.errors.NotFound("getaddrinfo() returned empty list");
       }
+      let localInfos: AddrInfo[] | null = null;
+      if (options.localAddr != null) {
+        const local = options.localAddr;
+        if (!Array.isArray(local) || local.length !== 2) {
+          throw new TypeError(
+            "createConnection(): localAddr must be a [host, port] pair",
+          );
+        }
+        localInfos = await resolveAddrinfo(local[0], local[1], {
+          family: options.family ?? 0,
+          type: SOCK_STREAM,
+          proto: options.proto ?? 0,
+          flags: options.flags ?? 0,
+        });
+        if (localInfos.length === 0) {
+          throw new Deno.errors.NotFound(
+            "getaddrinfo() returned empty list for localAddr",
+          );
+        }
+      }
       const ordered = interleave
         ? interleaveAddrinfos(infos, interleave)
         : infos;
       sock = await this.#connectAny(
         ordered,
+        localInfos,
         happyEyeballsDelay,
         options.allErrors ?? false,
       );
@@ -899,6 +919,7 @@ export class EventLoop extends BaseEventLoop {
   /** Connects to the first address that answers (staggered with a delay). */
   async #connectAny(
     infos: AddrInfo[],
+    localInfos: AddrInfo[] | null,
     delay: number | null,
     allErrors: boolean,
   ): Promise<Socket> {
@@ -906,22 +927,26 @@ export class EventLoop extends BaseEventLoop {
     if (delay === null) {
       for (const info of infos) {
         try {
-          return await this.#connectOne(info);
+          return await this.#connectOne(info, localInfos);
         } catch (error) {
           errors.push(error);
         }
       }
     } else {
-      const winner = await this.#staggered(infos, delay, errors);
+      const winner = await this.#staggered(infos, localInfos, delay, errors);
       if (winner !== null) return winner;
     }
     throw connectError(errors, allErrors);
   }
 
-  async #connectOne(info: AddrInfo): Promise<Socket> {
+  async #connectOne(
+    info: AddrInfo,
+    localInfos: AddrInfo[] | null,
+  ): Promise<Socket> {
     const [family, , , , sockaddr] = info;
     const sock = new Socket(family, SOCK_STREAM);
     try {
+      if (localInfos !== null) bindLocal(sock, localInfos);
       await this.sockConnect(sock, sockaddr as SocketAddress);
     } catch (error) {
       sock.close();
@@ -933,6 +958,7 @@ export class EventLoop extends BaseEventLoop {
   /** RFC 8305: start the next attempt after `delay` or when one fails. */
   #staggered(
     infos: AddrInfo[],
+    localInfos: AddrInfo[] | null,
     delay: number,
     errors: unknown[],
   ): Promise<Socket | null> {
@@ -947,7 +973,7 @@ export class EventLoop extends BaseEventLoop {
         if (done || next >= infos.length) return;
         const index = next++;
         running++;
-        this.#connectOne(infos[index]).then(
+        this.#connectOne(infos[index], localInfos).then(
           (sock) => {
             running--;
             if (done) {
@@ -1443,4 +1469,33 @@ function closeQuietly(resource: { close(): void }): void {
   } catch {
     // Already closed.
   }
+}
+
+/**
+ * Binds `sock` to the first of `localInfos` of its family that can be
+ * bound (asyncio's rule); otherwise throws the last bind error, or says no
+ * local address matched the family.
+ */
+function bindLocal(sock: Socket, localInfos: AddrInfo[]): void {
+  let last: unknown = null;
+  for (const [family, , , , address] of localInfos) {
+    if (family !== sock.family) continue;
+    try {
+      sock.bind(address as SocketAddress);
+      return;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const Class = error instanceof Error
+        ? error.constructor as new (message: string) => Error
+        : Error;
+      last = new Class(
+        `error while attempting to bind on address ${
+          JSON.stringify(address)
+        }: ${message}`,
+      );
+    }
+  }
+  throw last ?? new Deno.errors.AddrNotAvailable(
+    `no matching local address with family=${sock.family} found`,
+  );
 }

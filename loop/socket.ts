@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { connectFrom } from "./bound_conn.ts";
 import {
   AF_INET,
   AF_INET6,
@@ -453,13 +454,22 @@ export class Socket implements Disposable {
         "connect(): a connection is already in progress",
       );
     }
-    if (this._bound !== null) {
-      throw new Deno.errors.NotSupported(
-        "connect(): Deno cannot connect from a bound local address; connect an unbound socket",
-      );
-    }
     let opening: Promise<StreamConn>;
-    if (this.family === AF_UNIX) {
+    if (this._bound !== null) {
+      // Connect from the bound address: the listener that holds it lets go
+      // and node:net binds it again for the connection.
+      if (this.family === AF_UNIX || this._listening) {
+        throw new Deno.errors.NotSupported(
+          "connect(): a Unix socket or a listening socket cannot connect from its bound address; connect an unbound socket",
+        );
+      }
+      const [host, port] = checkInetAddress(address, this.family);
+      checkFamilyHost(host, this.family);
+      const [localHost, localPort] = this._bound as [string, number];
+      this._listener?.close();
+      this._listener = null;
+      opening = connectFrom(host, port, localHost, localPort);
+    } else if (this.family === AF_UNIX) {
       const path = checkUnixAddress(address);
       opening = Deno.connect({ transport: "unix", path });
     } else {

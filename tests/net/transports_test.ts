@@ -1537,3 +1537,135 @@ netTest(
     await server.waitClosed();
   },
 );
+
+// ---- localAddr ----------------------------------------------------------------
+
+netTest(
+  "createConnection(localAddr): the connection leaves from the given address; data flows both ways",
+  async ({ loop }) => {
+    const rec = recorders(loop);
+    const server = await loop.createServer(rec.factory, "127.0.0.1", 0);
+    const [host, port] = addrOf(server);
+    // 127.0.0.2 is loopback too on Linux, and distinguishable.
+    const [transport, client] = await loop.createConnection(
+      () => new Recorder(loop),
+      host,
+      port,
+      { localAddr: ["127.0.0.2", 0] },
+    );
+    const peer = await rec.next();
+    await peer.made;
+    const [localHost, localPort] = transport.getExtraInfo("sockname") as [
+      string,
+      number,
+    ];
+    assert.equal(localHost, "127.0.0.2");
+    assert.ok(localPort > 0);
+    assert.deepEqual(peer.transport!.getExtraInfo("peername"), [
+      "127.0.0.2",
+      localPort,
+    ]);
+    assert.deepEqual(transport.getExtraInfo("peername"), [host, port]);
+    const big = pattern(3 * 1024 * 1024, 7);
+    transport.write(big);
+    await receivedAtLeast(loop, peer, big.length);
+    assertSameBytes(peer.received(), big);
+    peer.transport!.write(bytes("back"));
+    await receivedAtLeast(loop, client, 4);
+    assert.equal(text(client.received()), "back");
+    // Half-close from the client: the server sees EOF, then both close.
+    transport.writeEof();
+    await peer.eof;
+    peer.transport!.close();
+    await client.lost;
+    await peer.lost;
+    // (The 3 MB write paused and resumed the client's protocol.)
+    assert.deepEqual(
+      client.events.filter((e) => !["data", "pause", "resume"].includes(e)),
+      ["made", "eof", "lost"],
+    );
+    server.close();
+    await server.waitClosed();
+  },
+);
+
+netTest(
+  "createConnection(localAddr) errors: address in use, no local address of the remote's family, bad shape, refused",
+  async ({ loop }) => {
+    const server = await loop.createServer(
+      () => new Protocol(),
+      "127.0.0.1",
+      0,
+    );
+    const [host, port] = addrOf(server);
+    // The server's own address is taken.
+    await assert.rejects(
+      loop.createConnection(() => new Protocol(), host, port, {
+        localAddr: [host, port],
+      }),
+      (e) =>
+        e instanceof Deno.errors.AddrInUse &&
+        /error while attempting to bind on address/.test((e as Error).message),
+    );
+    // An IPv6 local address for an IPv4 peer.
+    await assert.rejects(
+      loop.createConnection(() => new Protocol(), host, port, {
+        localAddr: ["::1", 0],
+      }),
+      (e) =>
+        e instanceof Deno.errors.AddrNotAvailable &&
+        /no matching local address/.test((e as Error).message),
+    );
+    await assert.rejects(
+      loop.createConnection(() => new Protocol(), host, port, {
+        localAddr: "127.0.0.1" as Loose,
+      }),
+      TypeError,
+    );
+    await assert.rejects(
+      loop.createConnection(() => new Protocol(), host, refusedPort(), {
+        localAddr: ["127.0.0.1", 0],
+      }),
+      Deno.errors.ConnectionRefused,
+    );
+    server.close();
+    await server.waitClosed();
+    // The loop is still usable.
+    const again = await loop.createServer(() => new Protocol(), "127.0.0.1", 0);
+    const [t, p] = await loop.createConnection(
+      () => new Recorder(loop),
+      ...addrOf(again),
+    );
+    t.close();
+    await p.lost;
+    again.close();
+    await again.waitClosed();
+  },
+);
+
+netTest(
+  "a bound socket connects from its address (sockConnect after bind)",
+  async ({ loop }) => {
+    const rec = recorders(loop);
+    const server = await loop.createServer(rec.factory, "127.0.0.1", 0);
+    const [host, port] = addrOf(server);
+    const sock = socket(AF_INET, SOCK_STREAM);
+    sock.setblocking(false);
+    sock.bind(["127.0.0.3", 0]);
+    const [, boundPort] = sock.getsockname() as [string, number];
+    await loop.sockConnect(sock, [host, port]);
+    assert.deepEqual(sock.getsockname(), ["127.0.0.3", boundPort]);
+    assert.deepEqual(sock.getpeername(), [host, port]);
+    const peer = await rec.next();
+    await peer.made;
+    await loop.sockSendall(sock, bytes("hello"));
+    await receivedAtLeast(loop, peer, 5);
+    assert.equal(text(peer.received()), "hello");
+    peer.transport!.write(bytes("world"));
+    assert.equal(text(await loop.sockRecv(sock, 100)), "world");
+    sock.close();
+    await peer.lost;
+    server.close();
+    await server.waitClosed();
+  },
+);

@@ -1,0 +1,211 @@
+/**
+ * Outgoing TCP connections from a chosen local address (package-internal).
+ *
+ * `Deno.connect()` cannot bind the local end of a connection, so a socket
+ * that was bound before `connect()` (and `createConnection({ localAddr })`)
+ * connects through `node:net`, which can. The connection is wrapped in the
+ * same `StreamConn` shape as a `Deno.Conn`, so sockets and transports treat
+ * both alike. Node's errors become the `Deno.errors` classes a `Deno.Conn`
+ * would raise.
+ *
+ * @module
+ */
+import * as net from "node:net";
+import type { StreamConn } from "./socket.ts";
+
+/** Bytes received and not yet read, above which the socket is paused. */
+const READ_AHEAD = 256 * 1024;
+
+const ERRORS: Record<string, new (message?: string) => Error> = {
+  ECONNREFUSED: Deno.errors.ConnectionRefused,
+  ECONNRESET: Deno.errors.ConnectionReset,
+  ECONNABORTED: Deno.errors.ConnectionAborted,
+  EADDRINUSE: Deno.errors.AddrInUse,
+  EADDRNOTAVAIL: Deno.errors.AddrNotAvailable,
+  EPIPE: Deno.errors.BrokenPipe,
+  ETIMEDOUT: Deno.errors.TimedOut,
+  ENOTCONN: Deno.errors.NotConnected,
+  EHOSTUNREACH: Deno.errors.NetworkUnreachable,
+  ENETUNREACH: Deno.errors.NetworkUnreachable,
+  EACCES: Deno.errors.PermissionDenied,
+  EPERM: Deno.errors.PermissionDenied,
+};
+
+/** Turns a Node system error into the matching `Deno.errors` class. */
+function denoError(error: unknown): Error {
+  const code = (error as { code?: unknown })?.code;
+  const Class = typeof code === "string" ? ERRORS[code] : undefined;
+  if (Class === undefined) {
+    return error instanceof Error ? error : new Error(String(error));
+  }
+  const mapped = new Class((error as Error).message);
+  (mapped as { cause?: unknown }).cause = error;
+  return mapped;
+}
+
+function netAddr(address: string | undefined, port: number | undefined) {
+  return {
+    transport: "tcp" as const,
+    hostname: address ?? "",
+    port: port ?? 0,
+  };
+}
+
+/** A `node:net` socket seen as a `StreamConn`. */
+class NodeConn implements StreamConn {
+  readonly localAddr: Deno.NetAddr;
+  readonly remoteAddr: Deno.NetAddr;
+  #socket: net.Socket;
+  #chunks: Uint8Array[] = [];
+  #buffered = 0;
+  #ended = false;
+  #error: Error | null = null;
+  #closed = false;
+  #reader:
+    | {
+      buffer: Uint8Array;
+      resolve: (n: number | null) => void;
+      reject: (error: Error) => void;
+    }
+    | null = null;
+
+  constructor(socket: net.Socket) {
+    this.#socket = socket;
+    this.localAddr = netAddr(socket.localAddress, socket.localPort);
+    this.remoteAddr = netAddr(socket.remoteAddress, socket.remotePort);
+    socket.on("data", (chunk: Uint8Array) => {
+      this.#chunks.push(chunk);
+      this.#buffered += chunk.length;
+      if (this.#buffered >= READ_AHEAD) socket.pause();
+      this.#serve();
+    });
+    socket.on("end", () => {
+      this.#ended = true;
+      this.#serve();
+    });
+    socket.on("error", (error: unknown) => {
+      this.#error ??= denoError(error);
+      this.#serve();
+    });
+    socket.on("close", () => {
+      this.#ended = true;
+      this.#serve();
+    });
+  }
+
+  /** Completes a waiting read if it can. */
+  #serve(): void {
+    const reader = this.#reader;
+    if (reader === null) return;
+    if (this.#buffered > 0) {
+      this.#reader = null;
+      reader.resolve(this.#take(reader.buffer));
+    } else if (this.#error !== null) {
+      this.#reader = null;
+      reader.reject(this.#error);
+    } else if (this.#ended || this.#closed) {
+      this.#reader = null;
+      reader.resolve(null);
+    }
+  }
+
+  #take(into: Uint8Array): number {
+    let n = 0;
+    while (n < into.length && this.#chunks.length > 0) {
+      const chunk = this.#chunks[0];
+      const count = Math.min(chunk.length, into.length - n);
+      into.set(chunk.subarray(0, count), n);
+      n += count;
+      if (count === chunk.length) this.#chunks.shift();
+      else this.#chunks[0] = chunk.subarray(count);
+    }
+    this.#buffered -= n;
+    if (this.#buffered < READ_AHEAD && this.#socket.isPaused()) {
+      this.#socket.resume();
+    }
+    return n;
+  }
+
+  read(buffer: Uint8Array): Promise<number | null> {
+    if (this.#reader !== null) {
+      return Promise.reject(new Deno.errors.Busy("a read is in progress"));
+    }
+    if (this.#closed) {
+      return Promise.reject(
+        new Deno.errors.BadResource("the socket is closed"),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      this.#reader = { buffer, resolve, reject };
+      this.#serve();
+    });
+  }
+
+  write(data: Uint8Array): Promise<number> {
+    if (this.#closed) {
+      return Promise.reject(
+        new Deno.errors.BadResource("the socket is closed"),
+      );
+    }
+    if (this.#error !== null) return Promise.reject(this.#error);
+    return new Promise((resolve, reject) => {
+      this.#socket.write(data, (error?: Error | null) => {
+        if (error) reject(denoError(error));
+        else resolve(data.length);
+      });
+    });
+  }
+
+  closeWrite(): Promise<void> {
+    return new Promise((resolve) => this.#socket.end(resolve));
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#socket.destroy();
+    const reader = this.#reader;
+    if (reader !== null) {
+      this.#reader = null;
+      reader.reject(new Deno.errors.BadResource("the socket was closed"));
+    }
+  }
+
+  setNoDelay(noDelay = true): void {
+    this.#socket.setNoDelay(noDelay);
+  }
+
+  setKeepAlive(keepAlive = true): void {
+    this.#socket.setKeepAlive(keepAlive);
+  }
+}
+
+/**
+ * Connects to `host`:`port` from `localHost`:`localPort` (0: any port).
+ * Rejects with `Deno.errors.ConnectionRefused`, `AddrInUse`, ... like
+ * `Deno.connect()`.
+ */
+export function connectFrom(
+  host: string,
+  port: number,
+  localHost: string,
+  localPort: number,
+): Promise<StreamConn> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({
+      host,
+      port,
+      localAddress: localHost,
+      localPort,
+    });
+    const onError = (error: unknown) => {
+      socket.destroy();
+      reject(denoError(error));
+    };
+    socket.once("error", onError);
+    socket.once("connect", () => {
+      socket.off("error", onError);
+      resolve(new NodeConn(socket));
+    });
+  });
+}
