@@ -27,7 +27,18 @@ import type {
   ProtocolFactory,
 } from "./event_loop.ts";
 import type { BaseProtocol } from "../protocols/protocol.ts";
-import type { Transport } from "../transports/transport.ts";
+import type {
+  ReadTransport,
+  SubprocessTransport,
+  Transport,
+  WriteTransport,
+} from "../transports/transport.ts";
+import type {
+  ReadablePipe,
+  SubprocessExecArgs,
+  SubprocessOptions,
+  WritablePipe,
+} from "./process.ts";
 
 /** A loop exception handler: `(loop, context) => void`. */
 export type ExceptionHandler = (
@@ -221,6 +232,22 @@ export class AbstractEventLoop {
     notImplemented("setDefaultExecutor");
   }
 
+  // ---- Unix signals (implemented by EventLoop) ----------------------------
+
+  /** Runs `callback(...args)` on the loop whenever `sig` arrives. */
+  addSignalHandler(
+    _sig: string | number,
+    _callback: (...args: never[]) => unknown,
+    ..._args: unknown[]
+  ): void {
+    notImplemented("addSignalHandler");
+  }
+
+  /** Removes the handler for `sig`; whether one was installed. */
+  removeSignalHandler(_sig: string | number): boolean {
+    return notImplemented("removeSignalHandler");
+  }
+
   // ---- I/O (implemented by EventLoop) -----------------------------------
 
   /** Watches `fd` for reading. */
@@ -326,6 +353,40 @@ export class AbstractEventLoop {
     _options?: CreateUnixServerOptions,
   ): Promise<Server> {
     return notImplemented("createUnixServer");
+  }
+
+  /** Connects the read end of a pipe (a stream or `.readable`). */
+  connectReadPipe<P extends BaseProtocol>(
+    _protocolFactory: ProtocolFactory<P>,
+    _pipe: ReadablePipe,
+  ): Promise<[ReadTransport, P]> {
+    return notImplemented("connectReadPipe");
+  }
+
+  /** Connects the write end of a pipe (a stream or `.writable`). */
+  connectWritePipe<P extends BaseProtocol>(
+    _protocolFactory: ProtocolFactory<P>,
+    _pipe: WritablePipe,
+  ): Promise<[WriteTransport, P]> {
+    return notImplemented("connectWritePipe");
+  }
+
+  /** Runs `program` with `args` (and a trailing options object). */
+  subprocessExec<P extends BaseProtocol>(
+    _protocolFactory: ProtocolFactory<P>,
+    _program: string | URL,
+    ..._args: SubprocessExecArgs
+  ): Promise<[SubprocessTransport, P]> {
+    return notImplemented("subprocessExec");
+  }
+
+  /** Runs `cmd` with `/bin/sh -c`. */
+  subprocessShell<P extends BaseProtocol>(
+    _protocolFactory: ProtocolFactory<P>,
+    _cmd: string,
+    _options?: SubprocessOptions,
+  ): Promise<[SubprocessTransport, P]> {
+    return notImplemented("subprocessShell");
   }
 
   /** Wraps an accepted connection in a transport and protocol. */

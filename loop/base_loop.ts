@@ -32,7 +32,7 @@ import {
   swapFrame,
 } from "./context.ts";
 import { Dispatcher, type Registration } from "./dispatcher.ts";
-import { NotImplementedError, RuntimeError } from "./exceptions.ts";
+import { RuntimeError } from "./exceptions.ts";
 import type { ExceptionContext } from "./exception_context.ts";
 import { type Executor, isExecutor } from "./executor.ts";
 import { describe, Future, isFuture } from "./futures.ts";
@@ -41,6 +41,7 @@ import { logger } from "./log.ts";
 import { state } from "./running.ts";
 import { type Coroutine, ensureFuture, Task } from "./tasks.ts";
 import { TimerHeap } from "./timer_heap.ts";
+import { WorkerPoolExecutor } from "./worker_pool.ts";
 
 /** Rebuild the heap when more than half of at least this many are cancelled. */
 const MIN_SCHEDULED_TIMER_HANDLES = 100;
@@ -519,18 +520,45 @@ export class BaseEventLoop extends AbstractEventLoop {
    * Runs `func(...args)` in `executor` (null: the default executor) and
    * returns a future of its result, completed on the loop. Mirrors
    * `loop.run_in_executor()`. While the work is in flight the virtual clock
-   * does not jump.
+   * does not jump. Cancelling the future cancels the job if it has not
+   * started (when the executor's promise has `cancel()`, as
+   * `WorkerPoolExecutor`'s has).
+   *
+   * The default executor is a `WorkerPoolExecutor` (Web Workers, as many as
+   * `navigator.hardwareConcurrency`), created on first use: `func` runs in a
+   * worker, so it must be self-contained (it is sent as source text) or a
+   * module export named by `workerFunction(moduleUrl, exportName)`, and its
+   * arguments and result must be structured-cloneable. A function a worker
+   * cannot run is refused (see `WorkerPoolExecutor`), never run on the loop.
    *
    * @param executor An executor, or null for the default one.
    * @param func The function to run.
    * @param args Its arguments.
-   * @throws {TypeError} if `func` is not a function or `executor` is not an
-   * executor.
+   * @throws {TypeError} if `func` is not a function, is an async function, or
+   * cannot run in a worker (native, bound, a class or a method), or
+   * `executor` is not an executor.
    * @throws {RuntimeError} if the loop is closed, or the default executor
-   * was shut down.
-   * @throws {NotImplementedError} when no default executor is set yet: pass
-   * an executor or call `setDefaultExecutor()`.
-   * @example
+   * was shut down ("Executor shutdown has been called").
+   * @example Off the loop in the default pool of workers
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * try {
+   *   const digest = await loop.runUntilComplete(
+   *     loop.runInExecutor(null, (n: number) => {
+   *       let x = 0;
+   *       for (let i = 0; i < n; i++) x = (x * 31 + i) >>> 0;
+   *       return x;
+   *     }, 1_000_000),
+   *   );
+   *   assert.equal(typeof digest, "number");
+   * } finally {
+   *   loop.close(); // terminates the default pool's workers
+   * }
+   * ```
+   * @example With an executor of your own
    * ```ts
    * import { newEventLoop } from "@aio/loop";
    * import type { Executor } from "@aio/loop";
@@ -561,9 +589,7 @@ export class BaseEventLoop extends AbstractEventLoop {
       }
       executor = this._defaultExecutor;
       if (executor === null) {
-        throw new NotImplementedError(
-          "runInExecutor(null, ...): no default executor is set; pass an executor or call setDefaultExecutor()",
-        );
+        executor = this._defaultExecutor = new WorkerPoolExecutor();
       }
     } else if (!isExecutor(executor)) {
       throw new TypeError(
@@ -575,6 +601,12 @@ export class BaseEventLoop extends AbstractEventLoop {
       ...args,
     );
     const fut = this.createFuture<Awaited<T>>();
+    const cancel = (submitted as { cancel?: unknown }).cancel;
+    if (typeof cancel === "function") {
+      fut.addDoneCallback((done) => {
+        if (done.cancelled()) cancel.call(submitted);
+      });
+    }
     const registration = this._dispatcher.register("executor");
     registration.begin();
     Promise.resolve(submitted).then(

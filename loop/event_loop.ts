@@ -30,7 +30,27 @@ import {
   type StreamConn,
 } from "./socket.ts";
 import { Server } from "./server.ts";
+import { SignalHandlers } from "./signals.ts";
 import { SocketTransport } from "../transports/socket_transport.ts";
+import {
+  connectReadPipe,
+  connectWritePipe,
+  type ReadPipeTransport,
+  type WritePipeTransport,
+} from "../transports/pipe_transport.ts";
+import {
+  type ChildProcessTransport,
+  startSubprocess,
+} from "../transports/subprocess_transport.ts";
+import {
+  execSpec,
+  type ReadablePipe,
+  shellSpec,
+  splitExecArgs,
+  type SubprocessExecArgs,
+  type SubprocessOptions,
+  type WritablePipe,
+} from "./process.ts";
 import type { BaseProtocol } from "../protocols/protocol.ts";
 import type { Transport } from "../transports/transport.ts";
 import { sleep } from "./tasks.ts";
@@ -253,6 +273,8 @@ export class EventLoop extends BaseEventLoop {
       accepting: Promise<void> | null;
     }
   > = new Map();
+  /** @internal Installed signal handlers (created on first use). */
+  _signalHandlers: SignalHandlers | null = null;
 
   /**
    * Closes the loop; watched sockets stop being watched (they stay open, as
@@ -279,7 +301,73 @@ export class EventLoop extends BaseEventLoop {
       void sock;
     }
     for (const sock of [...this._serving.keys()]) this._stopServing(sock);
+    this._signalHandlers?.clear();
     super.close();
+  }
+
+  // ---- Unix signals ---------------------------------------------------
+
+  /**
+   * Runs `callback(...args)` on the loop, among its other callbacks,
+   * whenever the process receives `sig`; a second call for the same signal
+   * replaces the handler. The callback runs in the async context current
+   * now; an exception it throws goes to the exception handler. `close()`
+   * removes every handler. The listener (`Deno.addSignalListener`) never
+   * keeps the process alive on its own and never holds the virtual clock.
+   * Mirrors `loop.add_signal_handler()`.
+   *
+   * @param sig A name (`"SIGINT"`) or a Linux signal number (`2`).
+   * @param callback A plain function (not a coroutine function).
+   * @param args Arguments for `callback`.
+   * @throws {TypeError} if `callback` is not a function or is an async
+   * function, or `sig` is neither a string nor a number.
+   * @throws {RangeError} for an invalid signal, an uncatchable one (`SIGKILL`,
+   * `SIGSTOP`), one Deno cannot listen for (`SIGSEGV`, `SIGILL`, `SIGFPE`,
+   * real-time signals), or on Windows anything but `SIGINT`/`SIGBREAK`.
+   * @throws {RuntimeError} if the loop is closed.
+   * @example Stopping the loop on SIGUSR1
+   * ```ts
+   * import { EventLoop } from "@aio/loop";
+   * const loop = new EventLoop();
+   * loop.addSignalHandler("SIGUSR1", (name: string) => {
+   *   console.log(`got ${name}`);
+   *   loop.stop();
+   * }, "SIGUSR1");
+   * loop.callSoon(() => Deno.kill(Deno.pid, "SIGUSR1"));
+   * await loop.runForever();
+   * loop.close(); // removes the handler
+   * ```
+   */
+  override addSignalHandler(
+    sig: string | number,
+    callback: (...args: never[]) => unknown,
+    ...args: unknown[]
+  ): void {
+    this._signalHandlers ??= new SignalHandlers(this._dispatcher);
+    this._signalHandlers.add(sig, callback, args, () => this._checkClosed());
+  }
+
+  /**
+   * Removes the handler for `sig`. Removing the last `SIGINT` handler gives
+   * Ctrl-C its default action back. Mirrors `loop.remove_signal_handler()`.
+   *
+   * @param sig A name (`"SIGINT"`) or a Linux signal number (`2`).
+   * @returns true if a handler was removed, false if none was installed.
+   * @throws {TypeError} if `sig` is neither a string nor a number.
+   * @throws {RangeError} for an invalid signal.
+   * @example
+   * ```ts
+   * import { EventLoop } from "@aio/loop";
+   * const loop = new EventLoop();
+   * loop.addSignalHandler("SIGUSR2", () => {});
+   * console.assert(loop.removeSignalHandler("SIGUSR2") === true);
+   * console.assert(loop.removeSignalHandler("SIGUSR2") === false);
+   * loop.close();
+   * ```
+   */
+  override removeSignalHandler(sig: string | number): boolean {
+    this._signalHandlers ??= new SignalHandlers(this._dispatcher);
+    return this._signalHandlers.remove(sig);
   }
 
   // ---- watching sockets -----------------------------------------------
@@ -1073,6 +1161,153 @@ export class EventLoop extends BaseEventLoop {
     noTls(options.ssl, "connectAcceptedSocket()");
     const checked = this.#checkStreamSock(sock, "connectAcceptedSocket");
     return await this.#makeConnection(checked, protocolFactory);
+  }
+
+  // ---- pipes and subprocesses (transports/pipe_transport.ts, ----------
+  // ---- transports/subprocess_transport.ts, loop/process.ts) ----------
+
+  /**
+   * Reads a pipe: a `ReadableStream<Uint8Array>` or anything with
+   * `.readable` (`Deno.FsFile`, `Deno.stdin`, a child's stdout). Returns
+   * `[transport, protocol]` once `connectionMade` has run; the transport
+   * (a `ReadPipeTransport`) locks the stream, and closing it cancels the
+   * stream (closing the file). `getExtraInfo("pipe")` is `pipe`. Mirrors
+   * `loop.connect_read_pipe()`.
+   *
+   * @throws {TypeError} when `pipe` is not a readable pipe.
+   * @throws {RangeError} when its stream is locked.
+   * @example
+   * ```ts
+   * import { newEventLoop, Protocol } from "@aio/loop";
+   * const loop = newEventLoop();
+   * await loop.runUntilComplete(async () => {
+   *   const lost = loop.createFuture<null>();
+   *   class P extends Protocol {
+   *     override connectionLost() { lost.setResult(null); }
+   *   }
+   *   await loop.connectReadPipe(() => new P(), ReadableStream.from([new Uint8Array([1])]));
+   *   await lost;
+   * });
+   * loop.close();
+   * ```
+   */
+  override async connectReadPipe<P extends BaseProtocol>(
+    protocolFactory: ProtocolFactory<P>,
+    pipe: ReadablePipe,
+  ): Promise<[ReadPipeTransport, P]> {
+    this._checkClosed();
+    return await connectReadPipe(this, protocolFactory, pipe);
+  }
+
+  /**
+   * Writes a pipe: a `WritableStream<Uint8Array>` or anything with
+   * `.writable` (`Deno.FsFile`, `Deno.stdout`, a child's stdin). Returns
+   * `[transport, protocol]` once `connectionMade` has run; the transport
+   * (a `WritePipeTransport`) locks the stream and closes it on `close()`.
+   * Mirrors `loop.connect_write_pipe()`.
+   *
+   * @throws {TypeError} when `pipe` is not a writable pipe.
+   * @throws {RangeError} when its stream is locked.
+   * @example
+   * ```ts
+   * import { BaseProtocol, newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.connectWritePipe(
+   *     () => new BaseProtocol(),
+   *     new WritableStream<Uint8Array>(),
+   *   );
+   *   transport.write(new Uint8Array([1, 2, 3]));
+   *   transport.close();
+   * });
+   * loop.close();
+   * ```
+   */
+  override async connectWritePipe<P extends BaseProtocol>(
+    protocolFactory: ProtocolFactory<P>,
+    pipe: WritablePipe,
+  ): Promise<[WritePipeTransport, P]> {
+    this._checkClosed();
+    return await connectWritePipe(this, protocolFactory, pipe);
+  }
+
+  /**
+   * Runs `program` with `args` (no shell), optionally followed by an
+   * options object: `stdin`/`stdout`/`stderr` each `PIPE` (default),
+   * `DEVNULL`, `null` (inherit), `STDOUT` (stderr only) or an existing
+   * pipe; `cwd`; `env` (the whole environment, as Popen's). Returns
+   * `[transport, protocol]` once the pipes are connected. Mirrors
+   * `loop.subprocess_exec()`; see `loop/process.ts` for what differs on
+   * Deno (existing pipes are copied by the parent; `STDOUT` runs the
+   * program through `/bin/sh`).
+   *
+   * @throws {TypeError} for a program or argument that is not a string, or
+   *   an unknown option.
+   * @throws {RangeError} for `text`, `universalNewlines`, `shell`,
+   *   `encoding`, `errors` or `bufsize` other than asyncio allows.
+   * @throws {Deno.errors.NotFound} when the program does not exist.
+   * @example
+   * ```ts
+   * import { newEventLoop, SubprocessProtocol } from "@aio/loop";
+   * const loop = newEventLoop();
+   * await loop.runUntilComplete(async () => {
+   *   const lost = loop.createFuture<null>();
+   *   class P extends SubprocessProtocol {
+   *     override connectionLost() { lost.setResult(null); }
+   *   }
+   *   const [transport] = await loop.subprocessExec(() => new P(), "true");
+   *   await lost;
+   *   console.assert(transport.getReturncode() === 0);
+   *   transport.close();
+   * });
+   * loop.close();
+   * ```
+   */
+  override async subprocessExec<P extends BaseProtocol>(
+    protocolFactory: ProtocolFactory<P>,
+    program: string | URL,
+    ...args: SubprocessExecArgs
+  ): Promise<[ChildProcessTransport, P]> {
+    this._checkClosed();
+    checkFactory(protocolFactory, "subprocessExec");
+    const [argv, options] = splitExecArgs(args);
+    const spec = execSpec(program, argv, options);
+    return await startSubprocess(this, protocolFactory, spec);
+  }
+
+  /**
+   * Runs `cmd` with `/bin/sh -c`. Options as `subprocessExec`'s. Quoting
+   * is the caller's job: never build `cmd` from untrusted input. Mirrors
+   * `loop.subprocess_shell()`.
+   *
+   * @throws {TypeError} unless `cmd` is a string.
+   * @throws {RangeError} for a refused option (`shell: false`, `text`, ...).
+   * @example
+   * ```ts
+   * import { newEventLoop, SubprocessProtocol } from "@aio/loop";
+   * const loop = newEventLoop();
+   * await loop.runUntilComplete(async () => {
+   *   const lost = loop.createFuture<null>();
+   *   class P extends SubprocessProtocol {
+   *     override connectionLost() { lost.setResult(null); }
+   *   }
+   *   const [transport] = await loop.subprocessShell(() => new P(), "exit 3");
+   *   await lost;
+   *   console.assert(transport.getReturncode() === 3);
+   *   transport.close();
+   * });
+   * loop.close();
+   * ```
+   */
+  override async subprocessShell<P extends BaseProtocol>(
+    protocolFactory: ProtocolFactory<P>,
+    cmd: string,
+    options?: SubprocessOptions,
+  ): Promise<[ChildProcessTransport, P]> {
+    this._checkClosed();
+    checkFactory(protocolFactory, "subprocessShell");
+    const spec = shellSpec(cmd, options);
+    return await startSubprocess(this, protocolFactory, spec);
   }
 
   // ---- servers --------------------------------------------------------

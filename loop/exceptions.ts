@@ -89,9 +89,9 @@ export class TimeoutError extends Error {
  * ```
  */
 export class RuntimeError extends Error {
-  /** Creates the error. */
-  constructor(message?: string) {
-    super(message ?? "");
+  /** Creates the error; `options.cause` names the error behind it. */
+  constructor(message?: string, options?: ErrorOptions) {
+    super(message ?? "", options);
     this.name = "RuntimeError";
   }
 }

@@ -77,6 +77,13 @@ export {
   TimeoutError,
 } from "./exceptions.ts";
 export type { Executor } from "./executor.ts";
+export { signalName, signalNumber, Signals } from "./signals.ts";
+export {
+  type ExecutorPromise,
+  workerFunction,
+  WorkerPoolExecutor,
+  type WorkerPoolExecutorOptions,
+} from "./worker_pool.ts";
 export {
   type DoneCallback,
   type DoneCallbackOptions,
@@ -85,6 +92,33 @@ export {
   isFuture,
 } from "./futures.ts";
 export { Handle, TimerHandle } from "./handles.ts";
+export {
+  DEVNULL,
+  PIPE,
+  type ReadablePipe,
+  type StdioOption,
+  STDOUT,
+  type SubprocessExecArgs,
+  type SubprocessOptions,
+  type WritablePipe,
+} from "./process.ts";
+export {
+  DEFAULT_LIMIT,
+  FlowControlMixin,
+  type PausableTransport,
+  StreamReader,
+  StreamReaderProtocol,
+  StreamWriter,
+  type WritableTransport,
+} from "./streams.ts";
+export {
+  createSubprocessExec,
+  type CreateSubprocessExecArgs,
+  type CreateSubprocessOptions,
+  createSubprocessShell,
+  Process,
+  SubprocessStreamProtocol,
+} from "./subprocess.ts";
 export { type Logger, logger } from "./log.ts";
 export { getRunningLoop } from "./running.ts";
 export {

@@ -121,6 +121,16 @@ export class VirtualTimeEventLoop extends EventLoop {
    */
   override _wait(timeout: number): Promise<void> {
     if (timeout === 0) return super._wait(0);
+    // A previous wait that was woken early leaves its timers armed: drop
+    // them, or they outlive the loop (the test sanitizer's "leaked timer").
+    if (this.#settle !== null) {
+      clearImmediate(this.#settle);
+      this.#settle = null;
+    }
+    if (this.#quiet !== null) {
+      clearTimeout(this.#quiet);
+      this.#quiet = null;
+    }
     return new Promise<void>((resolve) => {
       this._wakeResolve = resolve;
       const jump = () => {

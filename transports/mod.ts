@@ -18,3 +18,5 @@ export {
   WriteTransport,
 } from "./transport.ts";
 export { SocketTransport } from "./socket_transport.ts";
+export { ReadPipeTransport, WritePipeTransport } from "./pipe_transport.ts";
+export { ChildProcessTransport } from "./subprocess_transport.ts";

@@ -1,0 +1,879 @@
+/**
+ * Streams: `StreamReader`, `StreamWriter` and the protocols that feed them.
+ * Mirrors `asyncio.streams`, with asyncio's semantics: a reader buffers
+ * what its transport delivers and pauses the transport when the buffer
+ * holds more than twice its limit (64 KiB by default); a writer's
+ * `drain()` waits while the transport's write buffer is over its high-water
+ * mark.
+ *
+ * @module
+ */
+import type { AbstractEventLoop } from "./abstract_loop.ts";
+import {
+  IncompleteReadError,
+  LimitOverrunError,
+  RuntimeError,
+} from "./exceptions.ts";
+import type { Future } from "./futures.ts";
+import { getRunningLoop } from "./running.ts";
+import { sleep } from "./tasks.ts";
+import { checkBytes } from "./socket.ts";
+import type { AnyTransport } from "../protocols/protocol.ts";
+import { Protocol } from "../protocols/protocol.ts";
+import type { BaseTransport } from "../transports/transport.ts";
+
+/** The default buffer limit of a `StreamReader` (asyncio's `_DEFAULT_LIMIT`). */
+export const DEFAULT_LIMIT = 64 * 1024;
+
+const NEWLINE = new Uint8Array([10]);
+const EMPTY = new Uint8Array(0);
+
+/** What a `StreamReader` needs of its transport: flow control. */
+export interface PausableTransport {
+  /** Stop delivering data. */
+  pauseReading(): void;
+  /** Deliver data again. */
+  resumeReading(): void;
+}
+
+/** What a `StreamWriter` needs of its transport. */
+export interface WritableTransport extends BaseTransport {
+  /** Queues bytes. */
+  write(data: Uint8Array): void;
+  /** Closes the write end after flushing. */
+  writeEof(): void;
+  /** Whether `writeEof()` is supported. */
+  canWriteEof(): boolean;
+}
+
+function concatChunks(chunks: Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
+function indexOf(
+  haystack: Uint8Array,
+  needle: Uint8Array,
+  from: number,
+): number {
+  const first = needle[0];
+  const last = haystack.length - needle.length;
+  for (let i = haystack.indexOf(first, from); i !== -1 && i <= last;) {
+    let j = 1;
+    while (j < needle.length && haystack[i + j] === needle[j]) j++;
+    if (j === needle.length) return i;
+    i = haystack.indexOf(first, i + 1);
+  }
+  return -1;
+}
+
+/**
+ * A buffered reader of a byte stream. Mirrors `asyncio.StreamReader`:
+ * `read`, `readline`, `readexactly`, `readuntil`, `atEof`, and async
+ * iteration over lines (`for await (const line of reader)`).
+ *
+ * @example Feed a reader by hand
+ * ```ts
+ * import { newEventLoop, StreamReader } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ *
+ * const loop = newEventLoop();
+ * const lines = await loop.runUntilComplete(async () => {
+ *   const reader = new StreamReader();
+ *   reader.feedData(new TextEncoder().encode("one\ntwo\n"));
+ *   reader.feedEof();
+ *   const out: string[] = [];
+ *   for await (const line of reader) out.push(new TextDecoder().decode(line));
+ *   return out;
+ * });
+ * assert.deepEqual(lines, ["one\n", "two\n"]);
+ * loop.close();
+ * ```
+ */
+export class StreamReader {
+  #limit: number;
+  #loop: AbstractEventLoop;
+  #chunks: Uint8Array[] = [];
+  #size = 0;
+  #eof = false;
+  #waiter: Future<null> | null = null;
+  #exception: Error | null = null;
+  #transport: PausableTransport | null = null;
+  #paused = false;
+
+  /**
+   * Creates a reader.
+   *
+   * @param limit The buffer limit (default 64 KiB): the longest line
+   *   `readline` accepts, and half the buffer size that pauses the
+   *   transport.
+   * @param options `loop`: the loop (default: the running loop).
+   * @throws {RangeError} unless `limit` is a positive number.
+   */
+  constructor(
+    limit: number = DEFAULT_LIMIT,
+    options: { loop?: AbstractEventLoop } = {},
+  ) {
+    if (typeof limit !== "number" || !(limit > 0)) {
+      throw new RangeError(`limit must be a positive number, got ${limit}`);
+    }
+    this.#limit = limit;
+    this.#loop = options.loop ?? getRunningLoop();
+  }
+
+  /** The buffer limit. */
+  get limit(): number {
+    return this.#limit;
+  }
+
+  /**
+   * The error set by `setException`, or null. Mirrors `exception()`.
+   *
+   * @example
+   * ```ts
+   * import { StreamReader } from "@aio/loop";
+   * console.assert(typeof StreamReader.prototype.exception === "function");
+   * ```
+   */
+  exception(): Error | null {
+    return this.#exception;
+  }
+
+  /**
+   * Makes every pending and future read fail with `exc`. Mirrors
+   * `set_exception()`.
+   *
+   * @example
+   * ```ts
+   * import { StreamReader } from "@aio/loop";
+   * console.assert(typeof StreamReader.prototype.setException === "function");
+   * ```
+   */
+  setException(exc: Error): void {
+    this.#exception = exc;
+    const waiter = this.#waiter;
+    if (waiter !== null) {
+      this.#waiter = null;
+      if (!waiter.cancelled()) waiter.setException(exc);
+    }
+  }
+
+  #wakeupWaiter(): void {
+    const waiter = this.#waiter;
+    if (waiter !== null) {
+      this.#waiter = null;
+      if (!waiter.cancelled()) waiter.setResult(null);
+    }
+  }
+
+  /**
+   * Attaches the transport to pause and resume. Mirrors `set_transport()`.
+   *
+   * @throws {RuntimeError} when a transport is already set.
+   * @example
+   * ```ts
+   * import { StreamReader } from "@aio/loop";
+   * console.assert(typeof StreamReader.prototype.setTransport === "function");
+   * ```
+   */
+  setTransport(transport: PausableTransport): void {
+    if (this.#transport !== null) {
+      throw new RuntimeError("Transport already set");
+    }
+    this.#transport = transport;
+  }
+
+  #maybeResumeTransport(): void {
+    if (this.#paused && this.#size <= this.#limit) {
+      this.#paused = false;
+      this.#transport!.resumeReading();
+    }
+  }
+
+  /**
+   * Marks the end of the stream. Mirrors `feed_eof()`.
+   *
+   * @example
+   * ```ts
+   * import { StreamReader } from "@aio/loop";
+   * console.assert(typeof StreamReader.prototype.feedEof === "function");
+   * ```
+   */
+  feedEof(): void {
+    this.#eof = true;
+    this.#wakeupWaiter();
+  }
+
+  /**
+   * Whether the stream ended and the buffer is empty. Mirrors `at_eof()`.
+   *
+   * @example
+   * ```ts
+   * import { StreamReader } from "@aio/loop";
+   * console.assert(typeof StreamReader.prototype.atEof === "function");
+   * ```
+   */
+  atEof(): boolean {
+    return this.#eof && this.#size === 0;
+  }
+
+  /**
+   * Adds bytes to the buffer (the reader keeps `data`); pauses the
+   * transport when the buffer exceeds twice the limit. Mirrors
+   * `feed_data()`.
+   *
+   * @throws {RuntimeError} after `feedEof()`.
+   * @example
+   * ```ts
+   * import { StreamReader } from "@aio/loop";
+   * console.assert(typeof StreamReader.prototype.feedData === "function");
+   * ```
+   */
+  feedData(data: Uint8Array): void {
+    checkBytes(data, "feedData()");
+    if (this.#eof) throw new RuntimeError("feedData() after feedEof()");
+    if (data.length === 0) return;
+    this.#chunks.push(data);
+    this.#size += data.length;
+    this.#wakeupWaiter();
+    if (
+      this.#transport !== null && !this.#paused &&
+      this.#size > 2 * this.#limit
+    ) {
+      try {
+        this.#transport.pauseReading();
+        this.#paused = true;
+      } catch {
+        // A transport that cannot pause: stop trying (asyncio's choice).
+        this.#transport = null;
+      }
+    }
+  }
+
+  /** Waits until `feedData()` or `feedEof()` is called. */
+  async #waitForData(funcName: string): Promise<void> {
+    if (this.#waiter !== null) {
+      throw new RuntimeError(
+        `${funcName}() called while another coroutine is already waiting for incoming data`,
+      );
+    }
+    if (this.#eof) throw new RuntimeError("_waitForData after EOF");
+    // A paused transport with a buffer below the limit would never wake us.
+    if (this.#paused) {
+      this.#paused = false;
+      this.#transport!.resumeReading();
+    }
+    const waiter = this.#loop.createFuture<null>();
+    this.#waiter = waiter;
+    try {
+      await waiter;
+    } finally {
+      if (this.#waiter === waiter) this.#waiter = null;
+    }
+  }
+
+  /** The buffer as one array (joins chunks when needed). */
+  #flat(): Uint8Array {
+    if (this.#chunks.length === 0) return EMPTY;
+    if (this.#chunks.length > 1) {
+      this.#chunks = [concatChunks(this.#chunks, this.#size)];
+    }
+    return this.#chunks[0];
+  }
+
+  /** Removes and returns the first `n` bytes of the buffer. */
+  #take(n: number): Uint8Array {
+    if (n === 0) return EMPTY;
+    if (n >= this.#size) {
+      const all = concatChunks(this.#chunks, this.#size);
+      this.#chunks = [];
+      this.#size = 0;
+      this.#maybeResumeTransport();
+      return all;
+    }
+    const first = this.#chunks[0];
+    let out: Uint8Array;
+    if (first.length > n) {
+      out = first.subarray(0, n);
+      this.#chunks[0] = first.subarray(n);
+    } else {
+      const flat = this.#flat();
+      out = flat.subarray(0, n);
+      this.#chunks[0] = flat.subarray(n);
+    }
+    if (this.#chunks[0].length === 0) this.#chunks.shift();
+    this.#size -= n;
+    this.#maybeResumeTransport();
+    return out;
+  }
+
+  /**
+   * Reads a line (up to and including `\n`). At EOF returns what is left,
+   * possibly an empty array. Mirrors `readline()`.
+   *
+   * @throws {RangeError} when the line is longer than the limit (asyncio's
+   *   `ValueError`); the line is dropped from the buffer.
+   * @example
+   * ```ts
+   * import { StreamReader } from "@aio/loop";
+   * console.assert(typeof StreamReader.prototype.readline === "function");
+   * ```
+   */
+  async readline(): Promise<Uint8Array> {
+    try {
+      return await this.readuntil(NEWLINE);
+    } catch (error) {
+      if (error instanceof IncompleteReadError) return error.partial;
+      if (error instanceof LimitOverrunError) {
+        const flat = this.#flat();
+        if (flat[error.consumed] === 10) this.#take(error.consumed + 1);
+        else this.#take(this.#size);
+        throw new RangeError(error.message);
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Reads up to and including `separator` (default `\n`; an array of
+   * separators matches the first found). Mirrors `readuntil()`.
+   *
+   * @throws {IncompleteReadError} at EOF before the separator (`partial`
+   *   holds what was read; the buffer is emptied).
+   * @throws {LimitOverrunError} when more than `limit` bytes precede the
+   *   separator (the data stays in the buffer).
+   * @throws {RangeError} for an empty separator.
+   * @example
+   * ```ts
+   * import { StreamReader } from "@aio/loop";
+   * console.assert(typeof StreamReader.prototype.readuntil === "function");
+   * ```
+   */
+  async readuntil(
+    separator: Uint8Array | Uint8Array[] = NEWLINE,
+  ): Promise<Uint8Array> {
+    const separators = Array.isArray(separator) ? separator : [separator];
+    if (separators.length === 0) {
+      throw new RangeError("Separator should contain at least one element");
+    }
+    for (const sep of separators) {
+      checkBytes(sep, "readuntil()");
+      if (sep.length === 0) {
+        throw new RangeError("Separator should be at least one-byte string");
+      }
+    }
+    if (this.#exception !== null) throw this.#exception;
+    const minLen = Math.min(...separators.map((s) => s.length));
+    const maxLen = Math.max(...separators.map((s) => s.length));
+    let offset = 0;
+    let match = -1;
+    let matchLen = 0;
+    for (;;) {
+      const size = this.#size;
+      if (size - offset >= minLen) {
+        const flat = this.#flat();
+        for (const sep of separators) {
+          const at = indexOf(flat, sep, offset);
+          if (at !== -1 && (match === -1 || at < match)) {
+            match = at;
+            matchLen = sep.length;
+          }
+        }
+        if (match !== -1) break;
+        offset = Math.max(0, size + 1 - maxLen);
+        if (offset > this.#limit) {
+          throw new LimitOverrunError(
+            "Separator is not found, and chunk exceed the limit",
+            offset,
+          );
+        }
+      }
+      if (this.#eof) {
+        const partial = this.#take(this.#size);
+        throw new IncompleteReadError(partial, null);
+      }
+      await this.#waitForData("readuntil");
+      if (this.#exception !== null) throw this.#exception;
+    }
+    if (match > this.#limit) {
+      throw new LimitOverrunError(
+        "Separator is found, but chunk is longer than limit",
+        match,
+      );
+    }
+    return this.#take(match + matchLen);
+  }
+
+  /**
+   * Reads up to `n` bytes; with `n` < 0 (the default), everything until
+   * EOF. Returns an empty array at EOF. Mirrors `read()`.
+   *
+   * @example
+   * ```ts
+   * import { StreamReader } from "@aio/loop";
+   * console.assert(typeof StreamReader.prototype.read === "function");
+   * ```
+   */
+  async read(n: number = -1): Promise<Uint8Array> {
+    if (typeof n !== "number" || Number.isNaN(n)) {
+      throw new TypeError(`read(): n must be a number, got ${typeof n}`);
+    }
+    if (this.#exception !== null) throw this.#exception;
+    if (n === 0) return new Uint8Array(0);
+    if (n < 0) {
+      // Take whatever is buffered each time (consuming resumes a paused
+      // transport), until EOF.
+      const blocks: Uint8Array[] = [];
+      let total = 0;
+      for (;;) {
+        if (this.#size > 0) {
+          total += this.#size;
+          blocks.push(...this.#chunks);
+          this.#chunks = [];
+          this.#size = 0;
+          this.#maybeResumeTransport();
+        }
+        if (this.#eof) break;
+        await this.#waitForData("read");
+        if (this.#exception !== null) throw this.#exception;
+      }
+      return concatChunks(blocks, total);
+    }
+    if (this.#size === 0 && !this.#eof) {
+      await this.#waitForData("read");
+      if (this.#exception !== null) throw this.#exception;
+    }
+    return this.#take(Math.min(n, this.#size));
+  }
+
+  /**
+   * Reads exactly `n` bytes. Mirrors `readexactly()`.
+   *
+   * @throws {IncompleteReadError} when EOF comes first (`partial` holds
+   *   what was read).
+   * @throws {RangeError} for a negative `n`.
+   * @example
+   * ```ts
+   * import { StreamReader } from "@aio/loop";
+   * console.assert(typeof StreamReader.prototype.readexactly === "function");
+   * ```
+   */
+  async readexactly(n: number): Promise<Uint8Array> {
+    if (typeof n !== "number" || !Number.isInteger(n)) {
+      throw new TypeError(`readexactly(): n must be an integer, got ${n}`);
+    }
+    if (n < 0) {
+      throw new RangeError("readexactly size can not be less than zero");
+    }
+    if (this.#exception !== null) throw this.#exception;
+    if (n === 0) return new Uint8Array(0);
+    while (this.#size < n) {
+      if (this.#eof) {
+        const partial = this.#take(this.#size);
+        throw new IncompleteReadError(partial, n);
+      }
+      await this.#waitForData("readexactly");
+      if (this.#exception !== null) throw this.#exception;
+    }
+    return this.#take(n);
+  }
+
+  /**
+   * Iterates over lines until EOF. Mirrors `__aiter__`/`__anext__`.
+   *
+   * @example
+   * ```ts
+   * import { StreamReader } from "@aio/loop";
+   * console.assert(typeof StreamReader.prototype[Symbol.asyncIterator] === "function");
+   * ```
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, undefined> {
+    for (;;) {
+      const line = await this.readline();
+      if (line.length === 0) return;
+      yield line;
+    }
+  }
+
+  /** A description like `<StreamReader 10 bytes eof>`. */
+  toString(): string {
+    const info = ["StreamReader"];
+    if (this.#size > 0) info.push(`${this.#size} bytes`);
+    if (this.#eof) info.push("eof");
+    if (this.#limit !== DEFAULT_LIMIT) info.push(`limit=${this.#limit}`);
+    if (this.#waiter !== null) info.push("waiter");
+    if (this.#exception !== null) info.push(`exception=${this.#exception}`);
+    if (this.#transport !== null) info.push(`transport=${this.#transport}`);
+    if (this.#paused) info.push("paused");
+    return `<${info.join(" ")}>`;
+  }
+}
+
+/**
+ * Write flow control for stream protocols: `drain()` waits while the
+ * transport has paused writing. Mirrors asyncio's `FlowControlMixin`.
+ *
+ * @example
+ * ```ts
+ * import { FlowControlMixin, newEventLoop } from "@aio/loop";
+ * const loop = newEventLoop();
+ * const proto = new FlowControlMixin(loop);
+ * proto.pauseWriting();
+ * proto.resumeWriting();
+ * await loop.runUntilComplete(() => proto._drainHelper());
+ * loop.close();
+ * ```
+ */
+export class FlowControlMixin extends Protocol {
+  /** @internal */ protected _loop: AbstractEventLoop;
+  #paused = false;
+  #drainWaiters: Future<null>[] = [];
+  #connectionLost = false;
+
+  /**
+   * Creates the protocol.
+   *
+   * @param loop The loop (default: the running loop).
+   */
+  constructor(loop?: AbstractEventLoop | null) {
+    super();
+    this._loop = loop ?? getRunningLoop();
+  }
+
+  /** The transport's buffer is full: `drain()` waits. */
+  override pauseWriting(): void {
+    this.#paused = true;
+  }
+
+  /** The transport's buffer drained: waiting `drain()`s return. */
+  override resumeWriting(): void {
+    this.#paused = false;
+    for (const waiter of this.#drainWaiters) {
+      if (!waiter.done()) waiter.setResult(null);
+    }
+  }
+
+  /** The connection is gone: waiting `drain()`s fail with `exc`, if any. */
+  override connectionLost(exc: Error | null): void {
+    this.#connectionLost = true;
+    if (!this.#paused) return;
+    for (const waiter of this.#drainWaiters) {
+      if (!waiter.done()) {
+        if (exc === null) waiter.setResult(null);
+        else waiter.setException(exc);
+      }
+    }
+  }
+
+  /** @internal What `StreamWriter.drain()` awaits. */
+  async _drainHelper(): Promise<void> {
+    if (this.#connectionLost) {
+      throw new Deno.errors.ConnectionReset("Connection lost");
+    }
+    if (!this.#paused) return;
+    const waiter = this._loop.createFuture<null>();
+    this.#drainWaiters.push(waiter);
+    try {
+      await waiter;
+    } finally {
+      this.#drainWaiters.splice(this.#drainWaiters.indexOf(waiter), 1);
+    }
+  }
+
+  /** @internal The future `StreamWriter.waitClosed()` awaits. */
+  _getCloseWaiter(_stream: StreamWriter): Future<null> {
+    throw new RuntimeError("this protocol has no close waiter");
+  }
+}
+
+/**
+ * The writing half of a stream. Mirrors `asyncio.StreamWriter`: `write`
+ * never blocks; `await drain()` after writing waits for the transport's
+ * buffer to drain (and reports a lost connection).
+ *
+ * @example
+ * ```ts
+ * import { StreamWriter } from "@aio/loop";
+ * console.assert(typeof StreamWriter.prototype.drain === "function");
+ * ```
+ */
+export class StreamWriter {
+  #transport: WritableTransport;
+  #protocol: FlowControlMixin;
+  #reader: StreamReader | null;
+  #loop: AbstractEventLoop;
+
+  /**
+   * Wraps a transport; stream helpers create these.
+   *
+   * @param transport The transport to write to.
+   * @param protocol Its protocol (flow control and the close waiter).
+   * @param reader The reader of the same connection, if any.
+   * @param loop The loop.
+   */
+  constructor(
+    transport: WritableTransport,
+    protocol: FlowControlMixin,
+    reader: StreamReader | null,
+    loop: AbstractEventLoop,
+  ) {
+    this.#transport = transport;
+    this.#protocol = protocol;
+    this.#reader = reader;
+    this.#loop = loop;
+  }
+
+  /** The transport. */
+  get transport(): WritableTransport {
+    return this.#transport;
+  }
+
+  /**
+   * Queues bytes (see the transport's `write`). Mirrors `write()`.
+   *
+   * @example
+   * ```ts
+   * import { StreamWriter } from "@aio/loop";
+   * console.assert(typeof StreamWriter.prototype.write === "function");
+   * ```
+   */
+  write(data: Uint8Array): void {
+    this.#transport.write(data);
+  }
+
+  /**
+   * Queues several byte arrays. Mirrors `writelines()`.
+   *
+   * @example
+   * ```ts
+   * import { StreamWriter } from "@aio/loop";
+   * console.assert(typeof StreamWriter.prototype.writelines === "function");
+   * ```
+   */
+  writelines(data: Iterable<Uint8Array>): void {
+    for (const chunk of data) this.#transport.write(chunk);
+  }
+
+  /**
+   * Closes the write end after flushing. Mirrors `write_eof()`.
+   *
+   * @example
+   * ```ts
+   * import { StreamWriter } from "@aio/loop";
+   * console.assert(typeof StreamWriter.prototype.writeEof === "function");
+   * ```
+   */
+  writeEof(): void {
+    this.#transport.writeEof();
+  }
+
+  /**
+   * Whether the transport supports `writeEof()`. Mirrors `can_write_eof()`.
+   *
+   * @example
+   * ```ts
+   * import { StreamWriter } from "@aio/loop";
+   * console.assert(typeof StreamWriter.prototype.canWriteEof === "function");
+   * ```
+   */
+  canWriteEof(): boolean {
+    return this.#transport.canWriteEof();
+  }
+
+  /**
+   * Closes the transport. Mirrors `close()`; `await waitClosed()` after.
+   *
+   * @example
+   * ```ts
+   * import { StreamWriter } from "@aio/loop";
+   * console.assert(typeof StreamWriter.prototype.close === "function");
+   * ```
+   */
+  close(): void {
+    this.#transport.close();
+  }
+
+  /**
+   * Whether the transport is closing or closed. Mirrors `is_closing()`.
+   *
+   * @example
+   * ```ts
+   * import { StreamWriter } from "@aio/loop";
+   * console.assert(typeof StreamWriter.prototype.isClosing === "function");
+   * ```
+   */
+  isClosing(): boolean {
+    return this.#transport.isClosing();
+  }
+
+  /**
+   * Waits until the transport is closed. Mirrors `wait_closed()`.
+   *
+   * @throws the error that closed it, if any (e.g. `Deno.errors.BrokenPipe`).
+   * @example
+   * ```ts
+   * import { StreamWriter } from "@aio/loop";
+   * console.assert(typeof StreamWriter.prototype.waitClosed === "function");
+   * ```
+   */
+  async waitClosed(): Promise<void> {
+    await this.#protocol._getCloseWaiter(this);
+  }
+
+  /**
+   * Transport information. Mirrors `get_extra_info()`.
+   *
+   * @example
+   * ```ts
+   * import { StreamWriter } from "@aio/loop";
+   * console.assert(typeof StreamWriter.prototype.getExtraInfo === "function");
+   * ```
+   */
+  getExtraInfo(name: string, defaultValue: unknown = null): unknown {
+    return this.#transport.getExtraInfo(name, defaultValue);
+  }
+
+  /**
+   * Waits until the write buffer is below its high-water mark. Mirrors
+   * `drain()`.
+   *
+   * @throws the reader's error, the error that closed the connection, or
+   *   `Deno.errors.ConnectionReset` once it is lost.
+   * @example
+   * ```ts
+   * import { StreamWriter } from "@aio/loop";
+   * console.assert(typeof StreamWriter.prototype.drain === "function");
+   * ```
+   */
+  async drain(): Promise<void> {
+    if (this.#reader !== null) {
+      const exc = this.#reader.exception();
+      if (exc !== null) throw exc;
+    }
+    if (this.#transport.isClosing()) {
+      // Let connectionLost() run first: it tells drain() what happened.
+      await sleep(0);
+    }
+    await this.#protocol._drainHelper();
+  }
+
+  /** A description like `<StreamWriter transport=...>`. */
+  toString(): string {
+    const info = ["StreamWriter", `transport=${this.#transport}`];
+    if (this.#reader !== null) info.push(`reader=${this.#reader}`);
+    void this.#loop;
+    return `<${info.join(" ")}>`;
+  }
+}
+
+/**
+ * The protocol between a stream transport and a `StreamReader` (and a
+ * `StreamWriter` for `clientConnectedCb`). Mirrors
+ * `asyncio.StreamReaderProtocol`.
+ *
+ * @example Read a pipe through a StreamReader
+ * ```ts
+ * import { newEventLoop, StreamReader, StreamReaderProtocol } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ *
+ * const loop = newEventLoop();
+ * const text = await loop.runUntilComplete(async () => {
+ *   const reader = new StreamReader();
+ *   const stream = ReadableStream.from([new TextEncoder().encode("a line\n")]);
+ *   await loop.connectReadPipe(() => new StreamReaderProtocol(reader), stream);
+ *   return new TextDecoder().decode(await reader.readline());
+ * });
+ * assert.equal(text, "a line\n");
+ * loop.close();
+ * ```
+ */
+export class StreamReaderProtocol extends FlowControlMixin {
+  #reader: StreamReader | null;
+  #clientConnectedCb:
+    | ((reader: StreamReader, writer: StreamWriter) => unknown)
+    | null;
+  #writer: StreamWriter | null = null;
+  #closed: Future<null>;
+  #task: unknown = null;
+
+  /**
+   * Creates the protocol.
+   *
+   * @param streamReader The reader to feed.
+   * @param clientConnectedCb Called with `(reader, writer)` on connection;
+   *   a returned promise runs as a task.
+   * @param loop The loop (default: the running loop).
+   */
+  constructor(
+    streamReader: StreamReader,
+    clientConnectedCb:
+      | ((reader: StreamReader, writer: StreamWriter) => unknown)
+      | null = null,
+    loop?: AbstractEventLoop | null,
+  ) {
+    super(loop);
+    this.#reader = streamReader;
+    this.#clientConnectedCb = clientConnectedCb;
+    this.#closed = this._loop.createFuture<null>();
+  }
+
+  /** Attaches the reader to the transport (and calls the callback). */
+  override connectionMade(transport: AnyTransport): void {
+    const t = transport as BaseTransport & PausableTransport;
+    if (typeof t.pauseReading === "function") this.#reader?.setTransport(t);
+    if (this.#clientConnectedCb !== null && this.#reader !== null) {
+      this.#writer = new StreamWriter(
+        transport as WritableTransport,
+        this,
+        this.#reader,
+        this._loop,
+      );
+      const result = this.#clientConnectedCb(this.#reader, this.#writer);
+      if (result instanceof Promise) {
+        this.#task = this._loop.createTask(result);
+      }
+    }
+  }
+
+  /** Feeds EOF (or the error) to the reader and completes `waitClosed`. */
+  override connectionLost(exc: Error | null): void {
+    const reader = this.#reader;
+    if (reader !== null) {
+      if (exc === null) reader.feedEof();
+      else reader.setException(exc);
+    }
+    if (!this.#closed.done()) {
+      if (exc === null) this.#closed.setResult(null);
+      else {
+        this.#closed.setException(exc);
+        this.#closed.exception(); // retrieved: nobody has to await it
+      }
+    }
+    super.connectionLost(exc);
+    this.#reader = null;
+    this.#writer = null;
+    this.#task = null;
+  }
+
+  /** Feeds bytes to the reader. */
+  override dataReceived(data: Uint8Array): void {
+    this.#reader?.feedData(data);
+  }
+
+  /** Feeds EOF to the reader; keeps the transport open for writing. */
+  override eofReceived(): boolean {
+    this.#reader?.feedEof();
+    return true;
+  }
+
+  /** @internal */
+  override _getCloseWaiter(_stream: StreamWriter): Future<null> {
+    return this.#closed;
+  }
+}

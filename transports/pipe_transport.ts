@@ -1,0 +1,911 @@
+/**
+ * Read and write pipe transports: what `connectReadPipe` /
+ * `connectWritePipe` hand to protocols, and what a child's PIPE streams
+ * are. Mirrors asyncio's `_UnixReadPipeTransport` and
+ * `_UnixWritePipeTransport`, over web streams instead of descriptors.
+ *
+ * A pipe is a `ReadableStream<Uint8Array>` / `WritableStream<Uint8Array>`,
+ * or anything with `.readable` / `.writable` (`Deno.FsFile`, `Deno.stdin`,
+ * `Deno.stdout`, a child's pipes). The transport locks the stream for its
+ * lifetime; closing the transport cancels (read) or closes (write) it,
+ * which for a file or a child's pipe closes the descriptor, as asyncio
+ * closes the pipe.
+ *
+ * Reading keeps one `read()` in flight and reads ahead at most two chunks
+ * while the loop delivers them (as a kernel keeps receiving); a paused
+ * transport starts no read, so a fast writer fills the OS pipe and blocks
+ * instead of filling memory. Writing keeps one `write()` in flight, buffers the rest, and
+ * calls `pauseWriting()` / `resumeWriting()` on the water marks. Every
+ * completion reaches the protocol through the loop's dispatcher.
+ *
+ * @module
+ */
+import type { BaseEventLoop } from "../loop/base_loop.ts";
+import type { Registration } from "../loop/dispatcher.ts";
+import type { ProtocolFactory } from "../loop/event_loop.ts";
+import type { Future } from "../loop/futures.ts";
+import { logger } from "../loop/log.ts";
+import {
+  readableOf,
+  type ReadablePipe,
+  writableOf,
+  type WritablePipe,
+} from "../loop/process.ts";
+import { checkBytes } from "../loop/socket.ts";
+import type { BaseProtocol, Protocol } from "../protocols/protocol.ts";
+import { computeLimits } from "./socket_transport.ts";
+import { ReadTransport, WriteTransport } from "./transport.ts";
+
+/** After this many writes to a lost pipe, each one warns. */
+const LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5;
+/** Completed reads a read pipe may hold ahead of its protocol. */
+const READ_AHEAD = 2;
+/** Queued chunks are joined into one write up to this size. */
+const JOIN_LIMIT = 256 * 1024;
+
+/** Whether `error` is one of Deno's OS errors (asyncio's `OSError`). */
+export function isOsError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  for (const cls of Object.values(Deno.errors)) {
+    if (error instanceof cls) return true;
+  }
+  return false;
+}
+
+interface ReadOutcome {
+  result: ReadableStreamReadResult<Uint8Array> | null;
+  error: unknown;
+}
+
+function reportFatal(
+  loop: BaseEventLoop,
+  error: unknown,
+  message: string,
+  transport: object,
+  protocol: BaseProtocol,
+): void {
+  // OS errors (a closed peer, a broken pipe) are the pipe's normal ending:
+  // asyncio logs them in debug mode only.
+  if (isOsError(error)) {
+    if (loop.getDebug()) logger.debug(`${transport}: ${message}: ${error}`);
+    return;
+  }
+  loop.callExceptionHandler({
+    message,
+    exception: error,
+    transport,
+    protocol,
+  });
+}
+
+/**
+ * The read end of a pipe. Mirrors asyncio's `_UnixReadPipeTransport`:
+ * `dataReceived` for each chunk (the protocol owns the chunk), then
+ * `eofReceived()` and `connectionLost(null)` at the end of the stream.
+ *
+ * @example Read a web stream
+ * ```ts
+ * import { newEventLoop, Protocol } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ *
+ * const loop = newEventLoop();
+ * const text = await loop.runUntilComplete(async () => {
+ *   const done = loop.createFuture<string>();
+ *   let got = "";
+ *   class Collect extends Protocol {
+ *     override dataReceived(data: Uint8Array) { got += new TextDecoder().decode(data); }
+ *     override connectionLost() { done.setResult(got); }
+ *   }
+ *   const stream = ReadableStream.from([new TextEncoder().encode("hi")]);
+ *   await loop.connectReadPipe(() => new Collect(), stream);
+ *   return await done;
+ * });
+ * assert.equal(text, "hi");
+ * loop.close();
+ * ```
+ */
+export class ReadPipeTransport extends ReadTransport {
+  #loop: BaseEventLoop;
+  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #protocol: BaseProtocol;
+  #registration: Registration;
+  /** A `read()` is in flight. */
+  #reading = false;
+  /** Completed reads not yet delivered (at most READ_AHEAD). */
+  #queue: ReadOutcome[] = [];
+  /** The stream's end (or an error) is queued: read no more. */
+  #ended = false;
+  #paused = false;
+  #closing = false;
+  #closed = false;
+
+  /**
+   * Wraps the read end of a pipe; `loop.connectReadPipe()` is the usual way
+   * to get one.
+   *
+   * @param loop The loop the protocol's callbacks run on.
+   * @param pipe A readable stream, or an object with `.readable`.
+   * @param protocol The protocol to call.
+   * @param waiter Completed (with null) once `connectionMade` has run.
+   * @param extra Extra information besides `pipe`.
+   * @throws {TypeError} when `pipe` is not a readable pipe.
+   * @throws {RangeError} when its stream is locked (already being read).
+   */
+  constructor(
+    loop: BaseEventLoop,
+    pipe: ReadablePipe,
+    protocol: BaseProtocol,
+    waiter: Future<null> | null = null,
+    extra: Record<string, unknown> | null = null,
+  ) {
+    const stream = readableOf(pipe);
+    if (stream === null) {
+      throw new TypeError(
+        "a read pipe is a ReadableStream<Uint8Array> or an object with .readable (Deno.FsFile, Deno.stdin, a child's stdout)",
+      );
+    }
+    if (stream.locked) {
+      throw new RangeError(
+        "the pipe's stream is locked: another reader is using it",
+      );
+    }
+    super({ ...extra, pipe });
+    this.#loop = loop;
+    this.#protocol = protocol;
+    this.#reader = stream.getReader();
+    this.#registration = loop._dispatcher.register("read pipe");
+    loop.callSoon(() => this.#protocol.connectionMade(this));
+    loop.callSoon(this.#readMore);
+    if (waiter !== null) {
+      loop.callSoon(() => {
+        if (!waiter.done()) waiter.setResult(null);
+      });
+    }
+  }
+
+  readonly #readMore = (): void => {
+    if (
+      this.#reading || this.#paused || this.#closing || this.#ended ||
+      this.#queue.length >= READ_AHEAD
+    ) return;
+    this.#reading = true;
+    this.#registration.beginWait();
+    this.#reader.read().then(this.#onRead, this.#onReadError);
+  };
+
+  readonly #onRead = (result: ReadableStreamReadResult<Uint8Array>): void => {
+    this.#registration.endWait();
+    this.#reading = false;
+    if (this.#closing) return;
+    this.#queue.push({ result, error: null });
+    if (result.done) this.#ended = true;
+    // Read ahead while the loop delivers this chunk (as a kernel keeps
+    // receiving), up to READ_AHEAD chunks; never while paused.
+    else this.#readMore();
+    this.#registration.post(this.#readDone);
+  };
+
+  readonly #onReadError = (error: unknown): void => {
+    this.#registration.endWait();
+    this.#reading = false;
+    if (this.#closing) return;
+    this.#ended = true;
+    this.#queue.push({
+      result: null,
+      error: error ?? new Error("read failed"),
+    });
+    this.#registration.post(this.#readDone);
+  };
+
+  /** Delivers completed reads in order, until paused or closing. */
+  readonly #readDone = (): void => {
+    while (this.#queue.length > 0 && !this.#paused && !this.#closing) {
+      const { result, error } = this.#queue.shift()!;
+      if (result === null) {
+        this.#fatalError(error, "Fatal read error on pipe transport");
+        return;
+      }
+      if (result.done) {
+        this.#onEof();
+        return;
+      }
+      const data = result.value;
+      if (!(data instanceof Uint8Array)) {
+        this.#fatalError(
+          new TypeError(
+            `a read pipe must yield Uint8Array chunks, got ${typeof data}`,
+          ),
+          "Fatal read error on pipe transport",
+        );
+        return;
+      }
+      if (data.length === 0) continue;
+      try {
+        (this.#protocol as Protocol).dataReceived(data);
+      } catch (error) {
+        this.#fatalError(
+          error,
+          "Fatal error: protocol.dataReceived() call failed.",
+        );
+        return;
+      }
+    }
+    this.#readMore();
+  };
+
+  #onEof(): void {
+    if (this.#loop.getDebug()) logger.debug(`${this} was closed by peer`);
+    this.#closing = true;
+    this.#reader.releaseLock();
+    try {
+      (this.#protocol as Protocol).eofReceived?.();
+    } catch (error) {
+      this.#loop.callExceptionHandler({
+        message: "Fatal error: protocol.eofReceived() call failed.",
+        exception: error,
+        transport: this,
+        protocol: this.#protocol,
+      });
+    }
+    this.#loop.callSoon(() => this.#callConnectionLost(null));
+  }
+
+  /**
+   * Whether the transport is receiving. Mirrors `is_reading()`.
+   *
+   * @example
+   * ```ts
+   * import { ReadPipeTransport } from "@aio/loop";
+   * console.assert(typeof ReadPipeTransport.prototype.isReading === "function");
+   * ```
+   */
+  override isReading(): boolean {
+    return !this.#paused && !this.#closing;
+  }
+
+  /**
+   * Stops reading: no more is pulled from the stream (so the writer
+   * blocks) and `dataReceived` is not called until `resumeReading()`.
+   * Mirrors `pause_reading()`; a no-op when paused or closing.
+   *
+   * @example
+   * ```ts
+   * import { ReadPipeTransport } from "@aio/loop";
+   * console.assert(typeof ReadPipeTransport.prototype.pauseReading === "function");
+   * ```
+   */
+  override pauseReading(): void {
+    if (!this.isReading()) return;
+    this.#paused = true;
+    if (this.#loop.getDebug()) logger.debug(`${this} pauses reading`);
+  }
+
+  /**
+   * Resumes reading. Mirrors `resume_reading()`; a no-op unless paused.
+   *
+   * @example
+   * ```ts
+   * import { ReadPipeTransport } from "@aio/loop";
+   * console.assert(typeof ReadPipeTransport.prototype.resumeReading === "function");
+   * ```
+   */
+  override resumeReading(): void {
+    if (this.#closing || !this.#paused) return;
+    this.#paused = false;
+    this.#loop.callSoon(this.#readDone);
+    if (this.#loop.getDebug()) logger.debug(`${this} resumes reading`);
+  }
+
+  /**
+   * @internal Chunks pulled from the stream and not yet delivered, plus a
+   * read in flight: tests use it to check a paused transport stays bounded.
+   */
+  get _pulledAhead(): number {
+    return this.#queue.length + (this.#reading ? 1 : 0);
+  }
+
+  /**
+   * Switches the protocol. Mirrors `set_protocol()`.
+   *
+   * @example
+   * ```ts
+   * import { ReadPipeTransport } from "@aio/loop";
+   * console.assert(typeof ReadPipeTransport.prototype.setProtocol === "function");
+   * ```
+   */
+  override setProtocol(protocol: BaseProtocol): void {
+    this.#protocol = protocol;
+  }
+
+  /**
+   * The current protocol. Mirrors `get_protocol()`.
+   *
+   * @example
+   * ```ts
+   * import { ReadPipeTransport } from "@aio/loop";
+   * console.assert(typeof ReadPipeTransport.prototype.getProtocol === "function");
+   * ```
+   */
+  override getProtocol(): BaseProtocol {
+    return this.#protocol;
+  }
+
+  /**
+   * Whether the transport is closing or closed. Mirrors `is_closing()`.
+   *
+   * @example
+   * ```ts
+   * import { ReadPipeTransport } from "@aio/loop";
+   * console.assert(typeof ReadPipeTransport.prototype.isClosing === "function");
+   * ```
+   */
+  override isClosing(): boolean {
+    return this.#closing;
+  }
+
+  /**
+   * Stops reading and closes the pipe (cancels its stream); the protocol's
+   * `connectionLost(null)` follows. Mirrors `close()`; idempotent.
+   *
+   * @example
+   * ```ts
+   * import { ReadPipeTransport } from "@aio/loop";
+   * console.assert(typeof ReadPipeTransport.prototype.close === "function");
+   * ```
+   */
+  override close(): void {
+    if (!this.#closing) this.#close(null);
+  }
+
+  #fatalError(error: unknown, message: string): void {
+    reportFatal(this.#loop, error, message, this, this.#protocol);
+    this.#close(error);
+  }
+
+  #close(error: unknown): void {
+    this.#closing = true;
+    this.#queue = [];
+    // Cancelling releases the descriptor behind the stream; the protocol
+    // hears of it once that is done, so nothing is left open after
+    // connectionLost().
+    this.#registration.begin();
+    this.#reader.cancel().catch(() => {}).then(() => {
+      this.#registration.end();
+      this.#registration.post(() => this.#callConnectionLost(error));
+    });
+  }
+
+  #callConnectionLost(error: unknown): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#protocol.connectionLost((error ?? null) as Error | null);
+    } finally {
+      this.#registration.close();
+    }
+  }
+
+  /** A description like `<ReadPipeTransport polling>`. */
+  override toString(): string {
+    const state = this.#closed
+      ? "closed"
+      : this.#closing
+      ? "closing"
+      : this.#paused
+      ? "idle"
+      : "polling";
+    return `<ReadPipeTransport ${state}>`;
+  }
+}
+
+/**
+ * The write end of a pipe. Mirrors asyncio's `_UnixWritePipeTransport`:
+ * buffered `write()`, flow control on the water marks, and `writeEof()` /
+ * `close()` closing the pipe once the buffer is written, followed by
+ * `connectionLost(null)`. A write error (a broken pipe: the reader went
+ * away) ends it with `connectionLost(error)`.
+ *
+ * Deno cannot watch a write-only pipe for its reader going away, so, unlike
+ * asyncio, that is only noticed on the next write (or, for a child's stdin,
+ * when the child exits).
+ *
+ * @example Write into a web stream
+ * ```ts
+ * import { BaseProtocol, newEventLoop, type WriteTransport } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ *
+ * const loop = newEventLoop();
+ * const got: string[] = [];
+ * const sink = new WritableStream<Uint8Array>({
+ *   write(chunk) { got.push(new TextDecoder().decode(chunk)); },
+ * });
+ * await loop.runUntilComplete(async () => {
+ *   const lost = loop.createFuture<null>();
+ *   class P extends BaseProtocol {
+ *     override connectionLost() { lost.setResult(null); }
+ *   }
+ *   const [t] = await loop.connectWritePipe(() => new P(), sink);
+ *   (t as WriteTransport).write(new TextEncoder().encode("hello"));
+ *   t.close();
+ *   await lost;
+ * });
+ * assert.deepEqual(got, ["hello"]);
+ * loop.close();
+ * ```
+ */
+export class WritePipeTransport extends WriteTransport {
+  #loop: BaseEventLoop;
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #protocol: BaseProtocol;
+  #registration: Registration;
+  #chunks: Uint8Array[] = [];
+  /** Bytes queued or being written. */
+  #size = 0;
+  #writing = false;
+  #inFlight = 0;
+  #high = 64 * 1024;
+  #low = 16 * 1024;
+  #protocolPaused = false;
+  #closing = false;
+  #connLost = 0;
+  #closed = false;
+  #ending = false;
+
+  /**
+   * Wraps the write end of a pipe; `loop.connectWritePipe()` is the usual
+   * way to get one.
+   *
+   * @param loop The loop the protocol's callbacks run on.
+   * @param pipe A writable stream, or an object with `.writable`.
+   * @param protocol The protocol to call.
+   * @param waiter Completed (with null) once `connectionMade` has run.
+   * @param extra Extra information besides `pipe`.
+   * @throws {TypeError} when `pipe` is not a writable pipe.
+   * @throws {RangeError} when its stream is locked.
+   */
+  constructor(
+    loop: BaseEventLoop,
+    pipe: WritablePipe,
+    protocol: BaseProtocol,
+    waiter: Future<null> | null = null,
+    extra: Record<string, unknown> | null = null,
+  ) {
+    const stream = writableOf(pipe);
+    if (stream === null) {
+      throw new TypeError(
+        "a write pipe is a WritableStream<Uint8Array> or an object with .writable (Deno.FsFile, Deno.stdout, a child's stdin)",
+      );
+    }
+    if (stream.locked) {
+      throw new RangeError(
+        "the pipe's stream is locked: another writer is using it",
+      );
+    }
+    super({ ...extra, pipe });
+    this.#loop = loop;
+    this.#protocol = protocol;
+    this.#writer = stream.getWriter();
+    this.#registration = loop._dispatcher.register("write pipe");
+    loop.callSoon(() => this.#protocol.connectionMade(this));
+    if (waiter !== null) {
+      loop.callSoon(() => {
+        if (!waiter.done()) waiter.setResult(null);
+      });
+    }
+  }
+
+  /**
+   * Queues bytes to write; never blocks. Mirrors `write()`: after the pipe
+   * is closed or lost, writes are dropped (with a warning after a few).
+   * The array is not copied: don't modify it after `write()`.
+   *
+   * @throws {TypeError} for a string or other non-bytes.
+   * @example
+   * ```ts
+   * import { WritePipeTransport } from "@aio/loop";
+   * console.assert(typeof WritePipeTransport.prototype.write === "function");
+   * ```
+   */
+  override write(data: Uint8Array): void {
+    checkBytes(data, "write()");
+    if (this.#connLost > 0 || this.#closing) {
+      if (this.#connLost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES) {
+        logger.warning(
+          "pipe closed by peer or os.write(pipe, data) raised exception.",
+        );
+      }
+      this.#connLost++;
+      return;
+    }
+    if (data.length === 0) return;
+    this.#chunks.push(data);
+    this.#size += data.length;
+    if (!this.#writing) this.#flush();
+    this.#maybePauseProtocol();
+  }
+
+  /**
+   * Queues several byte arrays. Mirrors `writelines()`.
+   *
+   * @example
+   * ```ts
+   * import { WritePipeTransport } from "@aio/loop";
+   * console.assert(typeof WritePipeTransport.prototype.writelines === "function");
+   * ```
+   */
+  override writelines(listOfData: Iterable<Uint8Array>): void {
+    for (const data of listOfData) this.write(data);
+  }
+
+  #flush(): void {
+    const chunks = this.#chunks;
+    let chunk = chunks[0];
+    let taken = 1;
+    if (chunks.length > 1 && chunk.length < JOIN_LIMIT) {
+      let total = chunk.length;
+      while (
+        taken < chunks.length && total + chunks[taken].length <= JOIN_LIMIT
+      ) {
+        total += chunks[taken++].length;
+      }
+      if (taken > 1) {
+        const joined = new Uint8Array(total);
+        let offset = 0;
+        for (let i = 0; i < taken; i++) {
+          joined.set(chunks[i], offset);
+          offset += chunks[i].length;
+        }
+        chunk = joined;
+      }
+    }
+    chunks.splice(0, taken);
+    this.#writing = true;
+    this.#inFlight = chunk.length;
+    this.#registration.begin();
+    this.#writer.write(chunk).then(this.#onWritten, this.#onWriteError);
+  }
+
+  readonly #onWritten = (): void => {
+    this.#registration.end();
+    this.#writing = false;
+    if (this.#closed || this.#connLost > 0) return;
+    this.#size -= this.#inFlight;
+    this.#inFlight = 0;
+    // Keep the pipe busy without a loop trip; only protocol calls and the
+    // close go through the loop.
+    if (this.#chunks.length > 0) this.#flush();
+    if (
+      (this.#protocolPaused && this.#size <= this.#low) ||
+      (this.#closing && this.#size === 0)
+    ) {
+      this.#registration.post(this.#afterWrite);
+    }
+  };
+
+  readonly #afterWrite = (): void => {
+    if (this.#closed || this.#connLost > 0) return;
+    this.#maybeResumeProtocol();
+    if (this.#closing && this.#size === 0) this.#end(null, false);
+  };
+
+  readonly #onWriteError = (error: unknown): void => {
+    this.#registration.end();
+    this.#registration.post(() => {
+      this.#writing = false;
+      if (this.#closed || this.#connLost > 0) return;
+      this.#fatalError(error, "Fatal write error on pipe transport");
+    });
+  };
+
+  /**
+   * Bytes queued and not yet written. Mirrors `get_write_buffer_size()`.
+   *
+   * @example
+   * ```ts
+   * import { WritePipeTransport } from "@aio/loop";
+   * console.assert(typeof WritePipeTransport.prototype.getWriteBufferSize === "function");
+   * ```
+   */
+  override getWriteBufferSize(): number {
+    return this.#size;
+  }
+
+  /**
+   * `[low, high]` water marks. Mirrors `get_write_buffer_limits()`.
+   *
+   * @example
+   * ```ts
+   * import { WritePipeTransport } from "@aio/loop";
+   * console.assert(typeof WritePipeTransport.prototype.getWriteBufferLimits === "function");
+   * ```
+   */
+  override getWriteBufferLimits(): [number, number] {
+    return [this.#low, this.#high];
+  }
+
+  /**
+   * Sets the water marks (defaults: high 64 KiB, low high / 4). Mirrors
+   * `set_write_buffer_limits()`.
+   *
+   * @throws {RangeError} unless high >= low >= 0.
+   * @example
+   * ```ts
+   * import { WritePipeTransport } from "@aio/loop";
+   * console.assert(typeof WritePipeTransport.prototype.setWriteBufferLimits === "function");
+   * ```
+   */
+  override setWriteBufferLimits(
+    high?: number | null,
+    low?: number | null,
+  ): void {
+    const [lo, hi] = computeLimits(high, low);
+    this.#high = hi;
+    this.#low = lo;
+    this.#maybePauseProtocol();
+  }
+
+  #maybePauseProtocol(): void {
+    if (this.#size <= this.#high || this.#protocolPaused) return;
+    this.#protocolPaused = true;
+    try {
+      this.#protocol.pauseWriting();
+    } catch (error) {
+      this.#loop.callExceptionHandler({
+        message: "protocol.pauseWriting() failed",
+        exception: error,
+        transport: this,
+        protocol: this.#protocol,
+      });
+    }
+  }
+
+  #maybeResumeProtocol(): void {
+    if (!this.#protocolPaused || this.#size > this.#low) return;
+    this.#protocolPaused = false;
+    try {
+      this.#protocol.resumeWriting();
+    } catch (error) {
+      this.#loop.callExceptionHandler({
+        message: "protocol.resumeWriting() failed",
+        exception: error,
+        transport: this,
+        protocol: this.#protocol,
+      });
+    }
+  }
+
+  /**
+   * True: closing the write end is the reader's EOF. Mirrors
+   * `can_write_eof()`.
+   *
+   * @example
+   * ```ts
+   * import { WritePipeTransport } from "@aio/loop";
+   * console.assert(typeof WritePipeTransport.prototype.canWriteEof === "function");
+   * ```
+   */
+  override canWriteEof(): boolean {
+    return true;
+  }
+
+  /**
+   * Closes the pipe once the buffer is written (the reader sees EOF); the
+   * protocol's `connectionLost(null)` follows. Mirrors `write_eof()`: for
+   * a pipe this is the same as `close()`.
+   *
+   * @example
+   * ```ts
+   * import { WritePipeTransport } from "@aio/loop";
+   * console.assert(typeof WritePipeTransport.prototype.writeEof === "function");
+   * ```
+   */
+  override writeEof(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    if (this.#size === 0) {
+      this.#loop.callSoon(() => this.#end(null, false));
+    }
+  }
+
+  /**
+   * Whether the transport is closing or closed. Mirrors `is_closing()`.
+   *
+   * @example
+   * ```ts
+   * import { WritePipeTransport } from "@aio/loop";
+   * console.assert(typeof WritePipeTransport.prototype.isClosing === "function");
+   * ```
+   */
+  override isClosing(): boolean {
+    return this.#closing;
+  }
+
+  /**
+   * Closes after buffered data is written. Mirrors `close()`; idempotent.
+   *
+   * @example
+   * ```ts
+   * import { WritePipeTransport } from "@aio/loop";
+   * console.assert(typeof WritePipeTransport.prototype.close === "function");
+   * ```
+   */
+  override close(): void {
+    if (!this.#closing) this.writeEof();
+  }
+
+  /**
+   * Closes at once, dropping buffered data; `connectionLost(null)` follows.
+   * Mirrors `abort()`.
+   *
+   * @example
+   * ```ts
+   * import { WritePipeTransport } from "@aio/loop";
+   * console.assert(typeof WritePipeTransport.prototype.abort === "function");
+   * ```
+   */
+  override abort(): void {
+    this.#forceClose(null);
+  }
+
+  /**
+   * @internal The reader went away (a child exited): close now if idle, as
+   * asyncio does when the pipe's read end closes; a pending write fails
+   * with a broken pipe on its own.
+   */
+  _readerGone(): void {
+    if (this.#closed || this.#connLost > 0 || this.#writing) return;
+    if (this.#size === 0) this.#forceClose(null);
+  }
+
+  #fatalError(error: unknown, message: string): void {
+    reportFatal(this.#loop, error, message, this, this.#protocol);
+    this.#forceClose(error);
+  }
+
+  #forceClose(error: unknown): void {
+    if (this.#connLost > 0 || this.#closed) return;
+    this.#closing = true;
+    this.#connLost++;
+    this.#chunks = [];
+    this.#size = 0;
+    this.#end(error, true);
+  }
+
+  /** Closes (or aborts) the stream, then tells the protocol. */
+  #end(error: unknown, abort: boolean): void {
+    if (this.#ending) return;
+    this.#ending = true;
+    this.#registration.begin();
+    const writer = this.#writer;
+    const done = abort ? writer.abort(error ?? undefined) : writer.close();
+    done.catch(() => {}).then(() => {
+      this.#registration.end();
+      this.#registration.post(() => this.#callConnectionLost(error));
+    });
+  }
+
+  #callConnectionLost(error: unknown): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#protocol.connectionLost((error ?? null) as Error | null);
+    } finally {
+      this.#registration.close();
+    }
+  }
+
+  /**
+   * Switches the protocol. Mirrors `set_protocol()`.
+   *
+   * @example
+   * ```ts
+   * import { WritePipeTransport } from "@aio/loop";
+   * console.assert(typeof WritePipeTransport.prototype.setProtocol === "function");
+   * ```
+   */
+  override setProtocol(protocol: BaseProtocol): void {
+    this.#protocol = protocol;
+  }
+
+  /**
+   * The current protocol. Mirrors `get_protocol()`.
+   *
+   * @example
+   * ```ts
+   * import { WritePipeTransport } from "@aio/loop";
+   * console.assert(typeof WritePipeTransport.prototype.getProtocol === "function");
+   * ```
+   */
+  override getProtocol(): BaseProtocol {
+    return this.#protocol;
+  }
+
+  /** A description like `<WritePipeTransport idle bufsize=0>`. */
+  override toString(): string {
+    const state = this.#closed
+      ? "closed"
+      : this.#closing
+      ? "closing"
+      : this.#writing
+      ? "polling"
+      : "idle";
+    return `<WritePipeTransport ${state} bufsize=${this.#size}>`;
+  }
+}
+
+/**
+ * `loop.connectReadPipe()`'s work: a read transport over `pipe` with a
+ * protocol from `protocolFactory`, once `connectionMade` has run.
+ */
+export async function connectReadPipe<P extends BaseProtocol>(
+  loop: BaseEventLoop,
+  protocolFactory: ProtocolFactory<P>,
+  pipe: ReadablePipe,
+): Promise<[ReadPipeTransport, P]> {
+  checkFactory(protocolFactory, "connectReadPipe");
+  if (readableOf(pipe) === null) {
+    throw new TypeError(
+      `connectReadPipe(): pipe must be a ReadableStream<Uint8Array> or an object with .readable (Deno.FsFile, Deno.stdin, a child's stdout), got ${
+        describe(pipe)
+      }`,
+    );
+  }
+  const protocol = protocolFactory();
+  const waiter = loop.createFuture<null>();
+  const transport = new ReadPipeTransport(loop, pipe, protocol, waiter);
+  try {
+    await waiter;
+  } catch (error) {
+    transport.close();
+    throw error;
+  }
+  return [transport, protocol];
+}
+
+/**
+ * `loop.connectWritePipe()`'s work: a write transport over `pipe` with a
+ * protocol from `protocolFactory`, once `connectionMade` has run.
+ */
+export async function connectWritePipe<P extends BaseProtocol>(
+  loop: BaseEventLoop,
+  protocolFactory: ProtocolFactory<P>,
+  pipe: WritablePipe,
+): Promise<[WritePipeTransport, P]> {
+  checkFactory(protocolFactory, "connectWritePipe");
+  if (writableOf(pipe) === null) {
+    throw new TypeError(
+      `connectWritePipe(): pipe must be a WritableStream<Uint8Array> or an object with .writable (Deno.FsFile, Deno.stdout, a child's stdin), got ${
+        describe(pipe)
+      }`,
+    );
+  }
+  const protocol = protocolFactory();
+  const waiter = loop.createFuture<null>();
+  const transport = new WritePipeTransport(loop, pipe, protocol, waiter);
+  try {
+    await waiter;
+  } catch (error) {
+    transport.abort();
+    throw error;
+  }
+  return [transport, protocol];
+}
+
+/** @internal */
+export function checkFactory(factory: unknown, method: string): void {
+  if (typeof factory !== "function") {
+    throw new TypeError(
+      `${method}(): protocolFactory must be a function, got ${
+        describe(factory)
+      }`,
+    );
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "object") {
+    return value.constructor?.name ?? "object";
+  }
+  return typeof value;
+}
