@@ -236,7 +236,8 @@ export class ReadPipeTransport extends ReadTransport {
   #onEof(): void {
     if (this.#loop.getDebug()) logger.debug(`${this} was closed by peer`);
     this.#closing = true;
-    this.#reader.releaseLock();
+    // The stream is closed: the reader holds nothing. (Releasing it would
+    // build a TypeError for its closed promise, a stack trace per pipe.)
     try {
       (this.#protocol as Protocol).eofReceived?.();
     } catch (error) {
