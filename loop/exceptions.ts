@@ -116,6 +116,27 @@ export class NotImplementedError extends Error {
 }
 
 /**
+ * Ctrl-C (SIGINT) interrupted `run()` or `Runner.run()`: the main task was
+ * cancelled and did not swallow the cancellation. Mirrors Python's
+ * `KeyboardInterrupt`. A second Ctrl-C while the task is still cleaning up
+ * exits the process at once with status 130, as the default Ctrl-C does.
+ *
+ * @example
+ * ```ts
+ * import { KeyboardInterrupt } from "@aio/loop";
+ * const err = new KeyboardInterrupt();
+ * console.assert(err.name === "KeyboardInterrupt");
+ * ```
+ */
+export class KeyboardInterrupt extends Error {
+  /** Creates the error. */
+  constructor(message?: string) {
+    super(message ?? "interrupted by SIGINT (Ctrl-C)");
+    this.name = "KeyboardInterrupt";
+  }
+}
+
+/**
  * `sendfile` has no fast path for this transport or file and `fallback` was
  * false. Mirrors `asyncio.SendfileNotAvailableError`.
  *

@@ -69,6 +69,7 @@ export type { ExceptionContext } from "./exception_context.ts";
 export {
   CancelledError,
   IncompleteReadError,
+  KeyboardInterrupt,
   InvalidStateError,
   LimitOverrunError,
   NotImplementedError,

@@ -254,6 +254,11 @@ export class SignalHandlers {
     if (previous !== undefined) uninstall(previous);
   }
 
+  /** Whether a handler is installed for `sig` (a name or number). */
+  has(sig: string | number): boolean {
+    return this.#handlers.has(keyOf(sig));
+  }
+
   /** Removes the handler for `sig`; whether there was one. */
   remove(sig: string | number): boolean {
     const signum = keyOf(sig);

@@ -10,7 +10,11 @@
  */
 import type { AbstractEventLoop } from "../loop/abstract_loop.ts";
 import { Context } from "../loop/context.ts";
-import { RuntimeError } from "../loop/exceptions.ts";
+import {
+  CancelledError,
+  KeyboardInterrupt,
+  RuntimeError,
+} from "../loop/exceptions.ts";
 import { describe, type Future } from "../loop/futures.ts";
 import { state } from "../loop/running.ts";
 import { allTasks, type Coroutine, isCoroutine } from "../loop/tasks.ts";
@@ -66,7 +70,11 @@ export class Runner {
 
   /**
    * Runs `coro` in a new task on the runner's loop and resolves with its
-   * result. Mirrors `Runner.run()`.
+   * result. Mirrors `Runner.run()`, Ctrl-C included: while it runs (in the
+   * main thread, with no SIGINT handler on the loop), the first SIGINT
+   * cancels the task and, unless the task swallows the cancellation, the
+   * promise rejects with `KeyboardInterrupt`; a second SIGINT exits the
+   * process with status 130.
    *
    * @param coro A zero-argument async function (preferred) or a promise.
    * @param options `context`: the async context of the task (default: the
@@ -101,7 +109,30 @@ export class Runner {
     const loop = this.#lazyInit();
     const context = options?.context ?? this.#context;
     const task = loop.createTask(coro, { context });
-    return await loop.runUntilComplete(task);
+    const interrupts = { count: 0 };
+    const remove = onSigint(loop, () => {
+      // asyncio's Runner: the first Ctrl-C cancels the main task, a second
+      // one while it is still running is a hard interrupt.
+      if (++interrupts.count === 1 && !task.done()) {
+        task.cancel();
+        loop.callSoonThreadsafe(noop);
+        return;
+      }
+      Deno.exit(130);
+    });
+    try {
+      return await loop.runUntilComplete(task);
+    } catch (error) {
+      if (
+        error instanceof CancelledError && interrupts.count > 0 &&
+        task.uncancel() === 0
+      ) {
+        throw new KeyboardInterrupt();
+      }
+      throw error;
+    } finally {
+      remove();
+    }
   }
 
   /**
@@ -176,6 +207,38 @@ export class Runner {
     this.#state = "initialized";
     return this.#loop;
   }
+}
+
+function noop(): void {}
+
+/**
+ * Listens for SIGINT while a runner's main task runs, as asyncio's Runner
+ * does when Ctrl-C has its default meaning: only in the main thread (not in
+ * a Worker), and deferring to a SIGINT handler installed on the loop with
+ * `addSignalHandler()`. Returns the function that stops listening.
+ */
+function onSigint(
+  loop: AbstractEventLoop,
+  onInterrupt: () => void,
+): () => void {
+  const inWorker = typeof (globalThis as { WorkerGlobalScope?: unknown })
+    .WorkerGlobalScope !== "undefined";
+  if (inWorker) return noop;
+  const listener = () => {
+    const handlers =
+      (loop as { _signalHandlers?: { has(sig: string): boolean } | null })
+        ._signalHandlers;
+    if (handlers?.has("SIGINT")) return;
+    onInterrupt();
+  };
+  try {
+    Deno.addSignalListener("SIGINT", listener);
+  } catch {
+    // Signals unavailable here (permissions, platform): Ctrl-C keeps its
+    // default meaning.
+    return noop;
+  }
+  return () => Deno.removeSignalListener("SIGINT", listener);
 }
 
 async function cancelAllTasks(loop: AbstractEventLoop): Promise<void> {
