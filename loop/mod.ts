@@ -69,8 +69,8 @@ export type { ExceptionContext } from "./exception_context.ts";
 export {
   CancelledError,
   IncompleteReadError,
-  KeyboardInterrupt,
   InvalidStateError,
+  KeyboardInterrupt,
   LimitOverrunError,
   NotImplementedError,
   RuntimeError,
