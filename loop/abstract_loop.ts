@@ -17,6 +17,11 @@ import type { Coroutine, Task } from "./tasks.ts";
 import type { AddrInfo, SockAddr } from "./addrinfo.ts";
 import type { Socket, SocketAddress } from "./socket.ts";
 import type { Server } from "./server.ts";
+import type { CreateDatagramEndpointOptions } from "./datagram.ts";
+import type { SendfileFile, SendfileOptions } from "./sendfile.ts";
+import type { DatagramTransport } from "../transports/transport.ts";
+import type { SSLContext } from "./ssl_context.ts";
+import type { StartTlsOptions } from "./tls.ts";
 import type {
   CreateConnectionOptions,
   CreateServerOptions,
@@ -303,6 +308,64 @@ export class AbstractEventLoop {
     return notImplemented("sockAccept");
   }
 
+  /** Receives a datagram and its sender from `sock`. */
+  sockRecvfrom(
+    _sock: Socket,
+    _bufsize: number,
+  ): Promise<[Uint8Array, SocketAddress]> {
+    return notImplemented("sockRecvfrom");
+  }
+
+  /** Receives a datagram into `buf`: `[count, sender]`. */
+  sockRecvfromInto(
+    _sock: Socket,
+    _buf: Uint8Array,
+    _nbytes?: number,
+  ): Promise<[number, SocketAddress]> {
+    return notImplemented("sockRecvfromInto");
+  }
+
+  /** Sends a datagram to `address`; the bytes sent. */
+  sockSendto(
+    _sock: Socket,
+    _data: Uint8Array,
+    _address: SocketAddress,
+  ): Promise<number> {
+    return notImplemented("sockSendto");
+  }
+
+  /** Sends a file over a stream socket; the bytes sent. */
+  sockSendfile(
+    _sock: Socket,
+    _file: Deno.FsFile | SendfileFile,
+    _offset?: number,
+    _count?: number | null,
+    _options?: SendfileOptions,
+  ): Promise<number> {
+    return notImplemented("sockSendfile");
+  }
+
+  /** Sends a file over a transport; the bytes sent. */
+  sendfile(
+    _transport: Transport,
+    _file: Deno.FsFile | SendfileFile,
+    _offset?: number,
+    _count?: number | null,
+    _options?: SendfileOptions,
+  ): Promise<number> {
+    return notImplemented("sendfile");
+  }
+
+  /** Opens a datagram endpoint: `[transport, protocol]`. */
+  createDatagramEndpoint<P extends BaseProtocol>(
+    _protocolFactory: ProtocolFactory<P>,
+    _localAddr?: SocketAddress | null,
+    _remoteAddr?: SocketAddress | null,
+    _options?: CreateDatagramEndpointOptions,
+  ): Promise<[DatagramTransport, P]> {
+    return notImplemented("createDatagramEndpoint");
+  }
+
   /** Resolves a host and port. */
   getaddrinfo(
     _host: string | null | undefined,
@@ -396,6 +459,16 @@ export class AbstractEventLoop {
     _options?: { ssl?: unknown },
   ): Promise<[Transport, P]> {
     return notImplemented("connectAcceptedSocket");
+  }
+
+  /** Upgrades an existing connection to TLS. Mirrors `loop.start_tls()`. */
+  startTls(
+    _transport: Transport,
+    _protocol: BaseProtocol,
+    _sslcontext: SSLContext,
+    _options?: StartTlsOptions,
+  ): Promise<Transport | null> {
+    return notImplemented("startTls");
   }
 
   /** @internal Schedules a callback in a given frame (no validation). */

@@ -9,7 +9,7 @@
  */
 import { BaseEventLoop, checkCallback } from "./base_loop.ts";
 import type { Registration } from "./dispatcher.ts";
-import { NotImplementedError, RuntimeError } from "./exceptions.ts";
+import { RuntimeError } from "./exceptions.ts";
 import { Handle } from "./handles.ts";
 import {
   type AddrInfo,
@@ -31,6 +31,9 @@ import {
 } from "./socket.ts";
 import { Server } from "./server.ts";
 import { SignalHandlers } from "./signals.ts";
+import * as datagram from "./datagram.ts";
+import * as sendfiles from "./sendfile.ts";
+import type { SocketDatagramTransport } from "../transports/datagram_transport.ts";
 import { SocketTransport } from "../transports/socket_transport.ts";
 import {
   connectReadPipe,
@@ -54,6 +57,19 @@ import {
 import type { BaseProtocol } from "../protocols/protocol.ts";
 import type { Transport } from "../transports/transport.ts";
 import { sleep } from "./tasks.ts";
+import type { SSLContext } from "./ssl_context.ts";
+import {
+  clientTls,
+  listenTlsOptions,
+  serverTls,
+  serveTls,
+  startTls as upgradeTls,
+  type StartTlsOptions,
+  tlsAccept,
+  tlsConnect,
+  type TlsParams,
+} from "./tls.ts";
+import type { TlsTransport } from "../transports/tls_transport.ts";
 
 /** A protocol factory: called once per connection. */
 export type ProtocolFactory<P extends BaseProtocol = BaseProtocol> = () => P;
@@ -63,8 +79,12 @@ export type FileLike = number | Socket | { fileno(): number };
 
 /** Options of `createConnection`. */
 export interface CreateConnectionOptions {
-  /** TLS: not available yet (a later release); must be null. */
-  ssl?: unknown;
+  /**
+   * TLS: `true` (the default client context) or an `SSLContext`. The
+   * transport is a `TlsTransport` and `connectionMade` runs after the
+   * handshake.
+   */
+  ssl?: boolean | SSLContext | null;
   /** Restrict resolution to `AF_INET` or `AF_INET6` (default: either). */
   family?: number;
   /** Accepted for compatibility (0). */
@@ -79,7 +99,10 @@ export interface CreateConnectionOptions {
    * that can be bound is used.
    */
   localAddr?: [string, number] | null;
-  /** TLS server name: not available yet. */
+  /**
+   * The name the server's certificate must match (default: `host`; required
+   * with `sock`); "" skips the hostname check (the chain is still verified).
+   */
   serverHostname?: string | null;
   /** Seconds between staggered attempts (RFC 8305 "Happy Eyeballs"). */
   happyEyeballsDelay?: number | null;
@@ -87,9 +110,9 @@ export interface CreateConnectionOptions {
   interleave?: number | null;
   /** Reject with every attempt's error (an `AggregateError`). */
   allErrors?: boolean;
-  /** TLS handshake timeout: not available yet. */
+  /** Seconds the TLS handshake may take (default 60). */
   sslHandshakeTimeout?: number | null;
-  /** TLS shutdown timeout: not available yet. */
+  /** Seconds to wait for the peer's close_notify on close (default 30). */
   sslShutdownTimeout?: number | null;
 }
 
@@ -103,8 +126,8 @@ export interface CreateServerOptions {
   sock?: Socket | null;
   /** The listen queue length (default 100). */
   backlog?: number;
-  /** TLS: not available yet (a later release); must be null. */
-  ssl?: unknown;
+  /** TLS: an `SSLContext` with a certificate (`Deno.listenTls`). */
+  ssl?: SSLContext | null;
   /** Deno's listeners always reuse addresses; `false` is accepted. */
   reuseAddress?: boolean | null;
   /** SO_REUSEPORT: several servers on one port. */
@@ -113,23 +136,26 @@ export interface CreateServerOptions {
   keepAlive?: boolean | null;
   /** Start accepting at once (default true). */
   startServing?: boolean;
-  /** TLS handshake timeout: not available yet. */
+  /** Seconds the TLS handshake may take (default 60). */
   sslHandshakeTimeout?: number | null;
-  /** TLS shutdown timeout: not available yet. */
+  /** Seconds to wait for the peer's close_notify on close (default 30). */
   sslShutdownTimeout?: number | null;
 }
 
 /** Options of `createUnixConnection`. */
 export interface CreateUnixConnectionOptions {
-  /** TLS: not available yet; must be null. */
-  ssl?: unknown;
+  /** TLS: `true` or an `SSLContext` (needs `serverHostname`). */
+  ssl?: boolean | SSLContext | null;
   /** An already-connected Unix socket instead of a path. */
   sock?: Socket | null;
-  /** TLS server name: not available yet. */
+  /**
+   * The name the server's certificate must match (default: `host`; required
+   * with `sock`); "" skips the hostname check (the chain is still verified).
+   */
   serverHostname?: string | null;
-  /** TLS handshake timeout: not available yet. */
+  /** Seconds the TLS handshake may take (default 60). */
   sslHandshakeTimeout?: number | null;
-  /** TLS shutdown timeout: not available yet. */
+  /** Seconds to wait for the peer's close_notify on close (default 30). */
   sslShutdownTimeout?: number | null;
 }
 
@@ -139,15 +165,15 @@ export interface CreateUnixServerOptions {
   sock?: Socket | null;
   /** The listen queue length (default 100). */
   backlog?: number;
-  /** TLS: not available yet; must be null. */
-  ssl?: unknown;
+  /** TLS: an `SSLContext` with a certificate (through `node:tls`). */
+  ssl?: SSLContext | null;
   /** Start accepting at once (default true). */
   startServing?: boolean;
   /** Remove the socket file when the server closes (default true). */
   cleanupSocket?: boolean;
-  /** TLS handshake timeout: not available yet. */
+  /** Seconds the TLS handshake may take (default 60). */
   sslHandshakeTimeout?: number | null;
-  /** TLS shutdown timeout: not available yet. */
+  /** Seconds to wait for the peer's close_notify on close (default 30). */
   sslShutdownTimeout?: number | null;
 }
 
@@ -161,14 +187,6 @@ export interface GetaddrinfoOptions {
   proto?: number;
   /** `AI_*` flags. */
   flags?: number;
-}
-
-function noTls(ssl: unknown, what: string): void {
-  if (ssl != null && ssl !== false) {
-    throw new NotImplementedError(
-      `${what}: TLS (ssl) is not available in this release of aioloop`,
-    );
-  }
 }
 
 /** The readiness watch of one socket on one loop. */
@@ -804,6 +822,179 @@ export class EventLoop extends BaseEventLoop {
     return await this.#waitReadable(sock, () => sock.accept());
   }
 
+  // ---- datagrams and sendfile (see datagram.ts, sendfile.ts) ----------
+
+  /**
+   * Receives one datagram from a `SOCK_DGRAM` socket, waiting for it;
+   * resolves with `[data, senderAddress]`. Mirrors `loop.sock_recvfrom()`.
+   *
+   * @example
+   * ```ts
+   * import { AF_INET, newEventLoop, SOCK_DGRAM, socket } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * const a = socket(AF_INET, SOCK_DGRAM);
+   * const b = socket(AF_INET, SOCK_DGRAM);
+   * a.bind(["127.0.0.1", 0]);
+   * b.bind(["127.0.0.1", 0]);
+   * const [data, from] = await loop.runUntilComplete(async () => {
+   *   await loop.sockSendto(b, new Uint8Array([7]), a.getsockname());
+   *   return await loop.sockRecvfrom(a, 100);
+   * });
+   * assert.deepEqual([...data], [7]);
+   * assert.deepEqual(from, b.getsockname());
+   * a.close();
+   * b.close();
+   * await Promise.all([a._dgramClosed, b._dgramClosed]);
+   * loop.close();
+   * ```
+   */
+  override sockRecvfrom(
+    sock: Socket,
+    bufsize: number,
+  ): Promise<[Uint8Array, SocketAddress]> {
+    return datagram.sockRecvfrom(this, sock, bufsize);
+  }
+
+  /**
+   * Receives one datagram into `buf` (at most `nbytes`, default its
+   * length), waiting for it; resolves with `[count, senderAddress]`.
+   * Mirrors `loop.sock_recvfrom_into()`.
+   *
+   * @example
+   * ```ts
+   * import { EventLoop } from "@aio/loop";
+   * console.assert(typeof EventLoop.prototype.sockRecvfromInto === "function");
+   * ```
+   */
+  override sockRecvfromInto(
+    sock: Socket,
+    buf: Uint8Array,
+    nbytes = 0,
+  ): Promise<[number, SocketAddress]> {
+    return datagram.sockRecvfromInto(this, sock, buf, nbytes);
+  }
+
+  /**
+   * Sends one datagram to `address`; resolves with the bytes sent.
+   * Mirrors `loop.sock_sendto()`.
+   *
+   * @throws {RangeError} (code `EMSGSIZE`) for a datagram over the UDP
+   * limit.
+   * @example
+   * ```ts
+   * import { EventLoop } from "@aio/loop";
+   * console.assert(typeof EventLoop.prototype.sockSendto === "function");
+   * ```
+   */
+  override sockSendto(
+    sock: Socket,
+    data: Uint8Array,
+    address: SocketAddress,
+  ): Promise<number> {
+    return datagram.sockSendto(this, sock, data, address);
+  }
+
+  /**
+   * Opens a UDP (IPv4 or IPv6) datagram endpoint and
+   * wraps it in a transport and a protocol made by `protocolFactory`;
+   * resolves with `[transport, protocol]` once `connectionMade` has run.
+   * Mirrors `loop.create_datagram_endpoint()`: `localAddr` is bound,
+   * `remoteAddr` becomes the fixed peer (both `[host, port]`, resolved with
+   * `getaddrinfo`). No unstable flag is needed; `reuseAddress` is
+   * refused, as in asyncio.
+   *
+   * @throws {TypeError} for `reuseAddress`, or addresses of the wrong shape.
+   * @throws {RangeError} for `sock` together with other socket options.
+   * @throws {Deno.errors.NotSupported} for `AF_UNIX`: Deno's only Unix
+   * datagram API needs `--unstable-net` and cannot send while receiving.
+   * @example UDP echo
+   * ```ts
+   * import { DatagramProtocol, type DatagramTransport, newEventLoop } from "@aio/loop";
+   * const loop = newEventLoop();
+   * await loop.runUntilComplete(async () => {
+   *   class Echo extends DatagramProtocol {
+   *     t!: DatagramTransport;
+   *     override connectionMade(t: DatagramTransport) { this.t = t; }
+   *     override datagramReceived(data: Uint8Array, addr: [string, number]) {
+   *       this.t.sendto(data, addr);
+   *     }
+   *   }
+   *   const [server] = await loop.createDatagramEndpoint(() => new Echo(), ["127.0.0.1", 0]);
+   *   console.log("listening on", server.getExtraInfo("sockname"));
+   *   server.close();
+   * });
+   * loop.close();
+   * ```
+   */
+  override createDatagramEndpoint<P extends BaseProtocol>(
+    protocolFactory: ProtocolFactory<P>,
+    localAddr?: SocketAddress | null,
+    remoteAddr?: SocketAddress | null,
+    options: datagram.CreateDatagramEndpointOptions = {},
+  ): Promise<[SocketDatagramTransport, P]> {
+    return datagram.createDatagramEndpoint(
+      this,
+      protocolFactory,
+      localAddr,
+      remoteAddr,
+      options,
+    );
+  }
+
+  /**
+   * Sends a file over a stream transport; resolves with the bytes sent and
+   * leaves the file position just after them. Mirrors `loop.sendfile()`.
+   * Deno has no zero-copy sendfile for these sockets, so the file is read
+   * in chunks and written through the transport, waiting on its flow
+   * control; with `fallback: false` that is refused. `offset` is where to
+   * start (an absolute position); `count` how much (null: to EOF). A file
+   * shorter than `offset + count` sends what there is.
+   *
+   * @throws {SendfileNotAvailableError} with `fallback: false`.
+   * @throws {RuntimeError} if the transport is closing or cannot send files
+   * (datagram, pipe and subprocess transports).
+   * @throws {RangeError} for a negative offset or a count that is not positive.
+   * @throws {TypeError} for a non-integer offset or count.
+   * @example
+   * ```ts
+   * import { EventLoop } from "@aio/loop";
+   * console.assert(typeof EventLoop.prototype.sendfile === "function");
+   * ```
+   */
+  override sendfile(
+    transport: Transport,
+    file: Deno.FsFile | sendfiles.SendfileFile,
+    offset = 0,
+    count: number | null = null,
+    options: sendfiles.SendfileOptions = {},
+  ): Promise<number> {
+    return sendfiles.sendfile(this, transport, file, offset, count, options);
+  }
+
+  /**
+   * Sends a file over a connected stream socket; resolves with the bytes
+   * sent. Mirrors `loop.sock_sendfile()`; as `sendfile`, it reads and sends
+   * the file by hand (`fallback: false` is a `SendfileNotAvailableError`).
+   *
+   * @throws {SendfileNotAvailableError} with `fallback: false`.
+   * @throws {RangeError} for a datagram socket or a bad offset/count.
+   * @example
+   * ```ts
+   * import { EventLoop } from "@aio/loop";
+   * console.assert(typeof EventLoop.prototype.sockSendfile === "function");
+   * ```
+   */
+  override sockSendfile(
+    sock: Socket,
+    file: Deno.FsFile | sendfiles.SendfileFile,
+    offset = 0,
+    count: number | null = null,
+    options: sendfiles.SendfileOptions = {},
+  ): Promise<number> {
+    return sendfiles.sockSendfile(this, sock, file, offset, count, options);
+  }
+
   // ---- name resolution ------------------------------------------------
 
   /**
@@ -889,17 +1080,7 @@ export class EventLoop extends BaseEventLoop {
   ): Promise<[Transport, P]> {
     this._checkClosed();
     checkFactory(protocolFactory, "createConnection");
-    noTls(options.ssl, "createConnection()");
-    if (options.serverHostname != null) {
-      throw new RangeError("serverHostname is only meaningful with ssl");
-    }
-    if (
-      options.sslHandshakeTimeout != null || options.sslShutdownTimeout != null
-    ) {
-      throw new RangeError(
-        "sslHandshakeTimeout and sslShutdownTimeout are only meaningful with ssl",
-      );
-    }
+    const tls = clientTls("createConnection()", options, host);
     let sock: Socket;
     if (host != null || port != null) {
       if (options.sock != null) {
@@ -964,6 +1145,9 @@ export class EventLoop extends BaseEventLoop {
         );
       }
       sock = this.#checkStreamSock(options.sock, "createConnection");
+    }
+    if (tls !== null) {
+      return await tlsConnect(this, sock, protocolFactory, tls);
     }
     return await this.#makeConnection(sock, protocolFactory);
   }
@@ -1105,7 +1289,7 @@ export class EventLoop extends BaseEventLoop {
   ): Promise<[Transport, P]> {
     this._checkClosed();
     checkFactory(protocolFactory, "createUnixConnection");
-    noTls(options.ssl, "createUnixConnection()");
+    const tls = clientTls("createUnixConnection()", options, null, true);
     let sock: Socket;
     if (path != null) {
       if (options.sock != null) {
@@ -1134,6 +1318,9 @@ export class EventLoop extends BaseEventLoop {
         );
       }
     }
+    if (tls !== null) {
+      return await tlsConnect(this, sock, protocolFactory, tls);
+    }
     return await this.#makeConnection(sock, protocolFactory);
   }
 
@@ -1151,16 +1338,65 @@ export class EventLoop extends BaseEventLoop {
     protocolFactory: ProtocolFactory<P>,
     sock: Socket,
     options: {
-      ssl?: unknown;
+      ssl?: SSLContext | null;
       sslHandshakeTimeout?: number | null;
       sslShutdownTimeout?: number | null;
     } = {},
   ): Promise<[Transport, P]> {
     this._checkClosed();
     checkFactory(protocolFactory, "connectAcceptedSocket");
-    noTls(options.ssl, "connectAcceptedSocket()");
+    const tls = serverTls("connectAcceptedSocket()", options);
     const checked = this.#checkStreamSock(sock, "connectAcceptedSocket");
+    if (tls !== null) {
+      const protocol = protocolFactory();
+      const waiter = this.createFuture<null>();
+      const transport = await tlsAccept(
+        this,
+        checked,
+        protocol,
+        tls,
+        null,
+        waiter,
+      );
+      await waiter;
+      return [transport, protocol];
+    }
     return await this.#makeConnection(checked, protocolFactory);
+  }
+
+  /**
+   * Upgrades an open connection to TLS and returns the new transport; the
+   * protocol must use only that one from then on (the old transport carries
+   * the encrypted bytes underneath and closes with it). `connectionMade` is
+   * not called again. Both sides work: TLS runs in `node:tls` over the
+   * transport, as asyncio's `SSLProtocol` does. Resolves with null when
+   * `transport` is already closing. Mirrors `loop.start_tls()`.
+   *
+   * @param transport A stream transport of this package.
+   * @param protocol The protocol that receives the plaintext.
+   * @param sslcontext The TLS settings (a server context for `serverSide`).
+   * @param options `serverSide`, `serverHostname` (required on the client
+   * side while `sslcontext.checkHostname`; "" skips the check),
+   * `sslHandshakeTimeout` (60), `sslShutdownTimeout` (30).
+   * @throws {TypeError} for a transport, context or option of the wrong kind.
+   * @throws {RangeError} for a missing `serverHostname`, a server context
+   * without a certificate, or a timeout that is not positive.
+   * @throws {Deno.errors.InvalidData} when the handshake fails (a bad
+   * certificate); {Deno.errors.ConnectionAborted} when it times out.
+   * @example
+   * ```ts
+   * import { EventLoop } from "@aio/loop";
+   * console.assert(typeof EventLoop.prototype.startTls === "function");
+   * ```
+   */
+  override async startTls(
+    transport: Transport,
+    protocol: BaseProtocol,
+    sslcontext: SSLContext,
+    options: StartTlsOptions = {},
+  ): Promise<TlsTransport | null> {
+    this._checkClosed();
+    return await upgradeTls(this, transport, protocol, sslcontext, options);
   }
 
   // ---- pipes and subprocesses (transports/pipe_transport.ts, ----------
@@ -1337,7 +1573,7 @@ export class EventLoop extends BaseEventLoop {
   ): Promise<Server> {
     this._checkClosed();
     checkFactory(protocolFactory, "createServer");
-    noTls(options.ssl, "createServer()");
+    const tls = serverTls("createServer()", options);
     const backlog = checkBacklog(options.backlog);
     let sockets: Socket[];
     if (host != null || port != null) {
@@ -1379,6 +1615,7 @@ export class EventLoop extends BaseEventLoop {
           const sock = new Socket(family, SOCK_STREAM);
           sockets.push(sock);
           if (options.reusePort) sock._reusePort = true;
+          if (tls !== null) sock._tlsListen = listenTlsOptions(tls);
           const [addrHost, addrPort] = sockaddr as [string, number];
           try {
             sock._bindListener(addrHost, addrPort, backlog);
@@ -1399,6 +1636,7 @@ export class EventLoop extends BaseEventLoop {
     }
     const server = new Server(this, sockets, protocolFactory, {
       keepAlive: options.keepAlive ?? false,
+      tls,
     });
     if (options.startServing ?? true) {
       server._startServing();
@@ -1443,7 +1681,7 @@ export class EventLoop extends BaseEventLoop {
   ): Promise<Server> {
     this._checkClosed();
     checkFactory(protocolFactory, "createUnixServer");
-    noTls(options.ssl, "createUnixServer()");
+    const tls = serverTls("createUnixServer()", options);
     if (options.cleanupSocket === false) {
       throw new Deno.errors.NotSupported(
         "createUnixServer(): cleanupSocket: false is not available: Deno removes a Unix socket's file when its listener closes",
@@ -1485,7 +1723,7 @@ export class EventLoop extends BaseEventLoop {
       }
     }
     sock._unlinkOnClose = true;
-    const server = new Server(this, [sock], protocolFactory);
+    const server = new Server(this, [sock], protocolFactory, { tls });
     if (options.startServing ?? true) {
       server._startServing();
       await sleep(0);
@@ -1567,6 +1805,11 @@ export class EventLoop extends BaseEventLoop {
         exception: error,
         socket: client,
       });
+      return;
+    }
+    const tls = server._extra.tls as TlsParams | null | undefined;
+    if (tls) {
+      serveTls(this, client, protocol, tls, server);
       return;
     }
     new SocketTransport(this, client, protocol, null, null, server);

@@ -51,6 +51,7 @@ export {
   SHUT_RD,
   SHUT_RDWR,
   SHUT_WR,
+  SO_BROADCAST,
   SO_ERROR,
   SO_KEEPALIVE,
   SO_REUSEADDR,
@@ -65,6 +66,15 @@ export {
   TCP_NODELAY,
 } from "./socket.ts";
 export { Server } from "./server.ts";
+export type { CreateDatagramEndpointOptions } from "./datagram.ts";
+export type { SendfileFile, SendfileOptions } from "./sendfile.ts";
+export {
+  createDefaultContext,
+  SSLContext,
+  type SSLContextOptions,
+  type SSLPurpose,
+} from "./ssl_context.ts";
+export type { StartTlsOptions } from "./tls.ts";
 export type { ExceptionContext } from "./exception_context.ts";
 export {
   CancelledError,

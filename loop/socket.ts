@@ -26,6 +26,11 @@ import {
   SOCK_STREAM,
 } from "./addrinfo.ts";
 import { RuntimeError } from "./exceptions.ts";
+import {
+  checkDatagramSize,
+  createDgramBackend,
+  type DgramBackend,
+} from "./dgram.ts";
 
 export { AF_INET, AF_INET6, AF_UNIX, IPPROTO_TCP, SOCK_DGRAM, SOCK_STREAM };
 
@@ -37,6 +42,8 @@ export const SO_REUSEADDR = 2;
 export const SO_KEEPALIVE = 9;
 /** `setsockopt` option: allow several sockets to bind one port. */
 export const SO_REUSEPORT = 15;
+/** `setsockopt` option: allow sending to broadcast addresses (datagrams). */
+export const SO_BROADCAST = 6;
 /** `getsockopt` option: the pending error (0 when none). */
 export const SO_ERROR = 4;
 /** `setsockopt` option: disable Nagle's algorithm. */
@@ -218,8 +225,19 @@ export class Socket implements Disposable {
   /** @internal */ _noDelay = false;
   /** @internal */ _keepAlive = false;
   /** @internal */ _reusePort = false;
+  /** @internal TLS settings: the listener is a `Deno.listenTls` one. */
+  _tlsListen: { cert: string; key: string; alpnProtocols?: string[] } | null =
+    null;
   /** @internal Remove the Unix socket file on close. */
   _unlinkOnClose = false;
+  /** @internal The datagram backend of a `SOCK_DGRAM` socket. */
+  _dgram: DgramBackend | null = null;
+  /** @internal Datagrams received and not yet taken, with their senders. */
+  _dgrams: [Uint8Array, SocketAddress][] = [];
+  /** @internal Resolves the wait a watched datagram socket holds. */
+  _dgramWake: (() => void) | null = null;
+  /** @internal Resolves once a datagram socket's resources are released. */
+  _dgramClosed: Promise<void> | null = null;
 
   /**
    * Creates an unconnected socket; `socket(family, type)` is the usual way.
@@ -232,17 +250,19 @@ export class Socket implements Disposable {
     if (family !== AF_INET && family !== AF_INET6 && family !== AF_UNIX) {
       throw badFamily(family);
     }
-    if (type === SOCK_DGRAM) {
+    if (type !== SOCK_STREAM && type !== SOCK_DGRAM) {
       throw new RangeError(
-        "SOCK_DGRAM sockets are not available as Socket objects: use loop.createDatagramEndpoint()",
+        `unsupported socket type ${type}: use SOCK_STREAM or SOCK_DGRAM`,
       );
-    }
-    if (type !== SOCK_STREAM) {
-      throw new RangeError(`unsupported socket type ${type}: use SOCK_STREAM`);
     }
     this.family = family;
     this.type = type;
     this.proto = proto;
+    if (type === SOCK_DGRAM) {
+      // Throws (naming the flag) for AF_UNIX without --unstable-net.
+      this._dgram = createDgramBackend(family);
+      this._dgram.setSink((data, addr) => this._onDatagram(data, addr));
+    }
     this.#fd = nextFd++;
     openSockets.set(this.#fd, this);
   }
@@ -339,6 +359,16 @@ export class Socket implements Disposable {
    */
   bind(address: SocketAddress): void {
     this.#checkOpen("bind()");
+    if (this._dgram !== null) {
+      if (this._dgram.bound) {
+        throw new Deno.errors.InvalidData(
+          "bind(): the socket is already bound",
+        );
+      }
+      this._dgram.bind(this.#dgramAddress(address, "bind()"));
+      this._bound = this._dgram.sockname();
+      return;
+    }
     if (this._bound !== null || this._conn !== null) {
       throw new Deno.errors.InvalidData(
         "bind(): the socket is already bound or connected",
@@ -366,7 +396,9 @@ export class Socket implements Disposable {
     };
     if (backlog !== undefined && backlog > 0) options.tcpBacklog = backlog;
     if (this._reusePort) options.reusePort = true;
-    this._listener = Deno.listen(options);
+    this._listener = this._tlsListen === null
+      ? Deno.listen(options)
+      : Deno.listenTls({ ...options, ...this._tlsListen });
     this._bound = fromDenoAddr(this._listener.addr);
   }
 
@@ -444,6 +476,11 @@ export class Socket implements Disposable {
   connect(address: SocketAddress): void {
     this.#checkOpen("connect()");
     this.#checkNotOwned("connect()");
+    if (this._dgram !== null) {
+      // A datagram socket connects at once: it only fixes the peer.
+      this._dgram.connect(this.#dgramAddress(address, "connect()"));
+      return;
+    }
     if (this._conn !== null) {
       throw new Deno.errors.AlreadyExists(
         "connect(): the socket is already connected",
@@ -540,6 +577,7 @@ export class Socket implements Disposable {
     this.#checkOpen("recv()");
     this.#checkNotOwned("recv()");
     checkSize(bufsize, "recv()", "bufsize");
+    if (this._dgram !== null) return this.#takeDatagram(bufsize, "recv()")[0];
     if (this._rbytes === 0) {
       if (this._error !== null) throw this._takeError();
       if (this._eof || this._shutRead) return new Uint8Array(0);
@@ -602,6 +640,15 @@ export class Socket implements Disposable {
     checkBytes(data, "send()");
     this.#checkOpen("send()");
     this.#checkNotOwned("send()");
+    if (this._dgram !== null) {
+      const peer = this._dgram.peer;
+      if (peer === null) {
+        throw new Deno.errors.NotConnected(
+          "send(): Destination address required: connect() the datagram socket first, or use sendto()",
+        );
+      }
+      return this.#sendDatagram(data, peer, "send()");
+    }
     if (this._error !== null) throw this._takeError();
     if (this._shutWrite) {
       throw new Deno.errors.BrokenPipe(
@@ -669,6 +716,12 @@ export class Socket implements Disposable {
     if (this.#fd === -1) return;
     openSockets.delete(this.#fd);
     this.#fd = -1;
+    if (this._dgram !== null) {
+      this._dgrams = [];
+      this._dgramClosed = this._dgram.close();
+      this._dgramWake?.();
+      this._dgramWake = null;
+    }
     this._wchunks = [];
     this._wbytes = 0;
     this._rchunks = [];
@@ -710,6 +763,7 @@ export class Socket implements Disposable {
    */
   getsockname(): SocketAddress {
     this.#checkOpen("getsockname()");
+    if (this._dgram !== null) return this._dgram.sockname();
     if (this._conn !== null) return fromDenoAddr(this._conn.localAddr);
     if (this._bound !== null) return this._bound;
     return this.family === AF_UNIX
@@ -734,6 +788,15 @@ export class Socket implements Disposable {
    */
   getpeername(): SocketAddress {
     this.#checkOpen("getpeername()");
+    if (this._dgram !== null) {
+      const peer = this._dgram.peer;
+      if (peer === null) {
+        throw new Deno.errors.NotConnected(
+          "getpeername(): the socket is not connected",
+        );
+      }
+      return peer;
+    }
     if (this._conn === null) {
       throw new Deno.errors.NotConnected(
         "getpeername(): the socket is not connected",
@@ -763,6 +826,11 @@ export class Socket implements Disposable {
       this._keepAlive = on;
     } else if (level === SOL_SOCKET && option === SO_REUSEPORT) {
       this._reusePort = on;
+      if (this._dgram !== null) this._dgram.reuse = on;
+    } else if (
+      level === SOL_SOCKET && option === SO_BROADCAST && this._dgram !== null
+    ) {
+      this._dgram.setBroadcast(on);
     } else if (level === SOL_SOCKET && option === SO_REUSEADDR) {
       // Deno's listeners set SO_REUSEADDR themselves.
     } else {
@@ -820,17 +888,186 @@ export class Socket implements Disposable {
     return `<Socket ${parts.join(" ")}>`;
   }
 
+  // ---- datagrams -------------------------------------------------------
+
+  /**
+   * Receives one datagram and its sender's address. Mirrors
+   * `socket.recvfrom()` on a `SOCK_DGRAM` socket: at most `bufsize` bytes
+   * of the datagram are returned, the rest is discarded.
+   *
+   * @throws {Deno.errors.WouldBlock} when no datagram has arrived.
+   * @example
+   * ```ts
+   * import { AF_INET, SOCK_DGRAM, socket } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const s = socket(AF_INET, SOCK_DGRAM);
+   * s.bind(["127.0.0.1", 0]);
+   * assert.throws(() => s.recvfrom(100), Deno.errors.WouldBlock);
+   * s.close();
+   * ```
+   */
+  recvfrom(bufsize: number): [Uint8Array, SocketAddress] {
+    this.#checkOpen("recvfrom()");
+    this.#checkNotOwned("recvfrom()");
+    checkSize(bufsize, "recvfrom()", "bufsize");
+    if (this._dgram === null) {
+      if (this._conn === null) {
+        throw new Deno.errors.NotConnected(
+          "recvfrom(): the socket is not connected",
+        );
+      }
+      return [this.recv(bufsize), this.getpeername()];
+    }
+    return this.#takeDatagram(bufsize, "recvfrom()");
+  }
+
+  /**
+   * Receives one datagram into `buffer` (at most `nbytes`, default its
+   * length); returns `[count, sender]`. Mirrors `socket.recvfrom_into()`.
+   *
+   * @throws {Deno.errors.WouldBlock} when no datagram has arrived.
+   * @example
+   * ```ts
+   * import { AF_INET, SOCK_DGRAM, socket } from "@aio/loop";
+   * const s = socket(AF_INET, SOCK_DGRAM);
+   * console.assert(typeof s.recvfromInto === "function");
+   * s.close();
+   * ```
+   */
+  recvfromInto(buffer: Uint8Array, nbytes = 0): [number, SocketAddress] {
+    if (!(buffer instanceof Uint8Array)) {
+      throw new TypeError(
+        `recvfromInto() expects a Uint8Array, got ${typeof buffer}`,
+      );
+    }
+    checkSize(nbytes, "recvfromInto()", "nbytes");
+    if (nbytes > buffer.length) {
+      throw new RangeError("recvfromInto(): nbytes is greater than the buffer");
+    }
+    const n = nbytes > 0 ? nbytes : buffer.length;
+    const [data, addr] = this.recvfrom(n);
+    buffer.set(data);
+    return [data.length, addr];
+  }
+
+  /**
+   * Sends one datagram to `address`; returns the bytes sent. Mirrors
+   * `socket.sendto()`. The host must be an IP literal or `localhost`
+   * (`loop.getaddrinfo` resolves other names).
+   *
+   * @throws {RangeError} (code `EMSGSIZE`) for a datagram over the UDP
+   * limit (65507 bytes over IPv4, 65527 over IPv6).
+   * @throws {TypeError} for a string or other non-bytes.
+   * @example
+   * ```ts
+   * import { AF_INET, SOCK_DGRAM, socket } from "@aio/loop";
+   * const a = socket(AF_INET, SOCK_DGRAM);
+   * a.bind(["127.0.0.1", 0]);
+   * const b = socket(AF_INET, SOCK_DGRAM);
+   * console.assert(b.sendto(new Uint8Array([1, 2]), a.getsockname()) === 2);
+   * a.close();
+   * b.close();
+   * ```
+   */
+  sendto(data: Uint8Array, address: SocketAddress): number {
+    checkBytes(data, "sendto()");
+    this.#checkOpen("sendto()");
+    this.#checkNotOwned("sendto()");
+    if (this._dgram === null) {
+      throw new Deno.errors.AlreadyExists(
+        "sendto(): a stream socket sends to its peer: use send()",
+      );
+    }
+    const target = this.#dgramAddress(address, "sendto()");
+    const peer = this._dgram.peer;
+    if (peer !== null && !sameAddress(peer, target)) {
+      throw new Deno.errors.AlreadyExists(
+        "sendto(): Transport endpoint is already connected (EISCONN): the socket sends only to its peer",
+      );
+    }
+    return this.#sendDatagram(data, target, "sendto()");
+  }
+
+  #sendDatagram(data: Uint8Array, target: SocketAddress, what: string): number {
+    const dgram = this._dgram!;
+    if (this._error !== null) throw this._takeError();
+    const tooLong = checkDatagramSize(data.length, this.family, what);
+    if (tooLong !== null) throw tooLong;
+    let done!: () => void;
+    const sent = this._watcher === null
+      ? null
+      : new Promise<void>((resolve) => {
+        done = resolve;
+      });
+    dgram.send(data, target, (error) => {
+      // A failure shows at the next call, as an ICMP error does.
+      if (error !== null && this.#fd !== -1) {
+        this._error = error;
+        this.#ready();
+      }
+      if (sent !== null) done();
+    });
+    if (sent !== null) this._watcher?.track(sent, false);
+    return data.length;
+  }
+
+  #takeDatagram(bufsize: number, what: string): [Uint8Array, SocketAddress] {
+    const next = this._dgrams.shift();
+    if (next === undefined) {
+      if (this._error !== null) throw this._takeError();
+      throw wouldBlock(what);
+    }
+    this._rbytes -= next[0].length;
+    const data = next[0].length > bufsize
+      ? next[0].subarray(0, bufsize)
+      : next[0];
+    return [data, next[1]];
+  }
+
+  #dgramAddress(address: unknown, what: string): SocketAddress {
+    return datagramAddress(this.family, address, what);
+  }
+
+  /** @internal A datagram arrived (the kernel's receive queue). */
+  _onDatagram(data: Uint8Array, addr: SocketAddress): void {
+    if (this.#fd === -1) return;
+    // Past the receive buffer, datagrams are dropped, as a kernel does.
+    if (this._rbytes + data.length > RECV_BUFFER_LIMIT) return;
+    // Copied: node reads each datagram into a 64 KiB buffer.
+    this._dgrams.push([data.slice(), addr]);
+    this._rbytes += data.length;
+    const wake = this._dgramWake;
+    this._dgramWake = null;
+    this._pending = null;
+    wake?.();
+    this.#ready();
+    if (this._wantRead) this._armDatagramWait();
+  }
+
+  /** @internal While watched, hold a wait on peers (for the virtual clock). */
+  _armDatagramWait(): void {
+    if (this._pending !== null || this.#fd === -1 || this._owner !== null) {
+      return;
+    }
+    this._pending = new Promise<void>((resolve) => {
+      this._dgramWake = resolve;
+    });
+    this._watcher?.track(this._pending, true);
+  }
+
   // ---- readiness (package-internal) ------------------------------------
 
   /** @internal Readable: bytes, EOF, an error, or a connection to accept. */
   _readable(): boolean {
-    return this.#fd === -1 || this._rbytes > 0 || this._eof ||
+    return this.#fd === -1 || this._rbytes > 0 || this._dgrams.length > 0 ||
+      this._eof ||
       this._error !== null || this._accepted.length > 0 || this._shutRead;
   }
 
   /** @internal Writable: connected (or failed) with room to send. */
   _writable(): boolean {
-    return this.#fd === -1 || this._connectError !== null ||
+    return this.#fd === -1 || this._dgram !== null ||
+      this._connectError !== null ||
       this._error !== null ||
       (this._conn !== null && this._wbytes < SEND_BUFFER_LIMIT);
   }
@@ -838,6 +1075,10 @@ export class Socket implements Disposable {
   /** @internal Someone waits to read: keep a read (or accept) in flight. */
   _watchRead(on: boolean): void {
     this._wantRead = on;
+    if (this._dgram !== null) {
+      if (on) this._armDatagramWait();
+      return;
+    }
     if (on) {
       if (this._listening) this._startAccept();
       else this._startRead();
@@ -1028,6 +1269,33 @@ export function checkBytes(data: unknown, what: string): void {
       }`,
     );
   }
+}
+
+/**
+ * Validates a datagram address for `family`; resolves `localhost` (other
+ * names must be resolved first: sends cannot wait for DNS). @internal
+ */
+export function datagramAddress(
+  family: number,
+  address: unknown,
+  what: string,
+): SocketAddress {
+  if (family === AF_UNIX) return checkUnixAddress(address, what);
+  let [host, port] = checkInetAddress(address, family, what);
+  if (host === "localhost") host = family === AF_INET6 ? "::1" : "127.0.0.1";
+  if (host !== "" && !isIPv4(host) && !isIPv6(host)) {
+    throw new RangeError(
+      `${what}: ${host} is not an IP address: resolve it first with loop.getaddrinfo() (loop.sockConnect and createDatagramEndpoint resolve names)`,
+    );
+  }
+  checkFamilyHost(host, family);
+  return family === AF_INET6 ? [host, port, 0, 0] : [host, port];
+}
+
+/** Whether two socket addresses name the same endpoint. @internal */
+export function sameAddress(a: SocketAddress, b: SocketAddress): boolean {
+  if (typeof a === "string" || typeof b === "string") return a === b;
+  return a[0] === b[0] && a[1] === b[1];
 }
 
 function checkSize(n: unknown, method: string, name: string): void {

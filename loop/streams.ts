@@ -341,8 +341,10 @@ export class StreamReader {
   }
 
   /**
-   * Reads up to and including `separator` (default `\n`; an array of
-   * separators matches the first found). Mirrors `readuntil()`.
+   * Reads up to and including `separator` (default `\n`). Given an array
+   * of separators, returns the shortest chunk that ends with any of them
+   * (the shorter separator wins when two end at the same byte, and is the
+   * one `LimitOverrunError` measures). Mirrors `readuntil()`.
    *
    * @throws {IncompleteReadError} at EOF before the separator (`partial`
    *   holds what was read; the buffer is emptied).
@@ -378,9 +380,17 @@ export class StreamReader {
       const size = this.#size;
       if (size - offset >= minLen) {
         const flat = this.#flat();
+        // asyncio returns the shortest chunk that ends with a separator:
+        // the earliest match end wins, and the shorter separator on a tie.
         for (const sep of separators) {
           const at = indexOf(flat, sep, offset);
-          if (at !== -1 && (match === -1 || at < match)) {
+          if (at === -1) continue;
+          const end = at + sep.length;
+          const best = match + matchLen;
+          if (
+            match === -1 || end < best ||
+            (end === best && sep.length < matchLen)
+          ) {
             match = at;
             matchLen = sep.length;
           }

@@ -435,8 +435,9 @@ export class WorkerPoolExecutor implements Executor, AsyncDisposable {
   }
 
   /**
-   * Stops taking work. With `wait` (the default) the promise resolves once
-   * every submitted job has finished, then the workers are terminated. Without
+   * Stops taking work. With `wait` (the default) the jobs already submitted
+   * still run, queued ones included; the promise resolves once every one
+   * has finished, then the workers are terminated. Without
    * it, the workers are terminated now and unfinished jobs reject with
    * `RuntimeError` (a worker, unlike a thread, can be stopped). Mirrors
    * `Executor.shutdown()`.
@@ -557,10 +558,8 @@ export class WorkerPoolExecutor implements Executor, AsyncDisposable {
     this.#running--;
     if (data.t === "ok") job.resolve(data.value);
     else job.reject(jobError(job, data.error!, data.result === true));
-    if (this.#shutdown) {
-      this.#settled();
-      return;
-    }
+    // Also after shutdown(true): the jobs still queued run first, as
+    // ThreadPoolExecutor's do; dispatch() ends the pool once none is left.
     this.#idle.push(entry);
     this.#dispatch();
   }
@@ -583,8 +582,7 @@ export class WorkerPoolExecutor implements Executor, AsyncDisposable {
         ),
       );
     }
-    if (!this.#shutdown) this.#dispatch();
-    else this.#settled();
+    this.#dispatch();
   }
 
   /** Resolves a pending `shutdown(true)` once nothing is left. */

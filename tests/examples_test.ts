@@ -85,6 +85,17 @@ Deno.test("examples/unix_echo.ts echoes over a Unix socket", async () => {
   assert.equal(stdout, "Echoed: hello over a unix socket\n");
 });
 
+Deno.test("examples/tls_echo.ts echoes over TLS", async () => {
+  const { code, stdout, stderr } = await deno(
+    "run",
+    "--allow-net",
+    "--allow-read",
+    "examples/tls_echo.ts",
+  );
+  assert.equal(code, 0, stderr);
+  assert.equal(stdout, "Echoed: hello over TLS\n");
+});
+
 Deno.test("examples/tcp_echo_server.ts answers examples/tcp_echo_client.ts", async () => {
   const server = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-net", "examples/tcp_echo_server.ts", "0"],

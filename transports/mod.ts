@@ -18,5 +18,7 @@ export {
   WriteTransport,
 } from "./transport.ts";
 export { SocketTransport } from "./socket_transport.ts";
+export { SocketDatagramTransport } from "./datagram_transport.ts";
+export { TlsTransport } from "./tls_transport.ts";
 export { ReadPipeTransport, WritePipeTransport } from "./pipe_transport.ts";
 export { ChildProcessTransport } from "./subprocess_transport.ts";

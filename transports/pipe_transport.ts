@@ -449,8 +449,12 @@ export class WritePipeTransport extends WriteTransport {
   #protocolPaused = false;
   #closing = false;
   #connLost = 0;
+  /** Writes dropped because the pipe was closing or lost. */
+  #dropped = 0;
   #closed = false;
   #ending = false;
+  /** `_readerGone()` was called: the pipe has no reader any more. */
+  #readerGone = false;
 
   /**
    * Wraps the write end of a pipe; `loop.connectWritePipe()` is the usual
@@ -509,16 +513,20 @@ export class WritePipeTransport extends WriteTransport {
    */
   override write(data: Uint8Array): void {
     checkBytes(data, "write()");
+    if (data.length === 0) return;
     if (this.#connLost > 0 || this.#closing) {
-      if (this.#connLost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES) {
+      if (
+        this.#connLost + this.#dropped >= LOG_THRESHOLD_FOR_CONNLOST_WRITES
+      ) {
         logger.warning(
           "pipe closed by peer or os.write(pipe, data) raised exception.",
         );
       }
-      this.#connLost++;
+      // Counted apart from #connLost: a write after close() must not stop
+      // the flush of what was queued before it.
+      this.#dropped++;
       return;
     }
-    if (data.length === 0) return;
     this.#chunks.push(data);
     this.#size += data.length;
     if (!this.#writing) this.#flush();
@@ -575,6 +583,12 @@ export class WritePipeTransport extends WriteTransport {
     // Keep the pipe busy without a loop trip; only protocol calls and the
     // close go through the loop.
     if (this.#chunks.length > 0) this.#flush();
+    else if (this.#readerGone) {
+      // The reader left while this write was in flight (it was accepted
+      // just before): with nothing left to write, close now.
+      this.#registration.post(() => this._readerGone());
+      return;
+    }
     if (
       (this.#protocolPaused && this.#size <= this.#low) ||
       (this.#closing && this.#size === 0)
@@ -751,9 +765,11 @@ export class WritePipeTransport extends WriteTransport {
   /**
    * @internal The reader went away (a child exited): close now if idle, as
    * asyncio does when the pipe's read end closes; a pending write fails
-   * with a broken pipe on its own.
+   * with a broken pipe on its own, or, if it was accepted just before,
+   * the transport closes once it completes.
    */
   _readerGone(): void {
+    this.#readerGone = true;
     if (this.#closed || this.#connLost > 0 || this.#writing) return;
     if (this.#size === 0) this.#forceClose(null);
   }

@@ -221,6 +221,10 @@ export class DatagramTransport extends BaseTransport {
   sendto(_data: Uint8Array, _addr?: unknown): void {
     notImplemented("sendto");
   }
+  /** Bytes buffered for sending. */
+  getWriteBufferSize(): number {
+    return notImplemented("getWriteBufferSize");
+  }
   /** Closes at once, dropping buffered data. */
   abort(): void {
     notImplemented("abort");

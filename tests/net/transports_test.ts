@@ -16,7 +16,6 @@ import {
   CancelledError,
   type EventLoop,
   getRunningLoop,
-  NotImplementedError,
   Protocol,
   RuntimeError,
   type Server,
@@ -960,8 +959,10 @@ netTest(
       TypeError,
     );
     await assert.rejects(
-      loop.createConnection(rec(loop), "127.0.0.1", addr[1], { ssl: true }),
-      NotImplementedError,
+      loop.createConnection(rec(loop), "127.0.0.1", addr[1], {
+        ssl: "yes" as Loose,
+      }),
+      TypeError,
     );
     await assert.rejects(
       loop.createConnection(rec(loop), "127.0.0.1", addr[1], {
@@ -1038,8 +1039,8 @@ netTest("createServer argument errors", async ({ loop }) => {
     TypeError,
   );
   await assert.rejects(
-    loop.createServer(rec(loop), "127.0.0.1", 0, { ssl: {} }),
-    NotImplementedError,
+    loop.createServer(rec(loop), "127.0.0.1", 0, { ssl: {} as Loose }),
+    TypeError,
   );
 });
 

@@ -1,0 +1,335 @@
+/**
+ * `createDatagramEndpoint` and the datagram socket coroutines
+ * (`sockRecvfrom`, `sockRecvfromInto`, `sockSendto`), as functions of a
+ * loop; `EventLoop`'s methods of those names call them. Mirrors the
+ * datagram parts of asyncio's `base_events.py` and `selector_events.py`.
+ *
+ * @module
+ */
+import {
+  type AddrInfo,
+  AF_INET,
+  AF_INET6,
+  AF_UNIX,
+  getaddrinfo as resolveAddrinfo,
+  SOCK_DGRAM,
+} from "./addrinfo.ts";
+import type { EventLoop, ProtocolFactory } from "./event_loop.ts";
+import {
+  SO_BROADCAST,
+  SO_REUSEPORT,
+  Socket,
+  type SocketAddress,
+  SOL_SOCKET,
+} from "./socket.ts";
+import { RuntimeError } from "./exceptions.ts";
+import { logger } from "./log.ts";
+import { SocketDatagramTransport } from "../transports/datagram_transport.ts";
+import type { BaseProtocol } from "../protocols/protocol.ts";
+
+/** Options of `createDatagramEndpoint` (asyncio's keyword arguments). */
+export interface CreateDatagramEndpointOptions {
+  /** `AF_INET`, `AF_INET6` or `AF_UNIX`; 0 picks from the addresses. */
+  family?: number;
+  /** Protocol number passed to `getaddrinfo`. */
+  proto?: number;
+  /** `AI_*` flags passed to `getaddrinfo`. */
+  flags?: number;
+  /**
+   * Let several endpoints bind one port. Deno's UDP sockets set
+   * `SO_REUSEADDR` and, on Unix, `SO_REUSEPORT` together for this.
+   */
+  reusePort?: boolean | null;
+  /** Allow sending to broadcast addresses (`SO_BROADCAST`). */
+  allowBroadcast?: boolean | null;
+  /** An existing `SOCK_DGRAM` socket; the transport takes it over. */
+  sock?: Socket | null;
+  /**
+   * Refused: asyncio removed `reuse_address` for UDP (3.11) as a security
+   * concern. Passing it is a `TypeError`; use `reusePort`.
+   */
+  reuseAddress?: never;
+}
+
+function describeOptions(values: Record<string, unknown>): string {
+  return Object.entries(values)
+    .filter(([, v]) => v)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(", ");
+}
+
+/** Implements `loop.createDatagramEndpoint()`. @internal */
+export async function createDatagramEndpoint<P extends BaseProtocol>(
+  loop: EventLoop,
+  protocolFactory: ProtocolFactory<P>,
+  localAddr: SocketAddress | null | undefined,
+  remoteAddr: SocketAddress | null | undefined,
+  options: CreateDatagramEndpointOptions = {},
+): Promise<[SocketDatagramTransport, P]> {
+  loop._checkClosed();
+  if (typeof protocolFactory !== "function") {
+    throw new TypeError(
+      "createDatagramEndpoint(): protocolFactory must be a function returning a protocol",
+    );
+  }
+  if (Object.hasOwn(options, "reuseAddress")) {
+    throw new TypeError(
+      "createDatagramEndpoint(): reuseAddress is not supported: SO_REUSEADDR poses a significant security concern for UDP (asyncio removed it); use reusePort",
+    );
+  }
+  const {
+    family = 0,
+    proto = 0,
+    flags = 0,
+    reusePort = null,
+    allowBroadcast = null,
+  } = options;
+  let sock: Socket | null = options.sock ?? null;
+  let rAddr: SocketAddress | null = null;
+  if (sock !== null) {
+    if (!(sock instanceof Socket)) {
+      throw new TypeError(
+        `createDatagramEndpoint(): sock must be a Socket, got ${typeof sock}`,
+      );
+    }
+    if (sock.type !== SOCK_DGRAM) {
+      throw new RangeError(`A datagram socket was expected, got ${sock}`);
+    }
+    const problems = describeOptions({
+      localAddr,
+      remoteAddr,
+      family,
+      proto,
+      flags,
+      reusePort,
+      allowBroadcast,
+    });
+    if (problems !== "") {
+      throw new RangeError(
+        `socket modifier keyword arguments can not be used when sock is specified. (${problems})`,
+      );
+    }
+  } else {
+    let pairs: [
+      [number, number],
+      [SocketAddress | null, SocketAddress | null],
+    ][];
+    if (!localAddr && !remoteAddr) {
+      if (family === 0) throw new RangeError("unexpected address family");
+      pairs = [[[family, proto], [null, null]]];
+    } else if (family === AF_UNIX) {
+      for (const addr of [localAddr, remoteAddr]) {
+        if (addr != null && typeof addr !== "string") {
+          throw new TypeError("string is expected");
+        }
+      }
+      if (localAddr && !(localAddr as string).startsWith("\0")) {
+        removeStaleSocket(localAddr as string);
+      }
+      pairs = [[[family, proto], [localAddr ?? null, remoteAddr ?? null]]];
+    } else {
+      // Join the addresses by (family, proto).
+      const byKey = new Map<
+        string,
+        [SocketAddress | null, SocketAddress | null]
+      >();
+      const keys = new Map<string, [number, number]>();
+      for (const [idx, addr] of [[0, localAddr], [1, remoteAddr]] as const) {
+        if (addr == null) continue;
+        if (!Array.isArray(addr) || addr.length !== 2) {
+          throw new TypeError("2-tuple is expected");
+        }
+        const infos: AddrInfo[] = await resolveAddrinfo(addr[0], addr[1], {
+          family,
+          type: SOCK_DGRAM,
+          proto,
+          flags,
+        });
+        if (infos.length === 0) {
+          throw new Deno.errors.NotFound("getaddrinfo() returned empty list");
+        }
+        for (const [fam, , pro, , address] of infos) {
+          const key = `${fam}/${pro}`;
+          if (!byKey.has(key)) {
+            byKey.set(key, [null, null]);
+            keys.set(key, [fam, pro]);
+          }
+          byKey.get(key)![idx] = address as SocketAddress;
+        }
+      }
+      pairs = [];
+      for (const [key, pair] of byKey) {
+        if (
+          (localAddr && pair[0] === null) || (remoteAddr && pair[1] === null)
+        ) {
+          continue;
+        }
+        pairs.push([keys.get(key)!, pair]);
+      }
+      if (pairs.length === 0) {
+        throw new RangeError("can not get address information");
+      }
+    }
+    const errors: unknown[] = [];
+    for (const [[fam], [localAddress, remoteAddress]] of pairs) {
+      let candidate: Socket | null = null;
+      try {
+        candidate = new Socket(fam, SOCK_DGRAM, 0);
+        if (reusePort) {
+          if (fam !== AF_INET && fam !== AF_INET6) {
+            throw new RangeError(
+              "reusePort is only supported for AF_INET/AF_INET6",
+            );
+          }
+          candidate.setsockopt(SOL_SOCKET, SO_REUSEPORT, 1);
+        }
+        if (allowBroadcast) candidate.setsockopt(SOL_SOCKET, SO_BROADCAST, 1);
+        if (localAddr) candidate.bind(localAddress!);
+        if (remoteAddr) {
+          if (!allowBroadcast) {
+            await loop.sockConnect(candidate, remoteAddress!);
+          }
+          rAddr = remoteAddress;
+        }
+        sock = candidate;
+        break;
+      } catch (error) {
+        if (candidate !== null) {
+          candidate.close();
+          await candidate._dgramClosed;
+        }
+        if (
+          error instanceof TypeError || error instanceof RangeError ||
+          error instanceof Deno.errors.NotSupported
+        ) throw error;
+        errors.push(error);
+      }
+    }
+    if (sock === null) throw errors[0];
+  }
+  const protocol = protocolFactory();
+  const waiter = loop.createFuture<null>();
+  const transport = new SocketDatagramTransport(
+    loop,
+    sock,
+    protocol,
+    rAddr,
+    waiter,
+  );
+  if (loop.getDebug()) {
+    logger.debug(
+      `Datagram endpoint localAddr=${JSON.stringify(localAddr)} remoteAddr=${
+        JSON.stringify(remoteAddr)
+      } created: (${transport}, ${protocol})`,
+    );
+  }
+  try {
+    await waiter;
+  } catch (error) {
+    transport.close();
+    throw error;
+  }
+  return [transport, protocol];
+}
+
+function removeStaleSocket(path: string): void {
+  try {
+    if (Deno.statSync(path).isSocket) Deno.removeSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return;
+    logger.error(
+      `Unable to check or remove stale UNIX socket ${path}: ${error}`,
+    );
+  }
+}
+
+function checkSock(loop: EventLoop, sock: unknown, method: string): Socket {
+  loop._checkClosed();
+  if (!(sock instanceof Socket)) {
+    throw new TypeError(
+      `${method}() expects a Socket (from socket()), got ${typeof sock}`,
+    );
+  }
+  if (sock.closed) {
+    throw new Deno.errors.BadResource(`${method}(): the socket is closed`);
+  }
+  if (sock._owner !== null) {
+    throw new RuntimeError(
+      `${method}(): file descriptor ${sock.fileno()} is used by transport ${sock._owner}`,
+    );
+  }
+  return sock;
+}
+
+/** Waits until `attempt()` stops throwing would-block. */
+function whenReadable<T>(
+  loop: EventLoop,
+  sock: Socket,
+  attempt: () => T,
+): Promise<T> {
+  try {
+    return Promise.resolve(attempt());
+  } catch (error) {
+    if (!(error instanceof Deno.errors.WouldBlock)) {
+      return Promise.reject(error);
+    }
+  }
+  const fut = loop.createFuture<T>();
+  const ready = () => {
+    if (fut.done()) return;
+    try {
+      fut.setResult(attempt());
+    } catch (error) {
+      if (error instanceof Deno.errors.WouldBlock) return;
+      fut.setException(
+        error instanceof Error ? error : new Error(String(error)),
+      );
+    }
+  };
+  loop.addReader(sock, ready);
+  fut.addDoneCallback(() => {
+    const watch = loop._watches.get(sock);
+    if (watch?.reader != null && watch.reader._callback === ready) {
+      loop.removeReader(sock);
+    }
+  });
+  return fut as unknown as Promise<T>;
+}
+
+/** Implements `loop.sockRecvfrom()`. @internal */
+export async function sockRecvfrom(
+  loop: EventLoop,
+  sock: Socket,
+  bufsize: number,
+): Promise<[Uint8Array, SocketAddress]> {
+  checkSock(loop, sock, "sockRecvfrom");
+  return await whenReadable(loop, sock, () => sock.recvfrom(bufsize));
+}
+
+/** Implements `loop.sockRecvfromInto()`. @internal */
+export async function sockRecvfromInto(
+  loop: EventLoop,
+  sock: Socket,
+  buf: Uint8Array,
+  nbytes = 0,
+): Promise<[number, SocketAddress]> {
+  checkSock(loop, sock, "sockRecvfromInto");
+  if (!(buf instanceof Uint8Array)) {
+    throw new TypeError(
+      `sockRecvfromInto() expects a Uint8Array buffer, got ${typeof buf}`,
+    );
+  }
+  return await whenReadable(loop, sock, () => sock.recvfromInto(buf, nbytes));
+}
+
+/** Implements `loop.sockSendto()`. @internal */
+export async function sockSendto(
+  loop: EventLoop,
+  sock: Socket,
+  data: Uint8Array,
+  address: SocketAddress,
+): Promise<number> {
+  checkSock(loop, sock, "sockSendto");
+  // A datagram socket never waits for room: the datagram is handed over.
+  return sock.sendto(data, address);
+}

@@ -1,0 +1,234 @@
+/**
+ * TLS settings: `SSLContext` and `createDefaultContext()`. Mirrors the parts
+ * of Python's `ssl.SSLContext` that asyncio's `ssl=` arguments use, holding
+ * what Deno's TLS APIs take instead of OpenSSL state: PEM strings for the
+ * trusted CAs, the certificate chain and key, the ALPN protocols, and
+ * whether the peer's name is checked.
+ *
+ * Deno always verifies a server's certificate chain (against Mozilla's
+ * roots, or the system store with `DENO_TLS_CA_STORE=system`, plus
+ * `caCerts`); only the hostname check can be switched off per connection.
+ * There is no `CERT_NONE`.
+ *
+ * @module
+ */
+
+/** Python's `ssl.Purpose` values: what the context authenticates. */
+export type SSLPurpose = "serverAuth" | "clientAuth";
+
+/** Options of `createDefaultContext()` and `new SSLContext()`. */
+export interface SSLContextOptions {
+  /**
+   * `"serverAuth"` (default, Python's `Purpose.SERVER_AUTH`): a client's
+   * context, which authenticates servers. `"clientAuth"`
+   * (`Purpose.CLIENT_AUTH`): a server's context; it needs `cert` and `key`.
+   */
+  purpose?: SSLPurpose;
+  /** Extra trusted CA certificates, PEM (Python's `cadata`). */
+  caCerts?: string[];
+  /** The certificate chain, PEM: the server's (or a client certificate). */
+  cert?: string;
+  /** The private key of `cert`, PEM. */
+  key?: string;
+  /** ALPN protocols to offer, most preferred first. */
+  alpnProtocols?: string[];
+  /**
+   * Check the server's name against its certificate (default true for a
+   * client context). The chain is verified either way.
+   */
+  checkHostname?: boolean;
+}
+
+function checkPem(value: unknown, what: string): string | null {
+  if (value == null) return null;
+  if (typeof value !== "string") {
+    throw new TypeError(`${what} must be a PEM string, got ${typeof value}`);
+  }
+  if (!value.includes("-----BEGIN ")) {
+    throw new RangeError(
+      `${what} is not PEM text (no "-----BEGIN " line); read the file's text and pass it`,
+    );
+  }
+  return value;
+}
+
+function checkStrings(
+  value: unknown,
+  what: string,
+  protocols = false,
+): string[] | null {
+  if (value == null) return null;
+  if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) {
+    throw new TypeError(`${what} must be an array of strings`);
+  }
+  if (protocols && value.some((v) => v.length === 0 || v.length > 255)) {
+    throw new RangeError(`${what}: each entry must be 1-255 characters long`);
+  }
+  return [...value];
+}
+
+/**
+ * TLS settings for `ssl=` arguments. Mirrors `ssl.SSLContext`, holding the
+ * settings Deno's TLS takes (PEM strings rather than files). Usually made
+ * with `createDefaultContext()`.
+ *
+ * @example A client context that trusts a private CA
+ * ```ts
+ * import { SSLContext } from "@aio/loop";
+ * const ctx = new SSLContext({ caCerts: [] });
+ * ctx.setAlpnProtocols(["h2", "http/1.1"]);
+ * console.assert(ctx.checkHostname && ctx.purpose === "serverAuth");
+ * ```
+ */
+export class SSLContext {
+  /** What the context authenticates (see `SSLContextOptions.purpose`). */
+  readonly purpose: SSLPurpose;
+  /** Extra trusted CA certificates (PEM). */
+  caCerts: string[] = [];
+  /** The certificate chain (PEM), or null. */
+  cert: string | null = null;
+  /** The key of `cert` (PEM), or null. */
+  key: string | null = null;
+  /** ALPN protocols, or null for no ALPN. */
+  alpnProtocols: string[] | null = null;
+  /** Whether a client checks the server's name. */
+  checkHostname: boolean;
+
+  /**
+   * Creates a context.
+   *
+   * @param options The settings.
+   * @throws {TypeError} for a setting of the wrong type.
+   * @throws {RangeError} for an unknown purpose, non-PEM text, or a `cert`
+   * without its `key` (or the reverse).
+   * @example
+   * ```ts
+   * import { SSLContext } from "@aio/loop";
+   * console.assert(new SSLContext().purpose === "serverAuth");
+   * ```
+   */
+  constructor(options: SSLContextOptions = {}) {
+    if (options === null || typeof options !== "object") {
+      throw new TypeError("SSLContext options must be an object");
+    }
+    const purpose = options.purpose ?? "serverAuth";
+    if (purpose !== "serverAuth" && purpose !== "clientAuth") {
+      throw new RangeError(
+        `purpose must be "serverAuth" (a client's context) or "clientAuth" (a server's), got ${
+          String(purpose)
+        }`,
+      );
+    }
+    this.purpose = purpose;
+    const caCerts = checkStrings(options.caCerts, "caCerts") ?? [];
+    for (const ca of caCerts) checkPem(ca, "caCerts entry");
+    this.caCerts = caCerts;
+    if (options.cert != null || options.key != null) {
+      this.loadCertChain(options.cert as string, options.key as string);
+    }
+    this.alpnProtocols = checkStrings(
+      options.alpnProtocols,
+      "alpnProtocols",
+      true,
+    );
+    const check = options.checkHostname ?? purpose === "serverAuth";
+    if (typeof check !== "boolean") {
+      throw new TypeError("checkHostname must be a boolean");
+    }
+    this.checkHostname = check;
+  }
+
+  /**
+   * Sets the certificate chain and its private key. Mirrors
+   * `load_cert_chain()`, with PEM text instead of file names.
+   *
+   * @param cert The certificate chain, PEM.
+   * @param key Its private key, PEM.
+   * @throws {RangeError} when either is missing or not PEM.
+   * @example
+   * ```ts
+   * import { SSLContext } from "@aio/loop";
+   * const ctx = new SSLContext({ purpose: "clientAuth" });
+   * try {
+   *   ctx.loadCertChain("not pem", "");
+   * } catch (error) {
+   *   console.assert(error instanceof RangeError);
+   * }
+   * ```
+   */
+  loadCertChain(cert: string, key: string): void {
+    const c = checkPem(cert, "cert");
+    const k = checkPem(key, "key");
+    if (c === null || k === null) {
+      throw new RangeError("cert and key must be given together");
+    }
+    this.cert = c;
+    this.key = k;
+  }
+
+  /**
+   * Trusts more CA certificates. Mirrors `load_verify_locations(cadata=)`.
+   *
+   * @param cadata One or more PEM certificates.
+   * @example
+   * ```ts
+   * import { SSLContext } from "@aio/loop";
+   * const ctx = new SSLContext();
+   * console.assert(ctx.caCerts.length === 0);
+   * ```
+   */
+  loadVerifyLocations(cadata: string): void {
+    this.caCerts.push(checkPem(cadata, "cadata") as string);
+  }
+
+  /**
+   * Sets the ALPN protocols to offer. Mirrors `set_alpn_protocols()`.
+   *
+   * @param protocols Most preferred first.
+   * @example
+   * ```ts
+   * import { SSLContext } from "@aio/loop";
+   * const ctx = new SSLContext();
+   * ctx.setAlpnProtocols(["http/1.1"]);
+   * console.assert(ctx.alpnProtocols?.[0] === "http/1.1");
+   * ```
+   */
+  setAlpnProtocols(protocols: string[]): void {
+    this.alpnProtocols = checkStrings(protocols, "protocols", true);
+  }
+
+  /** A description like `<SSLContext serverAuth checkHostname>`. */
+  toString(): string {
+    return `<SSLContext ${this.purpose}${
+      this.checkHostname ? " checkHostname" : ""
+    }${this.cert !== null ? " cert" : ""}>`;
+  }
+}
+
+/**
+ * A context with the default settings for `purpose`. Mirrors
+ * `ssl.create_default_context()`: a client context (the default) verifies
+ * the server's chain and name; a server context (`purpose: "clientAuth"`)
+ * needs `cert` and `key`.
+ *
+ * @param options The settings.
+ * @returns A new `SSLContext`.
+ * @throws {RangeError} for a server context without `cert` and `key`.
+ * @example A server context and a client context for a private CA
+ * ```ts
+ * import { createDefaultContext } from "@aio/loop";
+ * const client = createDefaultContext({ alpnProtocols: ["h2"] });
+ * console.assert(client.checkHostname);
+ * ```
+ */
+export function createDefaultContext(
+  options: SSLContextOptions = {},
+): SSLContext {
+  const ctx = new SSLContext(options);
+  if (ctx.purpose === "clientAuth" && ctx.cert === null) {
+    throw new RangeError(
+      'createDefaultContext(): a server context (purpose "clientAuth") needs cert and key',
+    );
+  }
+  return ctx;
+}

@@ -1,0 +1,572 @@
+/**
+ * The datagram transport over a `SOCK_DGRAM` socket: what
+ * `createDatagramEndpoint` hands to a `DatagramProtocol`. Mirrors asyncio's
+ * `_SelectorDatagramTransport`.
+ *
+ * Datagrams arrive from the socket's backend outside the loop; they are
+ * queued and one dispatcher event per batch delivers them, so
+ * `datagramReceived` always runs from the loop's ready queue. A send is
+ * handed to the backend at once; the write buffer is what has not left yet
+ * (plus asyncio's 8 header bytes per datagram), and drives
+ * `pauseWriting`/`resumeWriting` over the water marks.
+ *
+ * @module
+ */
+import type { BaseEventLoop } from "../loop/base_loop.ts";
+import type { Registration } from "../loop/dispatcher.ts";
+import { checkDatagramSize, type DgramBackend } from "../loop/dgram.ts";
+import { RuntimeError } from "../loop/exceptions.ts";
+import type { Future } from "../loop/futures.ts";
+import { logger } from "../loop/log.ts";
+import {
+  datagramAddress,
+  sameAddress,
+  type Socket,
+  type SocketAddress,
+} from "../loop/socket.ts";
+import type { BaseProtocol, DatagramProtocol } from "../protocols/protocol.ts";
+import { computeLimits } from "./socket_transport.ts";
+import { DatagramTransport } from "./transport.ts";
+
+/** After this many sends to a closed endpoint, each one warns (asyncio's). */
+const LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5;
+/** Bytes held while reading is paused; later datagrams are dropped. */
+const HOLD_LIMIT = 256 * 1024;
+/** asyncio counts 8 header bytes per buffered datagram. */
+const HEADER = 8;
+
+/**
+ * A datagram transport over one of the package's `SOCK_DGRAM` sockets.
+ * Created by `loop.createDatagramEndpoint()`; the protocol receives it in
+ * `connectionMade`.
+ *
+ * @example A UDP echo over loopback
+ * ```ts
+ * import { DatagramProtocol, type DatagramTransport, newEventLoop } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ *
+ * class Echo extends DatagramProtocol {
+ *   transport!: DatagramTransport;
+ *   override connectionMade(t: DatagramTransport) { this.transport = t; }
+ *   override datagramReceived(data: Uint8Array, addr: [string, number]) {
+ *     this.transport.sendto(data, addr);
+ *   }
+ * }
+ * const loop = newEventLoop();
+ * const reply = await loop.runUntilComplete(async () => {
+ *   const [server] = await loop.createDatagramEndpoint(() => new Echo(), ["127.0.0.1", 0]);
+ *   const done = loop.createFuture<string>();
+ *   class Client extends DatagramProtocol {
+ *     override datagramReceived(data: Uint8Array) {
+ *       done.setResult(new TextDecoder().decode(data));
+ *     }
+ *   }
+ *   const [client] = await loop.createDatagramEndpoint(
+ *     () => new Client(), undefined, server.getExtraInfo("sockname") as [string, number],
+ *   );
+ *   client.sendto(new TextEncoder().encode("ping"));
+ *   const text = await done;
+ *   client.close();
+ *   server.close();
+ *   return text;
+ * });
+ * assert.equal(reply, "ping");
+ * loop.close();
+ * ```
+ */
+export class SocketDatagramTransport extends DatagramTransport {
+  #loop: BaseEventLoop;
+  #sock: Socket;
+  #dgram: DgramBackend;
+  #protocol: BaseProtocol;
+  #address: SocketAddress | null;
+  #registration: Registration;
+  // Receiving.
+  #inbox: (Uint8Array | SocketAddress)[] = [];
+  #inboxBytes = 0;
+  #posted = false;
+  #started = false;
+  #paused = false;
+  #waiting = false;
+  // Sending.
+  #bufferSize = 0;
+  #inFlight = 0;
+  #high = 64 * 1024;
+  #low = 16 * 1024;
+  #protocolPaused = false;
+  // Closing.
+  #closing = false;
+  #connLost = 0;
+  #closed = false;
+
+  /**
+   * Wraps a datagram socket; `loop.createDatagramEndpoint()` is the usual
+   * way to get one.
+   *
+   * @param loop The loop the protocol's callbacks run on.
+   * @param sock A `SOCK_DGRAM` socket; the transport takes it over.
+   * @param protocol The protocol to call.
+   * @param address The fixed remote address, or null.
+   * @param waiter Completed (with null) once `connectionMade` has run.
+   * @param extra Extra information besides `peername`, `sockname`, `socket`.
+   */
+  constructor(
+    loop: BaseEventLoop,
+    sock: Socket,
+    protocol: BaseProtocol,
+    address: SocketAddress | null = null,
+    waiter: Future<null> | null = null,
+    extra: Record<string, unknown> | null = null,
+  ) {
+    const dgram = sock._dgram;
+    if (dgram === null || sock.closed) {
+      throw new RuntimeError(
+        "a datagram transport needs an open SOCK_DGRAM socket",
+      );
+    }
+    if (sock._owner !== null) {
+      throw new RuntimeError(`${sock} is already used by a transport`);
+    }
+    let sockname: SocketAddress | null = null;
+    try {
+      sockname = sock.getsockname();
+    } catch {
+      // Not available.
+    }
+    super({ ...extra, socket: sock, sockname, peername: dgram.peer });
+    sock._owner = this;
+    this.#loop = loop;
+    this.#sock = sock;
+    this.#dgram = dgram;
+    this.#protocol = protocol;
+    this.#address = address ?? dgram.peer;
+    this.#registration = loop._dispatcher.register("datagram transport");
+    // Datagrams the socket already holds come first.
+    for (const [data, addr] of sock._dgrams) this.#inbox.push(data, addr);
+    sock._dgrams = [];
+    sock._rbytes = 0;
+    sock._dgramWake?.();
+    sock._dgramWake = null;
+    sock._pending = null;
+    dgram.setSink(this.#onDatagram);
+    loop.callSoon(() => this.#protocol.connectionMade(this));
+    // Only deliver once connectionMade has run.
+    loop.callSoon(() => {
+      this.#started = true;
+      this.#updateWaiting();
+      if (this.#inbox.length > 0) this.#deliver();
+    });
+    if (waiter !== null) {
+      loop.callSoon(() => {
+        if (!waiter.done()) waiter.setResult(null);
+      });
+    }
+  }
+
+  // ---- receiving --------------------------------------------------------
+
+  readonly #onDatagram = (data: Uint8Array, addr: SocketAddress): void => {
+    if (this.#closing) return;
+    if (this.#paused || !this.#started) {
+      // Held, as a kernel's receive queue holds them; dropped past it.
+      if (this.#inboxBytes + data.length > HOLD_LIMIT) return;
+    }
+    this.#inbox.push(data, addr);
+    this.#inboxBytes += data.length;
+    if (!this.#posted && this.#started && !this.#paused) {
+      this.#posted = true;
+      this.#registration.post(this.#deliver);
+    }
+  };
+
+  readonly #deliver = (): void => {
+    this.#posted = false;
+    const inbox = this.#inbox;
+    let i = 0;
+    for (; i < inbox.length && !this.#paused && !this.#closing; i += 2) {
+      const data = inbox[i] as Uint8Array;
+      this.#inboxBytes -= data.length;
+      try {
+        (this.#protocol as DatagramProtocol).datagramReceived(
+          data,
+          inbox[i + 1] as SocketAddress,
+        );
+      } catch (error) {
+        i += 2;
+        this.#fatalError(error, "Fatal read error on datagram transport");
+        break;
+      }
+    }
+    if (i >= inbox.length) {
+      inbox.length = 0;
+      this.#inboxBytes = 0;
+    } else inbox.splice(0, i);
+  };
+
+  /** Holds a wait on peers while receiving (the virtual clock waits). */
+  #updateWaiting(): void {
+    const want = this.#started && !this.#paused && !this.#closing;
+    if (want === this.#waiting) return;
+    this.#waiting = want;
+    if (want) this.#registration.beginWait();
+    else this.#registration.endWait();
+  }
+
+  /**
+   * Whether the transport is receiving. Mirrors `is_reading()`.
+   *
+   * @example
+   * ```ts
+   * import { SocketDatagramTransport } from "@aio/loop";
+   * console.assert(typeof SocketDatagramTransport.prototype.isReading === "function");
+   * ```
+   */
+  isReading(): boolean {
+    return !this.#paused && !this.#closing;
+  }
+
+  /**
+   * Stops calling `datagramReceived` until `resumeReading()`; datagrams
+   * arriving meanwhile are held (up to 256 KiB, then dropped, as a full
+   * kernel queue drops them). Mirrors `pause_reading()`.
+   *
+   * @example
+   * ```ts
+   * import { SocketDatagramTransport } from "@aio/loop";
+   * console.assert(typeof SocketDatagramTransport.prototype.pauseReading === "function");
+   * ```
+   */
+  pauseReading(): void {
+    if (this.#closing || this.#paused) return;
+    this.#paused = true;
+    this.#updateWaiting();
+  }
+
+  /**
+   * Resumes receiving. Mirrors `resume_reading()`.
+   *
+   * @example
+   * ```ts
+   * import { SocketDatagramTransport } from "@aio/loop";
+   * console.assert(typeof SocketDatagramTransport.prototype.resumeReading === "function");
+   * ```
+   */
+  resumeReading(): void {
+    if (this.#closing || !this.#paused) return;
+    this.#paused = false;
+    this.#updateWaiting();
+    if (this.#inbox.length > 0 && !this.#posted && this.#started) {
+      this.#posted = true;
+      this.#loop.callSoon(this.#deliver);
+    }
+  }
+
+  // ---- sending ----------------------------------------------------------
+
+  /**
+   * Sends one datagram to `addr`, or to the fixed remote address. Mirrors
+   * `DatagramTransport.sendto()`, never blocks. The bytes are copied before
+   * `sendto` returns.
+   *
+   * Failures go to the protocol's `errorReceived`, as in asyncio: a
+   * datagram over the UDP limit (65507 bytes over IPv4, 65527 over IPv6)
+   * gives a `RangeError` with `code` `"EMSGSIZE"` there, synchronously;
+   * send errors arrive later. After the transport is closed, datagrams are
+   * dropped, and from the fifth on each one logs a warning.
+   *
+   * @param data The datagram (an empty one is allowed).
+   * @param addr Where to: `[host, port]` (an IP literal or `localhost`) or
+   * a Unix path; must be omitted (or equal) when a remote address is fixed.
+   * @throws {TypeError} for a string or other non-bytes, or no address on
+   * an endpoint without a remote address.
+   * @throws {RangeError} for an address other than the fixed remote one.
+   * @example
+   * ```ts
+   * import { SocketDatagramTransport } from "@aio/loop";
+   * console.assert(typeof SocketDatagramTransport.prototype.sendto === "function");
+   * ```
+   */
+  override sendto(data: Uint8Array, addr?: SocketAddress | null): void {
+    if (!(data instanceof Uint8Array)) {
+      throw new TypeError(
+        `sendto(): data argument must be bytes (a Uint8Array), not ${
+          typeof data === "string" ? "a string: encode it first" : typeof data
+        }`,
+      );
+    }
+    let target: SocketAddress;
+    const fixed = this.#address;
+    if (fixed !== null) {
+      if (addr != null) {
+        const given = datagramAddress(this.#dgram.family, addr, "sendto()");
+        if (!sameAddress(given, fixed)) {
+          throw new RangeError(
+            `Invalid address: must be null or ${JSON.stringify(fixed)}`,
+          );
+        }
+      }
+      target = fixed;
+    } else {
+      if (addr == null) {
+        throw new TypeError(
+          "sendto(): the endpoint has no remote address: pass addr",
+        );
+      }
+      target = datagramAddress(this.#dgram.family, addr, "sendto()");
+    }
+    if (this.#connLost > 0 || this.#closing) {
+      if (this.#connLost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES) {
+        logger.warning("socket.send() raised exception.");
+      }
+      this.#connLost++;
+      return;
+    }
+    const tooLong = checkDatagramSize(
+      data.length,
+      this.#dgram.family,
+      "sendto()",
+    );
+    if (tooLong !== null) {
+      this.#errorReceived(tooLong);
+      return;
+    }
+    const size = data.length + HEADER;
+    this.#bufferSize += size;
+    this.#inFlight++;
+    this.#registration.begin();
+    this.#dgram.send(data, target, (error) => {
+      this.#registration.end();
+      this.#bufferSize -= size;
+      this.#inFlight--;
+      if (
+        error === null && !this.#protocolPaused &&
+        (this.#inFlight > 0 || !this.#closing)
+      ) return;
+      this.#registration.post(this.#afterSend, error);
+    });
+    this.#maybePauseProtocol();
+  }
+
+  readonly #afterSend = (error: Error | null): void => {
+    if (this.#closed) return;
+    if (error !== null) this.#errorReceived(error);
+    this.#maybeResumeProtocol();
+    if (this.#closing && this.#inFlight === 0 && this.#connLost === 0) {
+      this.#connLost++;
+      this.#callConnectionLost(null);
+    }
+  };
+
+  #errorReceived(error: Error): void {
+    try {
+      (this.#protocol as DatagramProtocol).errorReceived(error);
+    } catch (failure) {
+      this.#fatalError(
+        failure,
+        "Fatal error: protocol.errorReceived() call failed.",
+      );
+    }
+  }
+
+  /**
+   * Bytes not yet sent, counting 8 header bytes per datagram as asyncio
+   * does. Mirrors `get_write_buffer_size()`.
+   *
+   * @example
+   * ```ts
+   * import { SocketDatagramTransport } from "@aio/loop";
+   * console.assert(typeof SocketDatagramTransport.prototype.getWriteBufferSize === "function");
+   * ```
+   */
+  override getWriteBufferSize(): number {
+    return this.#bufferSize;
+  }
+
+  /**
+   * `[low, high]` water marks. Mirrors `get_write_buffer_limits()`.
+   *
+   * @example
+   * ```ts
+   * import { SocketDatagramTransport } from "@aio/loop";
+   * console.assert(typeof SocketDatagramTransport.prototype.getWriteBufferLimits === "function");
+   * ```
+   */
+  getWriteBufferLimits(): [number, number] {
+    return [this.#low, this.#high];
+  }
+
+  /**
+   * Sets the water marks (asyncio's defaults: high 64 KiB, low high / 4):
+   * `pauseWriting()` when the buffer grows past `high`, `resumeWriting()`
+   * when it drains to `low`. Mirrors `set_write_buffer_limits()`.
+   *
+   * @throws {RangeError} unless high >= low >= 0.
+   * @example
+   * ```ts
+   * import { SocketDatagramTransport } from "@aio/loop";
+   * console.assert(typeof SocketDatagramTransport.prototype.setWriteBufferLimits === "function");
+   * ```
+   */
+  setWriteBufferLimits(high?: number | null, low?: number | null): void {
+    const [lo, hi] = computeLimits(high, low);
+    this.#high = hi;
+    this.#low = lo;
+    this.#maybePauseProtocol();
+  }
+
+  #maybePauseProtocol(): void {
+    if (this.#bufferSize <= this.#high || this.#protocolPaused) return;
+    this.#protocolPaused = true;
+    try {
+      this.#protocol.pauseWriting();
+    } catch (error) {
+      this.#loop.callExceptionHandler({
+        message: "protocol.pauseWriting() failed",
+        exception: error,
+        transport: this,
+        protocol: this.#protocol,
+      });
+    }
+  }
+
+  #maybeResumeProtocol(): void {
+    if (!this.#protocolPaused || this.#bufferSize > this.#low) return;
+    this.#protocolPaused = false;
+    try {
+      this.#protocol.resumeWriting();
+    } catch (error) {
+      this.#loop.callExceptionHandler({
+        message: "protocol.resumeWriting() failed",
+        exception: error,
+        transport: this,
+        protocol: this.#protocol,
+      });
+    }
+  }
+
+  // ---- closing ----------------------------------------------------------
+
+  /**
+   * Whether the transport is closing or closed. Mirrors `is_closing()`.
+   *
+   * @example
+   * ```ts
+   * import { SocketDatagramTransport } from "@aio/loop";
+   * console.assert(typeof SocketDatagramTransport.prototype.isClosing === "function");
+   * ```
+   */
+  override isClosing(): boolean {
+    return this.#closing;
+  }
+
+  /**
+   * Closes once the datagrams already handed over have left; received
+   * datagrams are no longer delivered. `connectionLost(null)` follows, once
+   * the socket is released. Mirrors `close()`; idempotent.
+   *
+   * @example
+   * ```ts
+   * import { SocketDatagramTransport } from "@aio/loop";
+   * console.assert(typeof SocketDatagramTransport.prototype.close === "function");
+   * ```
+   */
+  override close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#updateWaiting();
+    this.#dgram.setSink(null);
+    if (this.#inFlight === 0) {
+      this.#connLost++;
+      this.#loop.callSoon(() => this.#callConnectionLost(null));
+    }
+  }
+
+  /**
+   * Closes at once; `connectionLost(null)` follows. Mirrors `abort()`.
+   *
+   * @example
+   * ```ts
+   * import { SocketDatagramTransport } from "@aio/loop";
+   * console.assert(typeof SocketDatagramTransport.prototype.abort === "function");
+   * ```
+   */
+  override abort(): void {
+    this.#forceClose(null);
+  }
+
+  #fatalError(error: unknown, message: string): void {
+    this.#loop.callExceptionHandler({
+      message,
+      exception: error,
+      transport: this,
+      protocol: this.#protocol,
+    });
+    this.#forceClose(error);
+  }
+
+  #forceClose(error: unknown): void {
+    if (this.#connLost > 0) return;
+    this.#closing = true;
+    this.#updateWaiting();
+    this.#dgram.setSink(null);
+    this.#inbox = [];
+    this.#connLost++;
+    this.#loop.callSoon(() => this.#callConnectionLost(error ?? null));
+  }
+
+  /** Releases the socket, then tells the protocol (from the loop). */
+  #callConnectionLost(error: unknown): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const sock = this.#sock;
+    sock._owner = null;
+    sock.close();
+    const registration = this.#registration;
+    // Hold the clock until the backend has let go of the socket.
+    registration.begin();
+    (sock._dgramClosed ?? Promise.resolve()).then(() => {
+      registration.end();
+      registration.post(() => {
+        try {
+          this.#protocol.connectionLost(error as Error | null);
+        } finally {
+          registration.close();
+        }
+      });
+    });
+  }
+
+  // ---- protocol ---------------------------------------------------------
+
+  /**
+   * Switches the protocol. Mirrors `set_protocol()`.
+   *
+   * @example
+   * ```ts
+   * import { SocketDatagramTransport } from "@aio/loop";
+   * console.assert(typeof SocketDatagramTransport.prototype.setProtocol === "function");
+   * ```
+   */
+  override setProtocol(protocol: BaseProtocol): void {
+    this.#protocol = protocol;
+  }
+
+  /**
+   * The current protocol. Mirrors `get_protocol()`.
+   *
+   * @example
+   * ```ts
+   * import { SocketDatagramTransport } from "@aio/loop";
+   * console.assert(typeof SocketDatagramTransport.prototype.getProtocol === "function");
+   * ```
+   */
+  override getProtocol(): BaseProtocol {
+    return this.#protocol;
+  }
+
+  /** A description like `<SocketDatagramTransport fd=7 bufsize=0>`. */
+  override toString(): string {
+    const state = this.#closed ? " closed" : this.#closing ? " closing" : "";
+    return `<SocketDatagramTransport fd=${this.#sock.fileno()}${state} bufsize=${this.#bufferSize}>`;
+  }
+}
