@@ -110,6 +110,8 @@ export interface TlsTransportInit {
  * ```
  */
 export class TlsTransport extends Transport {
+  /** @internal `loop.sendfile()` reads and writes through TLS (asyncio's). */
+  readonly _sendfileCompatible = "fallback";
   #loop: BaseEventLoop;
   #conn: StreamConn;
   #sock: Socket | null;

@@ -752,3 +752,36 @@ netTest(
     assert.equal(accepted.type, SOCK_STREAM);
   },
 );
+
+netTest(
+  "sendfile() over a TLS transport reads and writes through TLS (asyncio's fallback)",
+  async ({ loop }) => {
+    const path = tempSocketPath();
+    const server = await loop.createUnixServer(() => new Echo(), path, {
+      ssl: serverContext(),
+    });
+    const client = new Recorder(loop);
+    const [transport] = await loop.createUnixConnection(() => client, path, {
+      ssl: clientContext(),
+      serverHostname: "localhost",
+    });
+    assert.ok(transport instanceof TlsTransport);
+    const data = new Uint8Array(300_000).map((_, i) => i % 251);
+    const filePath = await Deno.makeTempFile();
+    await Deno.writeFile(filePath, data);
+    using file = await Deno.open(filePath);
+    const sent = await loop.sendfile(transport, file, 1000, 200_000);
+    assert.equal(sent, 200_000);
+    assert.equal(await file.seek(0, Deno.SeekMode.Current), 201_000);
+    const reply = loop.createFuture<null>();
+    client.onData = () =>
+      client.nbytes >= sent && !reply.done() && reply.setResult(null);
+    await reply;
+    assert.deepEqual(client.received(), data.subarray(1000, 201_000));
+    transport.close();
+    await client.lost;
+    server.close();
+    await server.waitClosed();
+    await Deno.remove(filePath);
+  },
+);
