@@ -163,36 +163,48 @@ async function catRaw(): Promise<number> {
   return CAT_BYTES / (1 << 20) / seconds;
 }
 
-async function measure(fn: () => Promise<number>): Promise<number> {
-  await fn(); // warm-up
-  const results: number[] = [];
-  for (let i = 0; i < RUNS; i++) results.push(await fn());
-  return best(results);
+/**
+ * Best of RUNS for each of `a` and `b`, their runs interleaved (after one
+ * warm-up each) so that a drift of the machine's speed hits both alike.
+ */
+async function measurePair(
+  a: () => Promise<number>,
+  b: () => Promise<number>,
+): Promise<[number, number]> {
+  await a();
+  await b();
+  const as: number[] = [];
+  const bs: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    as.push(await a());
+    bs.push(await b());
+  }
+  return [best(as), best(bs)];
 }
 
 const rows: { name: string; unit: string; aioloop: number; raw: number }[] = [];
-console.error("spawn true...");
-const rawSpawn = await measure(() => spawnRaw(SPAWN_SECONDS));
-rows.push({
-  name: "spawn-and-wait `true` (stdout/stderr PIPE)",
-  unit: "spawns/s",
-  aioloop: await measure(() => spawnAioloop(SPAWN_SECONDS, false)),
-  raw: rawSpawn,
-});
-console.error("spawn true (stdin PIPE too)...");
-rows.push({
-  name: "spawn-and-wait `true` (stdin/stdout/stderr PIPE)",
-  unit: "spawns/s",
-  aioloop: await measure(() => spawnAioloop(SPAWN_SECONDS, true)),
-  raw: rawSpawn,
-});
+const spawnRows: [string, boolean][] = [
+  ["spawn-and-wait `true` (stdout/stderr PIPE)", false],
+  ["spawn-and-wait `true` (stdin/stdout/stderr PIPE)", true],
+];
+for (const [name, stdinPipe] of spawnRows) {
+  console.error(`${name}...`);
+  const [aioloop, raw] = await measurePair(
+    () => spawnAioloop(SPAWN_SECONDS, stdinPipe),
+    () => spawnRaw(SPAWN_SECONDS),
+  );
+  rows.push({ name, unit: "spawns/s", aioloop, raw });
+}
 console.error(`cat ${CAT_BYTES >> 20} MiB...`);
-rows.push({
-  name: `\`cat\` ${CAT_BYTES >> 20} MiB through pipes`,
-  unit: "MiB/s",
-  aioloop: await measure(catAioloop),
-  raw: await measure(catRaw),
-});
+{
+  const [aioloop, raw] = await measurePair(catAioloop, catRaw);
+  rows.push({
+    name: `\`cat\` ${CAT_BYTES >> 20} MiB through pipes`,
+    unit: "MiB/s",
+    aioloop,
+    raw,
+  });
+}
 
 if (asJson) {
   console.log(JSON.stringify({ rows }, null, 2));
