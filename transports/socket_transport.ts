@@ -36,7 +36,7 @@ const INITIAL_READ = 4 * 1024;
 /** Reads up to this size are copied into a shared pool, not allocated. */
 const POOLED_READ = 4 * 1024;
 /** The size of one pool slab. */
-const POOL_SIZE = 120 * 1024;
+const POOL_SIZE = 64 * 1024;
 let pool = new Uint8Array(0);
 let poolOffset = POOL_SIZE;
 
