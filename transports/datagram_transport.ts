@@ -25,7 +25,7 @@ import {
   type SocketAddress,
 } from "../loop/socket.ts";
 import type { BaseProtocol, DatagramProtocol } from "../protocols/protocol.ts";
-import { computeLimits } from "./socket_transport.ts";
+import { WriteFlowControl } from "./flow_control.ts";
 import { DatagramTransport } from "./transport.ts";
 
 /** After this many sends to a closed endpoint, each one warns (asyncio's). */
@@ -91,9 +91,7 @@ export class SocketDatagramTransport extends DatagramTransport {
   // Sending.
   #bufferSize = 0;
   #inFlight = 0;
-  #high = 64 * 1024;
-  #low = 16 * 1024;
-  #protocolPaused = false;
+  #flow: WriteFlowControl;
   // Closing.
   #closing = false;
   #connLost = 0;
@@ -136,6 +134,7 @@ export class SocketDatagramTransport extends DatagramTransport {
     super({ ...extra, socket: sock, sockname, peername: dgram.peer });
     sock._owner = this;
     this.#loop = loop;
+    this.#flow = new WriteFlowControl(loop, this);
     this.#sock = sock;
     this.#dgram = dgram;
     this.#protocol = protocol;
@@ -339,7 +338,7 @@ export class SocketDatagramTransport extends DatagramTransport {
       this.#bufferSize -= size;
       this.#inFlight--;
       if (
-        error === null && !this.#protocolPaused &&
+        error === null && !this.#flow.paused &&
         (this.#inFlight > 0 || !this.#closing)
       ) return;
       this.#registration.post(this.#afterSend, error);
@@ -392,7 +391,7 @@ export class SocketDatagramTransport extends DatagramTransport {
    * ```
    */
   getWriteBufferLimits(): [number, number] {
-    return [this.#low, this.#high];
+    return [this.#flow.low, this.#flow.high];
   }
 
   /**
@@ -408,40 +407,16 @@ export class SocketDatagramTransport extends DatagramTransport {
    * ```
    */
   setWriteBufferLimits(high?: number | null, low?: number | null): void {
-    const [lo, hi] = computeLimits(high, low);
-    this.#high = hi;
-    this.#low = lo;
+    this.#flow.setLimits(high, low);
     this.#maybePauseProtocol();
   }
 
   #maybePauseProtocol(): void {
-    if (this.#bufferSize <= this.#high || this.#protocolPaused) return;
-    this.#protocolPaused = true;
-    try {
-      this.#protocol.pauseWriting();
-    } catch (error) {
-      this.#loop.callExceptionHandler({
-        message: "protocol.pauseWriting() failed",
-        exception: error,
-        transport: this,
-        protocol: this.#protocol,
-      });
-    }
+    this.#flow.maybePause(this.#bufferSize, this.#protocol);
   }
 
   #maybeResumeProtocol(): void {
-    if (!this.#protocolPaused || this.#bufferSize > this.#low) return;
-    this.#protocolPaused = false;
-    try {
-      this.#protocol.resumeWriting();
-    } catch (error) {
-      this.#loop.callExceptionHandler({
-        message: "protocol.resumeWriting() failed",
-        exception: error,
-        transport: this,
-        protocol: this.#protocol,
-      });
-    }
+    this.#flow.maybeResume(this.#bufferSize, this.#protocol);
   }
 
   // ---- closing ----------------------------------------------------------

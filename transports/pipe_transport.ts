@@ -33,7 +33,7 @@ import {
 } from "../loop/process.ts";
 import { checkBytes } from "../loop/socket.ts";
 import type { BaseProtocol, Protocol } from "../protocols/protocol.ts";
-import { computeLimits } from "./socket_transport.ts";
+import { WriteFlowControl } from "./flow_control.ts";
 import { ReadTransport, WriteTransport } from "./transport.ts";
 
 /** After this many writes to a lost pipe, each one warns. */
@@ -444,9 +444,7 @@ export class WritePipeTransport extends WriteTransport {
   #size = 0;
   #writing = false;
   #inFlight = 0;
-  #high = 64 * 1024;
-  #low = 16 * 1024;
-  #protocolPaused = false;
+  #flow: WriteFlowControl;
   #closing = false;
   #connLost = 0;
   /** Writes dropped because the pipe was closing or lost. */
@@ -488,6 +486,7 @@ export class WritePipeTransport extends WriteTransport {
     }
     super({ ...extra, pipe });
     this.#loop = loop;
+    this.#flow = new WriteFlowControl(loop, this);
     this.#protocol = protocol;
     this.#writer = stream.getWriter();
     this.#registration = loop._dispatcher.register("write pipe");
@@ -590,7 +589,7 @@ export class WritePipeTransport extends WriteTransport {
       return;
     }
     if (
-      (this.#protocolPaused && this.#size <= this.#low) ||
+      (this.#flow.paused && this.#size <= this.#flow.low) ||
       (this.#closing && this.#size === 0)
     ) {
       this.#registration.post(this.#afterWrite);
@@ -635,7 +634,7 @@ export class WritePipeTransport extends WriteTransport {
    * ```
    */
   override getWriteBufferLimits(): [number, number] {
-    return [this.#low, this.#high];
+    return [this.#flow.low, this.#flow.high];
   }
 
   /**
@@ -653,40 +652,16 @@ export class WritePipeTransport extends WriteTransport {
     high?: number | null,
     low?: number | null,
   ): void {
-    const [lo, hi] = computeLimits(high, low);
-    this.#high = hi;
-    this.#low = lo;
+    this.#flow.setLimits(high, low);
     this.#maybePauseProtocol();
   }
 
   #maybePauseProtocol(): void {
-    if (this.#size <= this.#high || this.#protocolPaused) return;
-    this.#protocolPaused = true;
-    try {
-      this.#protocol.pauseWriting();
-    } catch (error) {
-      this.#loop.callExceptionHandler({
-        message: "protocol.pauseWriting() failed",
-        exception: error,
-        transport: this,
-        protocol: this.#protocol,
-      });
-    }
+    this.#flow.maybePause(this.#size, this.#protocol);
   }
 
   #maybeResumeProtocol(): void {
-    if (!this.#protocolPaused || this.#size > this.#low) return;
-    this.#protocolPaused = false;
-    try {
-      this.#protocol.resumeWriting();
-    } catch (error) {
-      this.#loop.callExceptionHandler({
-        message: "protocol.resumeWriting() failed",
-        exception: error,
-        transport: this,
-        protocol: this.#protocol,
-      });
-    }
+    this.#flow.maybeResume(this.#size, this.#protocol);
   }
 
   /**

@@ -27,6 +27,7 @@ import type {
   BufferedProtocol,
   Protocol,
 } from "../protocols/protocol.ts";
+import { WriteFlowControl } from "./flow_control.ts";
 import { Transport } from "./transport.ts";
 
 /** The most one read asks for (asyncio's `max_size`). */
@@ -58,8 +59,6 @@ function pooledCopy(buffer: Uint8Array, n: number): Uint8Array {
 
 /** After this many writes to a lost connection, each one warns. */
 const LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5;
-/** The default high-water mark of the write buffer (asyncio's). */
-const DEFAULT_HIGH = 64 * 1024;
 
 /** Errors that mean the peer went away: logged in debug mode only. */
 function isConnectionError(error: unknown): boolean {
@@ -144,9 +143,7 @@ export class SocketTransport extends Transport {
   #writeChunk: Uint8Array | null = null;
   #eofPending = false;
   #eofWritten = false;
-  #high = DEFAULT_HIGH;
-  #low = DEFAULT_HIGH / 4;
-  #protocolPaused = false;
+  #flow: WriteFlowControl;
   // Closing.
   #closing = false;
   #connLost = 0;
@@ -189,6 +186,7 @@ export class SocketTransport extends Transport {
     sock._owner = this;
     sock._watchRead(false);
     this.#loop = loop;
+    this.#flow = new WriteFlowControl(loop, this);
     this.#sock = sock;
     this.#conn = conn;
     this.#protocol = protocol;
@@ -539,7 +537,7 @@ export class SocketTransport extends Transport {
     // connection goes through the loop.
     if (
       !this.#closed && !this.#closing && !this.#eofPending &&
-      !this.#protocolPaused && n === this.#writeChunk!.length
+      !this.#flow.paused && n === this.#writeChunk!.length
     ) {
       this.#writeDone();
       return;
@@ -646,7 +644,7 @@ export class SocketTransport extends Transport {
    * ```
    */
   override getWriteBufferLimits(): [number, number] {
-    return [this.#low, this.#high];
+    return [this.#flow.low, this.#flow.high];
   }
 
   /**
@@ -666,40 +664,16 @@ export class SocketTransport extends Transport {
     high?: number | null,
     low?: number | null,
   ): void {
-    const [lo, hi] = computeLimits(high, low);
-    this.#high = hi;
-    this.#low = lo;
+    this.#flow.setLimits(high, low);
     this.#maybePauseProtocol();
   }
 
   #maybePauseProtocol(): void {
-    if (this.#writeSize <= this.#high || this.#protocolPaused) return;
-    this.#protocolPaused = true;
-    try {
-      this.#protocol.pauseWriting();
-    } catch (error) {
-      this.#loop.callExceptionHandler({
-        message: "protocol.pauseWriting() failed",
-        exception: error,
-        transport: this,
-        protocol: this.#protocol,
-      });
-    }
+    this.#flow.maybePause(this.#writeSize, this.#protocol);
   }
 
   #maybeResumeProtocol(): void {
-    if (!this.#protocolPaused || this.#writeSize > this.#low) return;
-    this.#protocolPaused = false;
-    try {
-      this.#protocol.resumeWriting();
-    } catch (error) {
-      this.#loop.callExceptionHandler({
-        message: "protocol.resumeWriting() failed",
-        exception: error,
-        transport: this,
-        protocol: this.#protocol,
-      });
-    }
+    this.#flow.maybeResume(this.#writeSize, this.#protocol);
   }
 
   // ---- closing ----------------------------------------------------------
@@ -827,28 +801,6 @@ export class SocketTransport extends Transport {
     }, bufsize=${this.#writeSize}>`;
     return `<SocketTransport fd=${this.#sock.fileno()}${state}${read}${write}>`;
   }
-}
-
-/** asyncio's `_set_write_buffer_limits` rule: returns `[low, high]`. */
-export function computeLimits(
-  high?: number | null,
-  low?: number | null,
-): [number, number] {
-  for (const [name, value] of [["high", high], ["low", low]] as const) {
-    if (value != null && typeof value !== "number") {
-      throw new TypeError(`${name} must be a number, got ${typeof value}`);
-    }
-    if (typeof value === "number" && Number.isNaN(value)) {
-      throw new RangeError(`${name} must not be NaN`);
-    }
-  }
-  let hi = high ?? (low == null ? DEFAULT_HIGH : 4 * low);
-  const lo = low ?? Math.floor(hi / 4);
-  hi = hi as number;
-  if (!(hi >= lo && lo >= 0)) {
-    throw new RangeError(`high (${hi}) must be >= low (${lo}) must be >= 0`);
-  }
-  return [lo, hi];
 }
 
 function safeAddr(get: () => unknown): unknown {

@@ -33,7 +33,7 @@ import type {
   BufferedProtocol,
   Protocol,
 } from "../protocols/protocol.ts";
-import { computeLimits } from "./socket_transport.ts";
+import { WriteFlowControl } from "./flow_control.ts";
 import { Transport } from "./transport.ts";
 
 /** The first read buffer (one TLS record of plaintext at most). */
@@ -56,7 +56,6 @@ function pooledCopy(buffer: Uint8Array, n: number): Uint8Array {
   return pool.subarray(start, start + n);
 }
 
-const DEFAULT_HIGH = 64 * 1024;
 const LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5;
 
 /** Errors that mean the peer went away or TLS failed: asyncio's OSError. */
@@ -136,9 +135,7 @@ export class TlsTransport extends Transport {
   #writing = false;
   #writeChunk: Uint8Array | null = null;
   #writeResult = 0;
-  #high = DEFAULT_HIGH;
-  #low = DEFAULT_HIGH / 4;
-  #protocolPaused = false;
+  #flow: WriteFlowControl;
   // Closing: open → closing (flushing) → shutdown (close_notify sent,
   // waiting for the peer's) → closed.
   #closing = false;
@@ -162,6 +159,7 @@ export class TlsTransport extends Transport {
   ) {
     super({ ...init.extra });
     this.#loop = loop;
+    this.#flow = new WriteFlowControl(loop, this);
     this.#conn = init.conn;
     this.#sock = init.sock;
     if (this.#sock !== null) this.#sock._owner = this;
@@ -426,7 +424,7 @@ export class TlsTransport extends Transport {
     this.#registration.end();
     this.#writeResult = n;
     if (
-      !this.#closing && !this.#protocolPaused &&
+      !this.#closing && !this.#flow.paused &&
       n === this.#writeChunk!.length
     ) {
       this.#writeDone();
@@ -523,7 +521,7 @@ export class TlsTransport extends Transport {
    * ```
    */
   override getWriteBufferLimits(): [number, number] {
-    return [this.#low, this.#high];
+    return [this.#flow.low, this.#flow.high];
   }
 
   /**
@@ -541,40 +539,16 @@ export class TlsTransport extends Transport {
     high?: number | null,
     low?: number | null,
   ): void {
-    const [lo, hi] = computeLimits(high, low);
-    this.#high = hi;
-    this.#low = lo;
+    this.#flow.setLimits(high, low);
     this.#maybePauseProtocol();
   }
 
   #maybePauseProtocol(): void {
-    if (this.#writeSize <= this.#high || this.#protocolPaused) return;
-    this.#protocolPaused = true;
-    try {
-      this.#protocol.pauseWriting();
-    } catch (error) {
-      this.#loop.callExceptionHandler({
-        message: "protocol.pauseWriting() failed",
-        exception: error,
-        transport: this,
-        protocol: this.#protocol,
-      });
-    }
+    this.#flow.maybePause(this.#writeSize, this.#protocol);
   }
 
   #maybeResumeProtocol(): void {
-    if (!this.#protocolPaused || this.#writeSize > this.#low) return;
-    this.#protocolPaused = false;
-    try {
-      this.#protocol.resumeWriting();
-    } catch (error) {
-      this.#loop.callExceptionHandler({
-        message: "protocol.resumeWriting() failed",
-        exception: error,
-        transport: this,
-        protocol: this.#protocol,
-      });
-    }
+    this.#flow.maybeResume(this.#writeSize, this.#protocol);
   }
 
   // ---- closing ----------------------------------------------------------
