@@ -51,11 +51,16 @@ function netAddr(address: string | undefined, port: number | undefined) {
   };
 }
 
-/** A `node:net` socket seen as a `StreamConn`. */
-class NodeConn implements StreamConn {
-  readonly localAddr: Deno.NetAddr;
-  readonly remoteAddr: Deno.NetAddr;
-  #socket: net.Socket;
+/**
+ * A `node:net` socket (or a `node:tls` one, whose plaintext side it reads
+ * and writes) seen as a `StreamConn`. Reads are buffered up to READ_AHEAD,
+ * then the socket is paused until they are taken.
+ */
+export class NodeConn implements StreamConn {
+  readonly localAddr: Deno.Addr;
+  readonly remoteAddr: Deno.Addr;
+  /** The Node socket. */
+  readonly socket: net.Socket;
   #chunks: Uint8Array[] = [];
   #buffered = 0;
   #ended = false;
@@ -69,10 +74,20 @@ class NodeConn implements StreamConn {
     }
     | null = null;
 
-  constructor(socket: net.Socket) {
-    this.#socket = socket;
-    this.localAddr = netAddr(socket.localAddress, socket.localPort);
-    this.remoteAddr = netAddr(socket.remoteAddress, socket.remotePort);
+  /**
+   * @param localAddr, remoteAddr The addresses to report (default: the
+   * socket's own; a TLS socket over a transport has none).
+   */
+  constructor(
+    socket: net.Socket,
+    localAddr?: Deno.Addr,
+    remoteAddr?: Deno.Addr,
+  ) {
+    this.socket = socket;
+    this.localAddr = localAddr ??
+      netAddr(socket.localAddress, socket.localPort);
+    this.remoteAddr = remoteAddr ??
+      netAddr(socket.remoteAddress, socket.remotePort);
     socket.on("data", (chunk: Uint8Array) => {
       this.#chunks.push(chunk);
       this.#buffered += chunk.length;
@@ -120,8 +135,8 @@ class NodeConn implements StreamConn {
       else this.#chunks[0] = chunk.subarray(count);
     }
     this.#buffered -= n;
-    if (this.#buffered < READ_AHEAD && this.#socket.isPaused()) {
-      this.#socket.resume();
+    if (this.#buffered < READ_AHEAD && this.socket.isPaused()) {
+      this.socket.resume();
     }
     return n;
   }
@@ -149,7 +164,7 @@ class NodeConn implements StreamConn {
     }
     if (this.#error !== null) return Promise.reject(this.#error);
     return new Promise((resolve, reject) => {
-      this.#socket.write(data, (error?: Error | null) => {
+      this.socket.write(data, (error?: Error | null) => {
         if (error) reject(denoError(error));
         else resolve(data.length);
       });
@@ -157,13 +172,13 @@ class NodeConn implements StreamConn {
   }
 
   closeWrite(): Promise<void> {
-    return new Promise((resolve) => this.#socket.end(resolve));
+    return new Promise((resolve) => this.socket.end(resolve));
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#socket.destroy();
+    this.socket.destroy();
     const reader = this.#reader;
     if (reader !== null) {
       this.#reader = null;
@@ -172,11 +187,11 @@ class NodeConn implements StreamConn {
   }
 
   setNoDelay(noDelay = true): void {
-    this.#socket.setNoDelay(noDelay);
+    this.socket.setNoDelay(noDelay);
   }
 
   setKeepAlive(keepAlive = true): void {
-    this.#socket.setKeepAlive(keepAlive);
+    this.socket.setKeepAlive(keepAlive);
   }
 }
 

@@ -25,6 +25,7 @@ import type { BaseEventLoop } from "./base_loop.ts";
 import type { Future } from "./futures.ts";
 import { logger } from "./log.ts";
 import { fromDenoAddr, type Socket, type StreamConn } from "./socket.ts";
+import { NodeConn } from "./bound_conn.ts";
 import { SSLContext } from "./ssl_context.ts";
 import { Protocol } from "../protocols/protocol.ts";
 import type { BaseProtocol } from "../protocols/protocol.ts";
@@ -450,126 +451,6 @@ class Carrier extends Protocol {
   }
 }
 
-/** Bytes read ahead from the TLS socket before it is paused. */
-const READ_AHEAD = 256 * 1024;
-
-/** A `node:tls` socket seen as a `StreamConn` (plaintext side). */
-class NodeTlsConn implements StreamConn {
-  readonly localAddr: Deno.Addr;
-  readonly remoteAddr: Deno.Addr;
-  readonly socket: tls.TLSSocket;
-  #chunks: Uint8Array[] = [];
-  #buffered = 0;
-  #ended = false;
-  #error: Error | null = null;
-  #closed = false;
-  #reader: {
-    buffer: Uint8Array;
-    resolve: (n: number | null) => void;
-    reject: (error: Error) => void;
-  } | null = null;
-
-  constructor(
-    socket: tls.TLSSocket,
-    localAddr: Deno.Addr,
-    remoteAddr: Deno.Addr,
-  ) {
-    this.socket = socket;
-    this.localAddr = localAddr;
-    this.remoteAddr = remoteAddr;
-    socket.on("data", (chunk: Uint8Array) => {
-      this.#chunks.push(chunk);
-      this.#buffered += chunk.length;
-      if (this.#buffered >= READ_AHEAD) socket.pause();
-      this.#serve();
-    });
-    const ended = () => {
-      this.#ended = true;
-      this.#serve();
-    };
-    socket.on("end", ended);
-    socket.on("close", ended);
-    socket.on("error", (error: Error) => {
-      this.#error ??= error;
-      this.#serve();
-    });
-  }
-
-  #serve(): void {
-    const reader = this.#reader;
-    if (reader === null) return;
-    if (this.#buffered > 0) {
-      this.#reader = null;
-      reader.resolve(this.#take(reader.buffer));
-    } else if (this.#error !== null) {
-      this.#reader = null;
-      reader.reject(this.#error);
-    } else if (this.#ended || this.#closed) {
-      this.#reader = null;
-      reader.resolve(null);
-    }
-  }
-
-  #take(into: Uint8Array): number {
-    let n = 0;
-    while (n < into.length && this.#chunks.length > 0) {
-      const chunk = this.#chunks[0];
-      const count = Math.min(chunk.length, into.length - n);
-      into.set(chunk.subarray(0, count), n);
-      n += count;
-      if (count === chunk.length) this.#chunks.shift();
-      else this.#chunks[0] = chunk.subarray(count);
-    }
-    this.#buffered -= n;
-    if (this.#buffered < READ_AHEAD && this.socket.isPaused()) {
-      this.socket.resume();
-    }
-    return n;
-  }
-
-  read(buffer: Uint8Array): Promise<number | null> {
-    if (this.#closed) {
-      return Promise.reject(
-        new Deno.errors.BadResource("the TLS socket is closed"),
-      );
-    }
-    return new Promise((resolve, reject) => {
-      this.#reader = { buffer, resolve, reject };
-      this.#serve();
-    });
-  }
-
-  write(data: Uint8Array): Promise<number> {
-    if (this.#closed) {
-      return Promise.reject(
-        new Deno.errors.BadResource("the TLS socket is closed"),
-      );
-    }
-    if (this.#error !== null) return Promise.reject(this.#error);
-    return new Promise((resolve, reject) => {
-      this.socket.write(data, (error?: Error | null) => {
-        if (error) reject(error);
-        else resolve(data.length);
-      });
-    });
-  }
-
-  closeWrite(): Promise<void> {
-    return new Promise((resolve) => this.socket.end(resolve));
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.socket.destroy();
-    const reader = this.#reader;
-    if (reader !== null) {
-      this.#reader = null;
-      reader.resolve(null);
-    }
-  }
-}
-
 const LONG_NAMES: Record<string, string> = {
   CN: "commonName",
   O: "organizationName",
@@ -648,7 +529,7 @@ async function engineHandshake(
   params: TlsParams,
   aborter?: { abort?: () => void },
 ): Promise<{
-  conn: NodeTlsConn;
+  conn: NodeConn;
   extra: Record<string, unknown>;
   carrier: Carrier;
 }> {
@@ -711,7 +592,7 @@ async function engineHandshake(
     await carrier.lost;
     throw error;
   }
-  const conn = new NodeTlsConn(socket, denoAddr(sockname), denoAddr(peername));
+  const conn = new NodeConn(socket, denoAddr(sockname), denoAddr(peername));
   const alpn = socket.alpnProtocol;
   return {
     conn,
