@@ -68,6 +68,17 @@ const AsyncGeneratorPrototype = Object.getPrototypeOf(
 const originalAsyncGenNext = AsyncGeneratorPrototype.next;
 
 /** Throws `TypeError` unless `callback` is a plain function. @internal */
+/** Throws `TypeError` unless `factory` is a function (a protocol factory). */
+export function checkFactory(factory: unknown, method: string): void {
+  if (typeof factory !== "function") {
+    throw new TypeError(
+      `${method}(): protocolFactory must be a function, got ${
+        describe(factory)
+      }`,
+    );
+  }
+}
+
 export function checkCallback(callback: unknown, method: string): void {
   if (typeof callback !== "function") {
     throw new TypeError(

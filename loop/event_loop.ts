@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { BaseEventLoop, checkCallback } from "./base_loop.ts";
+import { BaseEventLoop, checkCallback, checkFactory } from "./base_loop.ts";
 import type { Registration } from "./dispatcher.ts";
 import { RuntimeError } from "./exceptions.ts";
 import { Handle } from "./handles.ts";
@@ -1920,14 +1920,6 @@ export function interleaveAddrinfos(infos: AddrInfo[], first = 1): AddrInfo[] {
     }
   }
   return out;
-}
-
-function checkFactory(factory: unknown, method: string): void {
-  if (typeof factory !== "function") {
-    throw new TypeError(
-      `${method}(): protocolFactory must be a function, got ${typeof factory}`,
-    );
-  }
 }
 
 function checkBacklog(backlog: unknown): number {

@@ -20,7 +20,7 @@
  *
  * @module
  */
-import type { BaseEventLoop } from "../loop/base_loop.ts";
+import { type BaseEventLoop, checkFactory } from "../loop/base_loop.ts";
 import type { Registration } from "../loop/dispatcher.ts";
 import type { ProtocolFactory } from "../loop/event_loop.ts";
 import type { Future } from "../loop/futures.ts";
@@ -881,17 +881,6 @@ export async function connectWritePipe<P extends BaseProtocol>(
     throw error;
   }
   return [transport, protocol];
-}
-
-/** @internal */
-export function checkFactory(factory: unknown, method: string): void {
-  if (typeof factory !== "function") {
-    throw new TypeError(
-      `${method}(): protocolFactory must be a function, got ${
-        describe(factory)
-      }`,
-    );
-  }
 }
 
 function describe(value: unknown): string {
