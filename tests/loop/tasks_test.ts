@@ -1223,3 +1223,82 @@ loopTest(
     assert.deepEqual(log, ["cb1", "a1", "cb2", "a2", "cb3", "a3"]);
   },
 );
+
+loopTest(
+  "A task cancelled by the step before its own, in one iteration, sees CancelledError at that await",
+  async ({ loop }) => {
+    // asyncio: b's step is already in the ready queue when a's step cancels
+    // it, so the cancellation is thrown in at b's pending sleep(0), even
+    // though the yield itself completed.
+    const log: string[] = [];
+    let b: Task<void> | null = null;
+    const a = loop.createTask(async () => {
+      await sleep(0);
+      log.push("a cancels b");
+      b!.cancel("from a");
+    });
+    b = loop.createTask(async () => {
+      try {
+        await sleep(0);
+        log.push("b resumed");
+      } catch (error) {
+        log.push(`b: ${(error as Error).message}`);
+        throw error;
+      }
+    });
+    await loop.runUntilComplete(a);
+    await assert.rejects(
+      loop.runUntilComplete(b),
+      cancelledWith("from a"),
+    );
+    assert.deepEqual(log, ["a cancels b", "b: from a"]);
+  },
+);
+
+loopTest(
+  "A task woken by a done future and cancelled by the step before its own sees CancelledError",
+  async ({ loop }) => {
+    const futA = loop.createFuture<string>();
+    const futB = loop.createFuture<string>();
+    let b: Task<string> | null = null;
+    const a = loop.createTask(async () => {
+      await futA;
+      b!.cancel("late");
+    });
+    b = loop.createTask(async () => await futB);
+    await runOnce(loop);
+    loop.callSoon(() => {
+      futA.setResult("a");
+      futB.setResult("b");
+    });
+    await loop.runUntilComplete(a);
+    await assert.rejects(loop.runUntilComplete(b), cancelledWith("late"));
+    assert.equal(futB.result(), "b");
+  },
+);
+
+loopTest(
+  "A step that takes several microtask hops still runs before the next callback",
+  async ({ loop }) => {
+    const log: string[] = [];
+    const done = loop.createFuture<null>();
+    done.setResult(null);
+    const task = loop.createTask(async () => {
+      await sleep(0);
+      // Awaiting done futures and resolved promises does not yield to the
+      // loop: the whole stretch is one step.
+      await done;
+      await Promise.resolve();
+      await done;
+      log.push("a1");
+      await sleep(0);
+      log.push("a2");
+    });
+    loop.callSoon(() => {
+      log.push("cb1");
+      loop.callSoon(() => log.push("cb2"));
+    });
+    await loop.runUntilComplete(task);
+    assert.deepEqual(log, ["cb1", "a1", "cb2", "a2"]);
+  },
+);
