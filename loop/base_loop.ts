@@ -254,8 +254,18 @@ export class BaseEventLoop extends AbstractEventLoop {
         if (!this._runBatch()) {
           // A callback resumed a task: its step runs as microtasks. The rest
           // of the batch goes on from the microtask queue, each callback
-          // after the step before it has suspended (see #continueBatch).
-          await new Promise<void>(this.#startChain);
+          // after the step before it has suspended (see #continueBatch);
+          // after the batch's last callback, hop until the step suspends.
+          if (this._batchIndex < this._batchLength) {
+            await new Promise<void>(this.#startChain);
+          } else {
+            let hops = 0;
+            do await undefined; while (
+              state.stepping !== null && ++hops < MAX_STEP_HOPS
+            );
+            state.stepping = null;
+            this._runBatch();
+          }
         }
         if (this._stopping) break;
         if (this._ready.length !== 0 || this._dispatcher.hasEvents) {
