@@ -114,6 +114,18 @@ export {
   type WritablePipe,
 } from "./process.ts";
 export {
+  openConnection,
+  type OpenConnectionOptions,
+  openUnixConnection,
+  type OpenUnixConnectionOptions,
+  startServer,
+  type StartServerOptions,
+  startUnixServer,
+  type StartUnixServerOptions,
+  type StreamLimitOptions,
+} from "./stream_helpers.ts";
+export {
+  type ClientConnectedCallback,
   DEFAULT_LIMIT,
   FlowControlMixin,
   type PausableTransport,

@@ -15,6 +15,7 @@ import {
   RuntimeError,
 } from "./exceptions.ts";
 import type { Future } from "./futures.ts";
+import type { Task } from "./tasks.ts";
 import { getRunningLoop } from "./running.ts";
 import { sleep } from "./tasks.ts";
 import { checkBytes } from "./socket.ts";
@@ -783,6 +784,27 @@ export class StreamWriter {
 }
 
 /**
+ * A server's per-connection callback: `(reader, writer)`. An async function
+ * runs as a task; a plain function is called when the connection is made.
+ */
+export type ClientConnectedCallback = (
+  reader: StreamReader,
+  writer: StreamWriter,
+) => unknown;
+
+const AsyncFunction = (async () => {}).constructor;
+
+function isAsyncFunction(fn: unknown): boolean {
+  return fn instanceof AsyncFunction;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null &&
+    (typeof value === "object" || typeof value === "function") &&
+    typeof (value as { then?: unknown }).then === "function";
+}
+
+/**
  * The protocol between a stream transport and a `StreamReader` (and a
  * `StreamWriter` for `clientConnectedCb`). Mirrors
  * `asyncio.StreamReaderProtocol`.
@@ -805,12 +827,11 @@ export class StreamWriter {
  */
 export class StreamReaderProtocol extends FlowControlMixin {
   #reader: StreamReader | null;
-  #clientConnectedCb:
-    | ((reader: StreamReader, writer: StreamWriter) => unknown)
-    | null;
+  #clientConnectedCb: ClientConnectedCallback | null;
   #writer: StreamWriter | null = null;
   #closed: Future<null>;
-  #task: unknown = null;
+  #task: Task<unknown> | null = null;
+  #overSsl = false;
 
   /**
    * Creates the protocol.
@@ -822,9 +843,7 @@ export class StreamReaderProtocol extends FlowControlMixin {
    */
   constructor(
     streamReader: StreamReader,
-    clientConnectedCb:
-      | ((reader: StreamReader, writer: StreamWriter) => unknown)
-      | null = null,
+    clientConnectedCb: ClientConnectedCallback | null = null,
     loop?: AbstractEventLoop | null,
   ) {
     super(loop);
@@ -833,22 +852,53 @@ export class StreamReaderProtocol extends FlowControlMixin {
     this.#closed = this._loop.createFuture<null>();
   }
 
-  /** Attaches the reader to the transport (and calls the callback). */
+  /**
+   * Attaches the reader to the transport and, for a server connection, calls
+   * `clientConnectedCb(reader, writer)`: an async function runs as a task
+   * (as asyncio runs a coroutine callback), a plain one is called at once.
+   * When the task fails, the error goes to the loop's exception handler and
+   * the transport is closed; when it is cancelled, the transport is closed.
+   */
   override connectionMade(transport: AnyTransport): void {
     const t = transport as BaseTransport & PausableTransport;
     if (typeof t.pauseReading === "function") this.#reader?.setTransport(t);
-    if (this.#clientConnectedCb !== null && this.#reader !== null) {
-      this.#writer = new StreamWriter(
-        transport as WritableTransport,
-        this,
-        this.#reader,
-        this._loop,
+    this.#overSsl = t.getExtraInfo?.("sslcontext") != null;
+    const callback = this.#clientConnectedCb;
+    const reader = this.#reader;
+    if (callback === null || reader === null) return;
+    const writer = new StreamWriter(
+      transport as WritableTransport,
+      this,
+      reader,
+      this._loop,
+    );
+    this.#writer = writer;
+    let task: Task<unknown>;
+    if (isAsyncFunction(callback)) {
+      task = this._loop.createTask(() =>
+        callback(reader, writer) as Promise<unknown>
       );
-      const result = this.#clientConnectedCb(this.#reader, this.#writer);
-      if (result instanceof Promise) {
-        this.#task = this._loop.createTask(result);
-      }
+    } else {
+      const result = callback(reader, writer);
+      if (!isThenable(result)) return;
+      task = this._loop.createTask(result);
     }
+    this.#task = task;
+    task.addDoneCallback(() => {
+      if (task.cancelled()) {
+        t.close();
+        return;
+      }
+      const exception = task.exception();
+      if (exception !== null) {
+        this._loop.callExceptionHandler({
+          message: "Unhandled exception in client_connected_cb",
+          exception,
+          transport: t,
+        });
+        t.close();
+      }
+    });
   }
 
   /** Feeds EOF (or the error) to the reader and completes `waitClosed`. */
@@ -876,10 +926,13 @@ export class StreamReaderProtocol extends FlowControlMixin {
     this.#reader?.feedData(data);
   }
 
-  /** Feeds EOF to the reader; keeps the transport open for writing. */
+  /**
+   * Feeds EOF to the reader; keeps the transport open for writing, except
+   * over TLS (which cannot half-close).
+   */
   override eofReceived(): boolean {
     this.#reader?.feedEof();
-    return true;
+    return !this.#overSsl;
   }
 
   /** @internal */
