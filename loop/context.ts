@@ -130,9 +130,26 @@ function checkFrameObjects(): boolean {
 
 const FRAME_OBJECTS = checkFrameObjects();
 
+/**
+ * A frame that holds only a task (the common case: no AsyncLocalStorage
+ * store is set). A class keeps it a fast-property object, where a
+ * null-prototype literal would be a dictionary.
+ */
+class TaskFrame {
+  [TASK_KEY]: object;
+  constructor(task: object) {
+    this[TASK_KEY] = task;
+  }
+}
+Object.setPrototypeOf(TaskFrame.prototype, null);
+
 /** A frame like `base` in which {@linkcode taskInContext} returns `task`. */
 export function frameWithTask(base: Frame, task: object): Frame {
   if (FRAME_OBJECTS) {
+    if (base == null || (base as object) instanceof TaskFrame) {
+      // Only a task (or nothing) to replace.
+      return new TaskFrame(task);
+    }
     return { __proto__: null, ...(base as object), [TASK_KEY]: task };
   }
   return runInFrame(base, () => taskStorage.run(task, captureFrame), []);

@@ -195,6 +195,30 @@ loopTest(
   },
 );
 
+loopTest(
+  "AsyncLocalStorage.run inside a task keeps the task, and a task created there keeps the store",
+  async ({ loop }) => {
+    const store = new AsyncLocalStorage<string>();
+    const seen: unknown[] = [];
+    const outer = loop.createTask(async () => {
+      const self = currentTask();
+      await store.run("inner", async () => {
+        await sleep(0);
+        seen.push(store.getStore(), currentTask() === self);
+        const child: Task<unknown[]> = loop.createTask(async () => {
+          await sleep(0);
+          return [store.getStore(), currentTask() === child];
+        });
+        seen.push(...await child);
+      });
+      await sleep(0);
+      seen.push(store.getStore(), currentTask() === self);
+    });
+    await loop.runUntilComplete(outer);
+    assert.deepEqual(seen, ["inner", true, "inner", true, undefined, true]);
+  },
+);
+
 // ---- currentTask / allTasks -------------------------------------------------
 
 loopTest(
