@@ -1176,10 +1176,15 @@ export class BaseEventLoop extends AbstractEventLoop {
   }
 
   #chainResolve: (() => void) | null = null;
+  #chainReject: ((error: unknown) => void) | null = null;
   #hops = 0;
 
-  readonly #startChain = (resolve: () => void): void => {
+  readonly #startChain = (
+    resolve: () => void,
+    reject: (error: unknown) => void,
+  ): void => {
     this.#chainResolve = resolve;
+    this.#chainReject = reject;
     this.#hops = 0;
     queueMicrotask(this.#continueBatch);
   };
@@ -1198,18 +1203,24 @@ export class BaseEventLoop extends AbstractEventLoop {
     }
     state.stepping = null;
     this.#hops = 0;
-    let done = true;
+    let done: boolean;
     try {
       done = this._runBatch();
-    } finally {
-      if (done) {
-        const resolve = this.#chainResolve!;
-        this.#chainResolve = null;
-        resolve();
-      } else {
-        queueMicrotask(this.#continueBatch);
-      }
+    } catch (error) {
+      // Nothing a callback throws gets here (Handle._run reports it); should
+      // the machinery itself fail, runForever() rejects with the error.
+      const reject = this.#chainReject!;
+      this.#chainResolve = this.#chainReject = null;
+      reject(error);
+      return;
     }
+    if (!done) {
+      queueMicrotask(this.#continueBatch);
+      return;
+    }
+    const resolve = this.#chainResolve!;
+    this.#chainResolve = this.#chainReject = null;
+    resolve();
   };
 
   #hostYield(): Promise<void> {
