@@ -3,86 +3,39 @@
  * `createServer`, the Unix variants and `connectAcceptedSocket` hand to
  * protocols. Mirrors asyncio's `_SelectorSocketTransport`.
  *
- * It drives the socket's Deno connection directly, as CPython's proactor
- * transports do: one read in flight, the next started when it completes,
- * none while reading is paused; one write in flight draining a buffer. Every
- * completion is posted to the loop's readiness dispatcher, so protocol
- * callbacks always run from the loop's ready queue, in asyncio's order.
+ * It drives the socket's Deno connection directly, with the read loop and
+ * write buffer it shares with the TLS transport (transports/
+ * stream_transport.ts); its own part takes a connected socket over, turns
+ * Nagle's delay off and lets reads grow up to asyncio's `max_size`.
  *
  * @module
  */
 import type { BaseEventLoop } from "../loop/base_loop.ts";
-import type { Registration } from "../loop/dispatcher.ts";
 import { RuntimeError } from "../loop/exceptions.ts";
 import type { Future } from "../loop/futures.ts";
-import { logger } from "../loop/log.ts";
-import {
-  checkBytes,
-  fromDenoAddr,
-  type Socket,
-  type StreamConn,
-} from "../loop/socket.ts";
-import type {
-  BaseProtocol,
-  BufferedProtocol,
-  Protocol,
-} from "../protocols/protocol.ts";
-import { WriteFlowControl } from "./flow_control.ts";
-import { Transport } from "./transport.ts";
+import { fromDenoAddr, type Socket } from "../loop/socket.ts";
+import type { BaseProtocol } from "../protocols/protocol.ts";
+import { type ConnectionOwner, StreamTransport } from "./stream_transport.ts";
+
+export type { ConnectionOwner } from "./stream_transport.ts";
 
 /** The most one read asks for (asyncio's `max_size`). */
 const MAX_SIZE = 256 * 1024;
 /** The first read buffer; it grows when reads fill it. */
 const INITIAL_READ = 4 * 1024;
-/** Reads up to this size are copied into a shared pool, not allocated. */
-const POOLED_READ = 4 * 1024;
-/** The size of one pool slab. */
-const POOL_SIZE = 64 * 1024;
-let pool = new Uint8Array(0);
-let poolOffset = POOL_SIZE;
 
-/**
- * Copies the first `n` bytes of `buffer` into the pool and returns that
- * view: a small read costs a copy instead of an allocation. A slab is
- * never written again once handed out; a full slab is replaced.
- */
-function pooledCopy(buffer: Uint8Array, n: number): Uint8Array {
-  if (poolOffset + n > POOL_SIZE) {
-    pool = new Uint8Array(POOL_SIZE);
-    poolOffset = 0;
-  }
-  const start = poolOffset;
-  pool.set(buffer.subarray(0, n), start);
-  poolOffset = (start + n + 7) & ~7;
-  return pool.subarray(start, start + n);
-}
-
-/** After this many writes to a lost connection, each one warns. */
-const LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5;
-
-/** Errors that mean the peer went away: logged in debug mode only. */
-function isConnectionError(error: unknown): boolean {
-  return error instanceof Deno.errors.ConnectionReset ||
-    error instanceof Deno.errors.ConnectionAborted ||
-    error instanceof Deno.errors.BrokenPipe ||
-    error instanceof Deno.errors.NotConnected ||
-    error instanceof Deno.errors.ConnectionRefused;
-}
-
-/** What a server tracks about its connections (package-internal). */
-export interface ConnectionOwner {
-  _attach(transport: SocketTransport): void;
-  _detach(transport: SocketTransport): void;
-}
-
-function isBufferedProtocol(protocol: BaseProtocol): boolean {
-  return typeof (protocol as BufferedProtocol).getBuffer === "function";
-}
+/** What errors report (asyncio's `_SelectorSocketTransport` messages). */
+const MESSAGES = {
+  read: "Fatal read error on socket transport",
+  write: "Fatal write error on socket transport",
+  eofReceived: "Fatal error: protocol.eofReceived() call failed.",
+};
 
 /**
  * A stream transport over one of the package's sockets. Created by the
  * loop's connection and server methods; protocols receive it in
- * `connectionMade`.
+ * `connectionMade`. It has asyncio's whole transport interface (see
+ * `Transport`), and half-closes with `writeEof()`.
  *
  * @example An echo protocol receives a SocketTransport
  * ```ts
@@ -114,40 +67,8 @@ function isBufferedProtocol(protocol: BaseProtocol): boolean {
  * loop.close();
  * ```
  */
-export class SocketTransport extends Transport {
-  #loop: BaseEventLoop;
+export class SocketTransport extends StreamTransport {
   #sock: Socket;
-  #conn: StreamConn;
-  #protocol: BaseProtocol;
-  #buffered: boolean;
-  #server: ConnectionOwner | null;
-  #registration: Registration;
-  // Reading. Every read has #readSize bytes of room (see #readDone for who
-  // owns the bytes).
-  #readBuffer: Uint8Array | null = null;
-  /** The memory of the buffered protocol's last `getBuffer()`. */
-  #protocolBuffer: ArrayBufferLike | null = null;
-  #readSize = INITIAL_READ;
-  #reading = false;
-  #paused = false;
-  #readResult: number | null = 0;
-  #readFailed: unknown = null;
-  /** A completed read held while reading is paused. */
-  #held = false;
-  #eofSeen = false;
-  // Writing.
-  #writeChunks: Uint8Array[] = [];
-  #writeSize = 0;
-  #writing = false;
-  #writeResult = 0;
-  #writeChunk: Uint8Array | null = null;
-  #eofPending = false;
-  #eofWritten = false;
-  #flow: WriteFlowControl;
-  // Closing.
-  #closing = false;
-  #connLost = 0;
-  #closed = false;
 
   /**
    * Wraps a connected socket; the loop's connection methods are the usual
@@ -177,629 +98,39 @@ export class SocketTransport extends Transport {
         `${sock} is already used by a transport`,
       );
     }
-    super({
-      ...extra,
-      socket: sock,
-      sockname: safeAddr(() => fromDenoAddr(conn.localAddr)),
-      peername: safeAddr(() => fromDenoAddr(conn.remoteAddr)),
+    super(loop, protocol, {
+      conn,
+      sock,
+      extra: {
+        ...extra,
+        socket: sock,
+        sockname: safeAddr(() => fromDenoAddr(conn.localAddr)),
+        peername: safeAddr(() => fromDenoAddr(conn.remoteAddr)),
+      },
+      waiter,
+      server,
+      readSize: INITIAL_READ,
+      maxReadSize: MAX_SIZE,
+      messages: MESSAGES,
+      dropWritesOnClose: false,
     });
-    sock._owner = this;
-    sock._watchRead(false);
-    this.#loop = loop;
-    this.#flow = new WriteFlowControl(loop, this);
     this.#sock = sock;
-    this.#conn = conn;
-    this.#protocol = protocol;
-    this.#buffered = isBufferedProtocol(protocol);
-    this.#server = server;
-    this.#registration = loop._dispatcher.register("transport");
+    sock._watchRead(false);
     try {
       conn.setNoDelay?.(true);
     } catch {
       // Unix sockets have no Nagle's algorithm.
     }
-    server?._attach(this);
-    loop.callSoon(() => this.#protocol.connectionMade(this));
-    loop.callSoon(() => this.#startReading());
-    if (waiter !== null) {
-      loop.callSoon(() => {
-        if (!waiter.done()) waiter.setResult(null);
-      });
-    }
-  }
-
-  // ---- reading ----------------------------------------------------------
-
-  /** Bytes the socket already holds, then the read loop. */
-  #startReading(): void {
-    if (this.#closing) return;
-    const sock = this.#sock;
-    if (sock._pending !== null) {
-      // The socket had a read in flight: let it land, then take over.
-      this.#reading = true;
-      this.#registration.begin();
-      sock._pending.then(() => {
-        this.#registration.end();
-        this.#registration.post(() => {
-          this.#reading = false;
-          this.#startReading();
-        });
-      });
-      return;
-    }
-    if (sock._rbytes > 0 || sock._eof) {
-      const chunks = sock._rchunks;
-      sock._rchunks = [];
-      sock._rbytes = 0;
-      for (const chunk of chunks) {
-        if (this.#closing) return;
-        this.#deliver(chunk);
-      }
-      if (sock._eof) {
-        sock._eof = false;
-        this.#onEof();
-        return;
-      }
-    }
-    this.#readMore();
-  }
-
-  readonly #readMoreLater = (): void => this.#readMore();
-
-  #readMore(): void {
-    if (this.#reading || this.#paused || this.#closing || this.#eofSeen) {
-      return;
-    }
-    let buffer: Uint8Array;
-    if (this.#buffered) {
-      try {
-        buffer = (this.#protocol as BufferedProtocol).getBuffer(-1);
-        if (!(buffer instanceof Uint8Array) || buffer.length === 0) {
-          throw new RuntimeError(
-            "getBuffer() returned an empty buffer or not a Uint8Array",
-          );
-        }
-        this.#protocolBuffer = buffer.buffer;
-      } catch (error) {
-        this.#fatalError(
-          error,
-          "Fatal error: protocol.getBuffer() call failed.",
-        );
-        return;
-      }
-    } else {
-      buffer = this.#readBuffer ??= new Uint8Array(this.#readSize);
-    }
-    this.#reading = true;
-    this.#registration.beginWait();
-    this.#conn.read(buffer).then(this.#onRead, this.#onReadError);
-  }
-
-  readonly #onRead = (n: number | null): void => {
-    this.#registration.endWait();
-    this.#readResult = n;
-    this.#registration.post(this.#readDone);
-  };
-
-  readonly #onReadError = (error: unknown): void => {
-    this.#registration.endWait();
-    this.#readFailed = error ?? new Error("read failed");
-    this.#registration.post(this.#readDone);
-  };
-
-  readonly #readDone = (): void => {
-    if (this.#closed) return;
-    if (this.#paused && !this.#closing) {
-      this.#held = true;
-      return;
-    }
-    this.#reading = false;
-    if (this.#closing) return;
-    const failed = this.#readFailed;
-    if (failed !== null) {
-      this.#readFailed = null;
-      this.#fatalError(failed, "Fatal read error on socket transport");
-      return;
-    }
-    const n = this.#readResult;
-    if (n === null) {
-      this.#onEof();
-      return;
-    }
-    if (this.#buffered) {
-      try {
-        (this.#protocol as BufferedProtocol).bufferUpdated(n);
-      } catch (error) {
-        this.#fatalError(
-          error,
-          "Fatal error: protocol.bufferUpdated() call failed.",
-        );
-        return;
-      }
-      this.#readMore();
-      return;
-    }
-    const buffer = this.#readBuffer!;
-    // The protocol owns what it is given. A small read is copied into the
-    // shared pool and the buffer is read into again. A large one is handed
-    // over as a view, and the next read goes into the rest of the buffer if
-    // that could hold as much again, else into a new buffer.
-    let data: Uint8Array;
-    if (n <= POOLED_READ) data = pooledCopy(buffer, n);
-    else {
-      data = buffer.subarray(0, n);
-      this.#readBuffer = buffer.length - n >= n ? buffer.subarray(n) : null;
-    }
-    if (n === this.#readSize && this.#readSize < MAX_SIZE) {
-      // A full read: the peer sends faster than we ask; ask for more.
-      this.#readSize *= 2;
-      this.#readBuffer = null;
-    }
-    // Start the next read before the protocol runs: it is in flight while
-    // dataReceived works, as a kernel keeps receiving.
-    this.#deliver(data);
-    // While the protocol's answer is being written, read once the write
-    // completes: the peer's next bytes are then usually already there, and
-    // the read completes without waiting on the reactor. A write that waits
-    // on the peer must not stop reading (a peer that reads only after it
-    // has sent everything would deadlock), so the read starts on the next
-    // iteration at the latest.
-    if (!this.#writing) this.#readMore();
-    else this.#loop.callSoon(this.#readMoreLater);
-  };
-
-  #deliver(data: Uint8Array): void {
-    if (this.#buffered) {
-      this.#feedBuffered(data);
-      return;
-    }
-    try {
-      (this.#protocol as Protocol).dataReceived(data);
-    } catch (error) {
-      this.#fatalError(
-        error,
-        "Fatal error: protocol.dataReceived() call failed.",
-      );
-    }
-  }
-
-  /** Copies bytes the socket held into a buffered protocol's buffers. */
-  #feedBuffered(data: Uint8Array): void {
-    const protocol = this.#protocol as BufferedProtocol;
-    let offset = 0;
-    try {
-      while (offset < data.length) {
-        const buffer = protocol.getBuffer(data.length - offset);
-        if (!(buffer instanceof Uint8Array) || buffer.length === 0) {
-          throw new RuntimeError(
-            "getBuffer() returned an empty buffer or not a Uint8Array",
-          );
-        }
-        const n = Math.min(buffer.length, data.length - offset);
-        buffer.set(data.subarray(offset, offset + n));
-        offset += n;
-        protocol.bufferUpdated(n);
-      }
-    } catch (error) {
-      this.#fatalError(
-        error,
-        "Fatal error: protocol.bufferUpdated() call failed.",
-      );
-    }
-  }
-
-  #onEof(): void {
-    this.#eofSeen = true;
-    if (this.#loop.getDebug()) logger.debug(`${this} received EOF`);
-    let keepOpen: unknown;
-    try {
-      keepOpen = (this.#protocol as Protocol).eofReceived?.();
-    } catch (error) {
-      this.#fatalError(
-        error,
-        "Fatal error: protocol.eofReceived() call failed.",
-      );
-      return;
-    }
-    // eofReceived() returning true keeps the transport open for writing.
-    if (!keepOpen) this.close();
-  }
-
-  /**
-   * Whether the transport is receiving. Mirrors `is_reading()`.
-   *
-   * @example
-   * ```ts
-   * import { SocketTransport } from "@aio/loop";
-   * console.assert(typeof SocketTransport.prototype.isReading === "function");
-   * ```
-   */
-  override isReading(): boolean {
-    return !this.#paused && !this.#closing;
-  }
-
-  /**
-   * Stops calling `dataReceived` until `resumeReading()`. Mirrors
-   * `pause_reading()`; a no-op when already paused or closing.
-   *
-   * @example
-   * ```ts
-   * import { SocketTransport } from "@aio/loop";
-   * console.assert(typeof SocketTransport.prototype.pauseReading === "function");
-   * ```
-   */
-  override pauseReading(): void {
-    if (this.#closing || this.#paused) return;
-    this.#paused = true;
-    if (this.#loop.getDebug()) logger.debug(`${this} pauses reading`);
-  }
-
-  /**
-   * Resumes receiving. Mirrors `resume_reading()`; a no-op when not paused.
-   *
-   * @example
-   * ```ts
-   * import { SocketTransport } from "@aio/loop";
-   * console.assert(typeof SocketTransport.prototype.resumeReading === "function");
-   * ```
-   */
-  override resumeReading(): void {
-    if (this.#closing || !this.#paused) return;
-    this.#paused = false;
-    if (this.#held) {
-      this.#held = false;
-      this.#loop.callSoon(this.#readDone);
-    } else if (!this.#reading) {
-      this.#loop.callSoon(() => this.#readMore());
-    }
-    if (this.#loop.getDebug()) logger.debug(`${this} resumes reading`);
-  }
-
-  // ---- writing ----------------------------------------------------------
-
-  /**
-   * Queues bytes to send; never blocks. Mirrors `write()`: after the
-   * connection is lost, writes are dropped (with a warning after a few).
-   *
-   * The bytes are not copied: the transport keeps `data` until it is sent
-   * (as Node's `socket.write` does), so don't modify the array after
-   * `write()`; pass `data.slice()` to reuse your array at once.
-   *
-   * @throws {TypeError} for a string or other non-bytes.
-   * @throws {RuntimeError} after `writeEof()`.
-   * @example
-   * ```ts
-   * import { SocketTransport } from "@aio/loop";
-   * console.assert(typeof SocketTransport.prototype.write === "function");
-   * ```
-   */
-  override write(data: Uint8Array): void {
-    checkBytes(data, "write()");
-    if (this.#eofPending) {
-      throw new RuntimeError("Cannot call write() after writeEof()");
-    }
-    if (data.length === 0) return;
-    if (this.#connLost > 0) {
-      if (this.#connLost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES) {
-        logger.warning("socket.send() raised exception.");
-      }
-      this.#connLost++;
-      return;
-    }
-    // A view of the buffered protocol's own buffer is copied: the next read
-    // goes into that buffer while this write may still be waiting.
-    this.#writeChunks.push(
-      data.buffer === this.#protocolBuffer ? data.slice() : data,
-    );
-    this.#writeSize += data.length;
-    if (!this.#writing) this.#flush();
-    this.#maybePauseProtocol();
-  }
-
-  /**
-   * Queues several byte arrays. Mirrors `writelines()`.
-   *
-   * @example
-   * ```ts
-   * import { SocketTransport } from "@aio/loop";
-   * console.assert(typeof SocketTransport.prototype.writelines === "function");
-   * ```
-   */
-  override writelines(listOfData: Iterable<Uint8Array>): void {
-    for (const data of listOfData) this.write(data);
-  }
-
-  #flush(): void {
-    const chunks = this.#writeChunks;
-    if (chunks.length === 0) return;
-    let chunk: Uint8Array;
-    if (chunks.length === 1) chunk = chunks[0];
-    else {
-      chunk = new Uint8Array(this.#writeSize);
-      let offset = 0;
-      for (const c of chunks) {
-        chunk.set(c, offset);
-        offset += c.length;
-      }
-    }
-    this.#writeChunks = [];
-    this.#writeChunk = chunk;
-    this.#writing = true;
-    this.#registration.begin();
-    this.#conn.write(chunk).then(this.#onWritten, this.#onWriteError);
-  }
-
-  readonly #onWritten = (n: number): void => {
-    this.#registration.end();
-    this.#writeResult = n;
-    // The common case needs no protocol callback: account for the write at
-    // once. Anything that calls the protocol (resumeWriting) or ends the
-    // connection goes through the loop.
-    if (
-      !this.#closed && !this.#closing && !this.#eofPending &&
-      !this.#flow.paused && n === this.#writeChunk!.length
-    ) {
-      this.#writeDone();
-      return;
-    }
-    this.#registration.post(this.#writeDone);
-  };
-
-  readonly #onWriteError = (error: unknown): void => {
-    this.#registration.end();
-    this.#registration.post(() => {
-      this.#writing = false;
-      if (this.#closed) return;
-      this.#writeChunks = [];
-      this.#writeSize = 0;
-      this.#writeChunk = null;
-      this.#fatalError(error, "Fatal write error on socket transport");
-    });
-  };
-
-  readonly #writeDone = (): void => {
-    this.#writing = false;
-    if (this.#closed) return;
-    if (!this.#reading) this.#readMore();
-    const chunk = this.#writeChunk!;
-    const n = this.#writeResult;
-    this.#writeSize -= n;
-    if (n < chunk.length) this.#writeChunks.unshift(chunk.subarray(n));
-    this.#writeChunk = null;
-    if (this.#writeChunks.length > 0) {
-      this.#flush();
-      this.#maybeResumeProtocol();
-      return;
-    }
-    this.#maybeResumeProtocol();
-    if (this.#closing) {
-      this.#callConnectionLost(null);
-    } else if (this.#eofPending && !this.#eofWritten) {
-      this.#shutdownWrite();
-    }
-  };
-
-  #shutdownWrite(): void {
-    this.#eofWritten = true;
-    this.#registration.begin();
-    Promise.resolve()
-      .then(() => this.#conn.closeWrite())
-      .then(
-        () => this.#registration.end(),
-        () => this.#registration.end(),
-      );
-  }
-
-  /**
-   * Closes the write end after buffered data is sent (the peer sees EOF).
-   * Mirrors `write_eof()`.
-   *
-   * @example
-   * ```ts
-   * import { SocketTransport } from "@aio/loop";
-   * console.assert(typeof SocketTransport.prototype.writeEof === "function");
-   * ```
-   */
-  override writeEof(): void {
-    if (this.#closing || this.#eofPending) return;
-    this.#eofPending = true;
-    if (!this.#writing && this.#writeChunks.length === 0) {
-      this.#shutdownWrite();
-    }
-  }
-
-  /**
-   * True: stream sockets can half-close. Mirrors `can_write_eof()`.
-   *
-   * @example
-   * ```ts
-   * import { SocketTransport } from "@aio/loop";
-   * console.assert(typeof SocketTransport.prototype.canWriteEof === "function");
-   * ```
-   */
-  override canWriteEof(): boolean {
-    return true;
-  }
-
-  /**
-   * Bytes queued and not yet written. Mirrors `get_write_buffer_size()`.
-   *
-   * @example
-   * ```ts
-   * import { SocketTransport } from "@aio/loop";
-   * console.assert(typeof SocketTransport.prototype.getWriteBufferSize === "function");
-   * ```
-   */
-  override getWriteBufferSize(): number {
-    return this.#writeSize;
-  }
-
-  /**
-   * `[low, high]` water marks. Mirrors `get_write_buffer_limits()`.
-   *
-   * @example
-   * ```ts
-   * import { SocketTransport } from "@aio/loop";
-   * console.assert(typeof SocketTransport.prototype.getWriteBufferLimits === "function");
-   * ```
-   */
-  override getWriteBufferLimits(): [number, number] {
-    return [this.#flow.low, this.#flow.high];
-  }
-
-  /**
-   * Sets the water marks: the protocol's `pauseWriting()` runs when the
-   * buffer grows past `high`, `resumeWriting()` when it drains to `low`.
-   * Defaults as asyncio's: high 64 KiB, low high / 4. Mirrors
-   * `set_write_buffer_limits()`.
-   *
-   * @throws {RangeError} unless high >= low >= 0.
-   * @example
-   * ```ts
-   * import { SocketTransport } from "@aio/loop";
-   * console.assert(typeof SocketTransport.prototype.setWriteBufferLimits === "function");
-   * ```
-   */
-  override setWriteBufferLimits(
-    high?: number | null,
-    low?: number | null,
-  ): void {
-    this.#flow.setLimits(high, low);
-    this.#maybePauseProtocol();
-  }
-
-  #maybePauseProtocol(): void {
-    this.#flow.maybePause(this.#writeSize, this.#protocol);
-  }
-
-  #maybeResumeProtocol(): void {
-    this.#flow.maybeResume(this.#writeSize, this.#protocol);
-  }
-
-  // ---- closing ----------------------------------------------------------
-
-  /**
-   * Whether the transport is closing or closed. Mirrors `is_closing()`.
-   *
-   * @example
-   * ```ts
-   * import { SocketTransport } from "@aio/loop";
-   * console.assert(typeof SocketTransport.prototype.isClosing === "function");
-   * ```
-   */
-  override isClosing(): boolean {
-    return this.#closing;
-  }
-
-  /**
-   * Closes after buffered data is flushed; the protocol's
-   * `connectionLost(null)` follows. Mirrors `close()`; idempotent.
-   *
-   * @example
-   * ```ts
-   * import { SocketTransport } from "@aio/loop";
-   * console.assert(typeof SocketTransport.prototype.close === "function");
-   * ```
-   */
-  override close(): void {
-    if (this.#closing) return;
-    this.#closing = true;
-    if (!this.#writing && this.#writeChunks.length === 0) {
-      this.#connLost++;
-      this.#loop.callSoon(() => this.#callConnectionLost(null));
-    }
-  }
-
-  /**
-   * Closes at once, dropping buffered data; `connectionLost(null)` follows.
-   * Mirrors `abort()`.
-   *
-   * @example
-   * ```ts
-   * import { SocketTransport } from "@aio/loop";
-   * console.assert(typeof SocketTransport.prototype.abort === "function");
-   * ```
-   */
-  override abort(): void {
-    this.#forceClose(null);
-  }
-
-  #fatalError(error: unknown, message: string): void {
-    if (isConnectionError(error)) {
-      if (this.#loop.getDebug()) logger.debug(`${this}: ${message}: ${error}`);
-    } else {
-      this.#loop.callExceptionHandler({
-        message,
-        exception: error,
-        transport: this,
-        protocol: this.#protocol,
-      });
-    }
-    this.#forceClose(error);
-  }
-
-  #forceClose(error: unknown): void {
-    if (this.#connLost > 0) return;
-    this.#writeChunks = [];
-    this.#writeSize = 0;
-    this.#closing = true;
-    this.#connLost++;
-    this.#loop.callSoon(() => this.#callConnectionLost(error ?? null));
-  }
-
-  #callConnectionLost(error: unknown): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (this.#connLost === 0) this.#connLost = 1;
-    try {
-      this.#protocol.connectionLost(error as Error | null);
-    } finally {
-      this.#sock._owner = null;
-      this.#sock.close();
-      this.#registration.close();
-      this.#server?._detach(this);
-    }
-  }
-
-  // ---- protocol ---------------------------------------------------------
-
-  /**
-   * Switches the protocol that receives data. Mirrors `set_protocol()`.
-   *
-   * @example
-   * ```ts
-   * import { SocketTransport } from "@aio/loop";
-   * console.assert(typeof SocketTransport.prototype.setProtocol === "function");
-   * ```
-   */
-  override setProtocol(protocol: BaseProtocol): void {
-    this.#protocol = protocol;
-    this.#buffered = isBufferedProtocol(protocol);
-  }
-
-  /**
-   * The current protocol. Mirrors `get_protocol()`.
-   *
-   * @example
-   * ```ts
-   * import { SocketTransport } from "@aio/loop";
-   * console.assert(typeof SocketTransport.prototype.getProtocol === "function");
-   * ```
-   */
-  override getProtocol(): BaseProtocol {
-    return this.#protocol;
   }
 
   /** A description like `<SocketTransport fd=7 read=polling write=<idle, bufsize=0>>`. */
   override toString(): string {
-    const state = this.#closed ? " closed" : this.#closing ? " closing" : "";
-    const read = this.#closing
+    const closing = this.isClosing();
+    const state = this._closed ? " closed" : closing ? " closing" : "";
+    const read = closing
       ? ""
-      : ` read=${this.#paused ? "idle" : "polling"}`;
-    const write = ` write=<${
-      this.#writing ? "polling" : "idle"
-    }, bufsize=${this.#writeSize}>`;
-    return `<SocketTransport fd=${this.#sock.fileno()}${state}${read}${write}>`;
+      : ` read=${this.isReading() ? "polling" : "idle"}`;
+    return `<SocketTransport fd=${this.#sock.fileno()}${state}${read} ${this._describeWrite()}>`;
   }
 }
 
