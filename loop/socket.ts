@@ -117,6 +117,27 @@ function badFamily(family: unknown): RangeError {
   );
 }
 
+/**
+ * A connection's `sockname` and `peername` extra info (null where Deno cannot
+ * tell, e.g. after the connection closed). @internal
+ */
+export function connNames(
+  conn: { readonly localAddr: Deno.Addr; readonly remoteAddr: Deno.Addr },
+): { sockname: unknown; peername: unknown } {
+  return {
+    sockname: addrOrNull(() => conn.localAddr),
+    peername: addrOrNull(() => conn.remoteAddr),
+  };
+}
+
+function addrOrNull(get: () => Deno.Addr): SocketAddress | null {
+  try {
+    return fromDenoAddr(get());
+  } catch {
+    return null;
+  }
+}
+
 /** Converts a Deno address to a Python-style socket address. @internal */
 export function fromDenoAddr(addr: Deno.Addr): SocketAddress {
   if (addr.transport === "unix" || addr.transport === "unixpacket") {

@@ -24,7 +24,12 @@ import { isIP } from "node:net";
 import type { BaseEventLoop } from "./base_loop.ts";
 import type { Future } from "./futures.ts";
 import { logger } from "./log.ts";
-import { fromDenoAddr, type Socket, type StreamConn } from "./socket.ts";
+import {
+  connNames,
+  fromDenoAddr,
+  type Socket,
+  type StreamConn,
+} from "./socket.ts";
 import { NodeConn } from "./bound_conn.ts";
 import { SSLContext } from "./ssl_context.ts";
 import { Protocol } from "../protocols/protocol.ts";
@@ -327,8 +332,7 @@ function nativeExtra(
 ): Record<string, unknown> {
   return {
     socket: sock,
-    sockname: safe(() => fromDenoAddr(conn.localAddr)),
-    peername: safe(() => fromDenoAddr(conn.remoteAddr)),
+    ...connNames(conn),
     sslcontext: params.ctx,
     // Deno.TlsConn exposes neither the peer's certificate nor the cipher.
     peercert: null,
@@ -340,14 +344,6 @@ function nativeExtra(
     serverSide: params.serverSide,
     serverHostname: params.serverSide ? null : params.serverHostname,
   };
-}
-
-function safe(get: () => unknown): unknown {
-  try {
-    return get();
-  } catch {
-    return null;
-  }
 }
 
 async function nativeClient(

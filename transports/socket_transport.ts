@@ -13,7 +13,7 @@
 import type { BaseEventLoop } from "../loop/base_loop.ts";
 import { RuntimeError } from "../loop/exceptions.ts";
 import type { Future } from "../loop/futures.ts";
-import { fromDenoAddr, type Socket } from "../loop/socket.ts";
+import { connNames, type Socket } from "../loop/socket.ts";
 import type { BaseProtocol } from "../protocols/protocol.ts";
 import { type ConnectionOwner, StreamTransport } from "./stream_transport.ts";
 
@@ -29,6 +29,7 @@ const MESSAGES = {
   read: "Fatal read error on socket transport",
   write: "Fatal write error on socket transport",
   eofReceived: "Fatal error: protocol.eofReceived() call failed.",
+  writeAfterClose: "socket.send() raised exception.",
 };
 
 /**
@@ -104,8 +105,7 @@ export class SocketTransport extends StreamTransport {
       extra: {
         ...extra,
         socket: sock,
-        sockname: safeAddr(() => fromDenoAddr(conn.localAddr)),
-        peername: safeAddr(() => fromDenoAddr(conn.remoteAddr)),
+        ...connNames(conn),
       },
       waiter,
       server,
@@ -131,13 +131,5 @@ export class SocketTransport extends StreamTransport {
       ? ""
       : ` read=${this.isReading() ? "polling" : "idle"}`;
     return `<SocketTransport fd=${this.#sock.fileno()}${state}${read} ${this._describeWrite()}>`;
-  }
-}
-
-function safeAddr(get: () => unknown): unknown {
-  try {
-    return get();
-  } catch {
-    return null;
   }
 }

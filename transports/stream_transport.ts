@@ -85,7 +85,13 @@ export interface StreamTransportInit {
   /** A read that fills its buffer doubles the next one's, up to this. */
   maxReadSize: number;
   /** What read and write errors and a failing `eofReceived()` report. */
-  messages: { read: string; write: string; eofReceived: string };
+  messages: {
+    read: string;
+    write: string;
+    eofReceived: string;
+    /** Logged for writes dropped after `close()` (`dropWritesOnClose`). */
+    writeAfterClose: string;
+  };
   /**
    * Whether `write()` drops data once `close()` was called (asyncio's SSL
    * transport), rather than sending it with the rest of the buffer.
@@ -144,6 +150,10 @@ export abstract class StreamTransport extends Transport {
   // Closing.
   #closing = false;
   #connLost = 0;
+  /** Writes dropped after `close()` (`dropWritesOnClose`). */
+  #droppedAfterClose = 0;
+  /** Aborted (abort() or a fatal error): a write in flight is forgotten. */
+  #aborted = false;
   #closed = false;
 
   /**
@@ -473,13 +483,19 @@ export abstract class StreamTransport extends Transport {
       throw new RuntimeError("Cannot call write() after writeEof()");
     }
     if (data.length === 0) return;
-    if (
-      this.#connLost > 0 || (this.#closing && this.#dropWritesOnClose)
-    ) {
+    if (this.#connLost > 0) {
       if (this.#connLost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES) {
         logger.warning("socket.send() raised exception.");
       }
       this.#connLost++;
+      return;
+    }
+    if (this.#closing && this.#dropWritesOnClose) {
+      // Counted apart from #connLost: the close must still run its course.
+      if (this.#droppedAfterClose >= LOG_THRESHOLD_FOR_CONNLOST_WRITES) {
+        logger.warning(this.#messages.writeAfterClose);
+      }
+      this.#droppedAfterClose++;
       return;
     }
     // A view of the buffered protocol's own buffer is copied: the next read
@@ -545,7 +561,7 @@ export abstract class StreamTransport extends Transport {
     this.#registration.end();
     this.#registration.post(() => {
       this.#writing = false;
-      if (this.#closed) return;
+      if (this.#closed || this.#aborted) return;
       this.#writeChunks = [];
       this.#writeSize = 0;
       this.#writeChunk = null;
@@ -555,7 +571,9 @@ export abstract class StreamTransport extends Transport {
 
   readonly #writeDone = (): void => {
     this.#writing = false;
-    if (this.#closed) return;
+    // After an abort the connection is as good as closed: what the write
+    // left unsent is dropped and connectionLost(error) is already due.
+    if (this.#closed || this.#aborted) return;
     if (!this.#reading) this.#readMore();
     const chunk = this.#writeChunk!;
     const n = this.#writeResult;
@@ -779,6 +797,7 @@ export abstract class StreamTransport extends Transport {
 
   #forceClose(error: unknown): void {
     if (this.#connLost > 0) return;
+    this.#aborted = true;
     this.#writeChunks = [];
     this.#writeSize = 0;
     this.#closing = true;

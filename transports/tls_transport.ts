@@ -35,6 +35,7 @@ const MESSAGES = {
   read: "Fatal read error on TLS transport",
   write: "Fatal write error on TLS transport",
   eofReceived: "Error calling eofReceived()",
+  writeAfterClose: "SSL connection is closed",
 };
 
 /** Errors that mean the peer went away or TLS failed: asyncio's OSError. */

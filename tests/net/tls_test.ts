@@ -785,3 +785,41 @@ netTest(
     await Deno.remove(filePath);
   },
 );
+
+netTest(
+  "TLS write() after close() is dropped, and the close still completes",
+  async ({ loop }) => {
+    const serverSide: Recorder[] = [];
+    const server = await loop.createServer(
+      () => {
+        const p = new Recorder(loop);
+        serverSide.push(p);
+        return p;
+      },
+      "127.0.0.1",
+      0,
+      { ssl: serverContext() },
+    );
+    const [host, port] = server.sockets[0].getsockname() as [string, number];
+    const client = new Recorder(loop);
+    const [transport] = await loop.createConnection(() => client, host, port, {
+      ssl: clientContext(),
+      serverHostname: "localhost",
+    });
+    using log = captureLogger();
+    transport.write(bytes("before"));
+    transport.close();
+    for (let i = 0; i < 7; i++) transport.write(bytes("after"));
+    // asyncio warns from the sixth dropped write on.
+    assert.deepEqual(log.warnings, [
+      "SSL connection is closed",
+      "SSL connection is closed",
+    ]);
+    await client.lost;
+    assert.equal(client.lostWith, null);
+    await serverSide[0].lost;
+    assert.equal(text(serverSide[0].received()), "before");
+    server.close();
+    await server.waitClosed();
+  },
+);

@@ -1,0 +1,114 @@
+/**
+ * The stream transport machinery on a scripted connection, for orderings a
+ * real socket cannot be made to produce on demand: a read and a write that
+ * complete in the same iteration, around a fatal error.
+ */
+import assert from "node:assert/strict";
+import { EventLoop, type ExceptionContext, Protocol } from "../../mod.ts";
+import type { StreamConn } from "../../loop/socket.ts";
+import { StreamTransport } from "../../transports/stream_transport.ts";
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+}
+
+/** A connection whose reads and writes complete when the test says so. */
+class ScriptedConn implements StreamConn {
+  reads: { buffer: Uint8Array; done: Deferred<number | null> }[] = [];
+  writes: { data: Uint8Array; done: Deferred<number> }[] = [];
+  closed = false;
+  readonly localAddr: Deno.Addr = {
+    transport: "tcp",
+    hostname: "127.0.0.1",
+    port: 1,
+  };
+  readonly remoteAddr: Deno.Addr = {
+    transport: "tcp",
+    hostname: "127.0.0.1",
+    port: 2,
+  };
+  read(buffer: Uint8Array): Promise<number | null> {
+    const done = Promise.withResolvers<number | null>();
+    this.reads.push({ buffer, done });
+    return done.promise;
+  }
+  write(data: Uint8Array): Promise<number> {
+    const done = Promise.withResolvers<number>();
+    this.writes.push({ data: data.slice(), done });
+    return done.promise;
+  }
+  closeWrite(): void {}
+  close(): void {
+    this.closed = true;
+    for (const { done } of this.reads) done.resolve(null);
+  }
+}
+
+class TestTransport extends StreamTransport {}
+
+Deno.test(
+  "a fatal error while a write completes: no write after the abort, connectionLost(error) once",
+  async () => {
+    const loop = new EventLoop();
+    const errors: ExceptionContext[] = [];
+    loop.setExceptionHandler((_loop, context) => errors.push(context));
+    const conn = new ScriptedConn();
+    const boom = new Error("protocol failed");
+    const lost: (Error | null)[] = [];
+    const made = loop.createFuture<null>();
+    const gone = loop.createFuture<null>();
+    class Failing extends Protocol {
+      override connectionMade(): void {
+        made.setResult(null);
+      }
+      override dataReceived(): void {
+        throw boom;
+      }
+      override connectionLost(exc: Error | null): void {
+        lost.push(exc);
+        if (!gone.done()) gone.setResult(null);
+      }
+    }
+    try {
+      const transport = new TestTransport(loop, new Failing(), {
+        conn,
+        sock: null,
+        extra: {},
+        waiter: null,
+        server: null,
+        readSize: 1024,
+        maxReadSize: 1024,
+        messages: {
+          read: "read failed",
+          write: "write failed",
+          eofReceived: "eofReceived failed",
+          writeAfterClose: "closed",
+        },
+        dropWritesOnClose: false,
+      });
+      await loop.runUntilComplete(async () => {
+        await made;
+        transport.write(new Uint8Array(16).fill(7));
+        // Let the transport start its read and its write.
+        while (conn.reads.length === 0 || conn.writes.length === 0) {
+          await loop.runUntilComplete(async () => {});
+        }
+        // The read completes first, then the write (partly): both land in
+        // one iteration, the read's callback (which fails) first.
+        const read = conn.reads[0];
+        read.buffer.set([1, 2, 3]);
+        read.done.resolve(3);
+        conn.writes[0].done.resolve(5);
+        await gone;
+      });
+      assert.deepEqual(lost, [boom]);
+      assert.equal(conn.writes.length, 1, "a write was issued after the abort");
+      assert.equal(transport.getWriteBufferSize(), 0);
+      assert.equal(conn.closed, true);
+      assert.deepEqual(errors.map((e) => e.exception), [boom]);
+    } finally {
+      loop.close();
+    }
+  },
+);
