@@ -85,6 +85,20 @@ Deno.test("examples/unix_echo.ts echoes over a Unix socket", async () => {
   assert.equal(stdout, "Echoed: hello over a unix socket\n");
 });
 
+Deno.test("examples/stream_echo.ts echoes through startServer and openConnection", async () => {
+  const { code, stdout, stderr } = await deno(
+    "run",
+    "--allow-net",
+    "examples/stream_echo.ts",
+    "streams!",
+  );
+  assert.equal(code, 0, stderr);
+  assert.match(
+    stdout,
+    /^Send: "streams!"\nReceived "streams!" from \["127\.0\.0\.1",\d+\]\nReceived: "streams!"\n$/,
+  );
+});
+
 Deno.test("examples/tls_echo.ts echoes over TLS", async () => {
   const { code, stdout, stderr } = await deno(
     "run",
