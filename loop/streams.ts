@@ -15,13 +15,14 @@ import {
   RuntimeError,
 } from "./exceptions.ts";
 import type { Future } from "./futures.ts";
+import type { SSLContext } from "./ssl_context.ts";
 import type { Task } from "./tasks.ts";
 import { getRunningLoop } from "./running.ts";
 import { sleep } from "./tasks.ts";
 import { checkBytes } from "./socket.ts";
 import type { AnyTransport } from "../protocols/protocol.ts";
 import { Protocol } from "../protocols/protocol.ts";
-import type { BaseTransport } from "../transports/transport.ts";
+import type { BaseTransport, Transport } from "../transports/transport.ts";
 
 /** The default buffer limit of a `StreamReader` (asyncio's `_DEFAULT_LIMIT`). */
 export const DEFAULT_LIMIT = 64 * 1024;
@@ -187,6 +188,11 @@ export class StreamReader {
     if (this.#transport !== null) {
       throw new RuntimeError("Transport already set");
     }
+    this.#transport = transport;
+  }
+
+  /** @internal The connection moved to a new transport (TLS upgrade). */
+  _replaceTransport(transport: PausableTransport): void {
     this.#transport = transport;
   }
 
@@ -774,6 +780,54 @@ export class StreamWriter {
     await this.#protocol._drainHelper();
   }
 
+  /**
+   * Upgrades the connection to TLS in place: drains what is buffered, runs
+   * the handshake (as the server when the writer came from `startServer`),
+   * and from then on the reader and this writer go through the TLS
+   * transport. Mirrors `StreamWriter.start_tls()`.
+   *
+   * @param sslcontext The TLS configuration (see `createDefaultContext`).
+   * @param options `serverHostname`, `sslHandshakeTimeout`,
+   *   `sslShutdownTimeout` (as `loop.startTls`).
+   * @throws {TypeError} if `sslcontext` is not an `SSLContext`.
+   * @throws {RuntimeError} if the writer has no stream protocol to upgrade.
+   * @throws {Deno.errors.ConnectionReset} if the connection closed first.
+   * @example
+   * ```ts
+   * import { StreamWriter } from "@aio/loop";
+   * console.assert(typeof StreamWriter.prototype.startTls === "function");
+   * ```
+   */
+  async startTls(
+    sslcontext: SSLContext,
+    options: {
+      serverHostname?: string | null;
+      sslHandshakeTimeout?: number | null;
+      sslShutdownTimeout?: number | null;
+    } = {},
+  ): Promise<void> {
+    const protocol = this.#protocol;
+    if (!(protocol instanceof StreamReaderProtocol)) {
+      throw new RuntimeError(
+        "startTls() needs a writer made by openConnection() or startServer()",
+      );
+    }
+    await this.drain();
+    const transport = await this.#loop.startTls(
+      this.#transport as unknown as Transport,
+      protocol,
+      sslcontext,
+      { ...options, serverSide: protocol._serverSide },
+    );
+    if (transport === null) {
+      throw new Deno.errors.ConnectionReset(
+        "startTls(): the connection closed before the TLS handshake",
+      );
+    }
+    this.#transport = transport as unknown as WritableTransport;
+    protocol._replaceTransport(transport);
+  }
+
   /** A description like `<StreamWriter transport=...>`. */
   toString(): string {
     const info = ["StreamWriter", `transport=${this.#transport}`];
@@ -899,6 +953,18 @@ export class StreamReaderProtocol extends FlowControlMixin {
         t.close();
       }
     });
+  }
+
+  /** @internal Whether this is a server's connection (it has a callback). */
+  get _serverSide(): boolean {
+    return this.#clientConnectedCb !== null;
+  }
+
+  /** @internal `StreamWriter.startTls` moved the connection to `transport`. */
+  _replaceTransport(transport: AnyTransport): void {
+    const t = transport as BaseTransport & PausableTransport;
+    this.#reader?._replaceTransport(t);
+    this.#overSsl = t.getExtraInfo("sslcontext") != null;
   }
 
   /** Feeds EOF (or the error) to the reader and completes `waitClosed`. */

@@ -23,6 +23,7 @@ import {
   StreamReaderProtocol,
   type StreamWriter,
   Task,
+  TlsTransport,
   type Transport,
 } from "../../mod.ts";
 import { bytes, netTest, text } from "./_net.ts";
@@ -410,4 +411,69 @@ netTest("bad input fails at the call", async () => {
 Deno.test("the stream helpers need a running loop", async () => {
   await assert.rejects(openConnection("127.0.0.1", 1), RuntimeError);
   await assert.rejects(startServer(() => {}, "127.0.0.1", 0), RuntimeError);
+});
+
+netTest(
+  "StreamWriter.startTls upgrades both ends of a plain connection",
+  async () => {
+    const fixtures = new URL("../fixtures/tls/", import.meta.url);
+    const pem = (name: string) =>
+      Deno.readTextFileSync(new URL(name, fixtures));
+    const serverSsl = createDefaultContext({
+      purpose: "clientAuth",
+      cert: pem("server.pem"),
+      key: pem("server.key"),
+    });
+    const clientSsl = createDefaultContext({ caCerts: [pem("ca.pem")] });
+    const serverSeen: string[] = [];
+    const server = await startServer(
+      async (reader, writer) => {
+        serverSeen.push(text(await reader.readline()));
+        writer.write(bytes("GO\n"));
+        await writer.startTls(serverSsl);
+        serverSeen.push(String(writer.getExtraInfo("sslcontext") !== null));
+        const line = await reader.readline();
+        serverSeen.push(text(line));
+        writer.write(line);
+        await writer.drain();
+        writer.close();
+      },
+      "127.0.0.1",
+      0,
+    );
+    try {
+      const [reader, writer] = await openConnection(
+        "127.0.0.1",
+        portOf(server),
+      );
+      assert.equal(writer.getExtraInfo("sslcontext"), null);
+      writer.write(bytes("STARTTLS\n"));
+      assert.equal(text(await reader.readline()), "GO\n");
+      await writer.startTls(clientSsl, { serverHostname: "localhost" });
+      assert.ok(writer.getExtraInfo("sslcontext") !== null);
+      assert.ok(writer.transport instanceof TlsTransport);
+      writer.write(bytes("secret\n"));
+      assert.equal(text(await reader.readline()), "secret\n");
+      assert.equal((await reader.read()).length, 0);
+      assert.deepEqual(serverSeen, ["STARTTLS\n", "true", "secret\n"]);
+      await closeWriter(writer);
+    } finally {
+      await closeServer(server);
+    }
+  },
+);
+
+netTest("StreamWriter.startTls refuses what is not an SSLContext", async () => {
+  const server = await startServer(lineEcho, "127.0.0.1", 0);
+  try {
+    const [, writer] = await openConnection("127.0.0.1", portOf(server));
+    await assert.rejects(
+      // deno-lint-ignore no-explicit-any
+      writer.startTls({} as any),
+      TypeError,
+    );
+    await closeWriter(writer);
+  } finally {
+    await closeServer(server);
+  }
 });
