@@ -13,10 +13,11 @@
  * - Request/response throughput: bench/echo_load.c (compiled here with
  *   `cc -O2` into a temporary directory) opens 1 or 50 connections; each
  *   sends a message of 100 B, 1 KiB or 16 KiB, waits for the whole echo,
- *   and sends again. Each row measures ~2 s (0.5 s with --quick) after a
- *   short warm-up, as three equal runs of which the best counts (shared or
- *   virtual machines have bursts of interference; the best run is the
- *   least disturbed), and reports round trips per second. The last column is
+ *   and sends again. All servers run side by side; each row measures ~2 s
+ *   per server (0.5 s with --quick) after a short warm-up, as three equal
+ *   runs that alternate between the servers, of which each server's best
+ *   counts (shared or virtual machines have bursts of interference; the
+ *   best run is the least disturbed), and reports round trips per second. The last column is
  *   aioloop's rate divided by raw Deno's (1.00 = as fast as the floor).
  * - Idle memory: 10,000 connections (2,000 with --quick) opened on a fresh
  *   server, each having echoed one byte, then left idle; reported as the
@@ -437,42 +438,67 @@ async function main(): Promise<void> {
     }
     const idle: Record<string, number | null> = {};
 
-    for (const spec of specs) {
-      let server: Running | null = null;
-      try {
-        log(`${spec.name}: starting`);
-        server = await startServer(spec);
-        for (const row of rows) {
+    // Every server runs at once (idle while another is loaded), and each
+    // row's runs alternate between them: on a shared machine a burst of
+    // interference then hits every server's runs alike, not one server.
+    const running = new Map<string, Running>();
+    try {
+      for (const spec of specs) {
+        try {
+          log(`${spec.name}: starting`);
+          running.set(spec.name, await startServer(spec));
+        } catch (error) {
+          log(
+            `${spec.name}: ${error instanceof Error ? error.message : error}`,
+          );
+        }
+      }
+      for (const row of rows) {
+        for (const spec of specs) row.rps[spec.name] = null;
+        const live = specs.filter((spec) => running.has(spec.name));
+        for (const spec of live) {
           await load(
             bin,
-            server.port,
+            running.get(spec.name)!.port,
             row.connections,
             row.size,
             WARMUP_SECONDS,
-          );
-          let rps = 0;
-          for (let run = 0; run < RUNS; run++) {
-            rps = Math.max(
-              rps,
-              await load(
+          ).catch(() => 0);
+        }
+        for (let run = 0; run < RUNS; run++) {
+          for (const spec of live) {
+            const server = running.get(spec.name)!;
+            try {
+              const rps = await load(
                 bin,
                 server.port,
                 row.connections,
                 row.size,
                 SECONDS / RUNS,
-              ),
-            );
+              );
+              row.rps[spec.name] = Math.max(row.rps[spec.name] ?? 0, rps);
+            } catch (error) {
+              log(
+                `${spec.name}: ${
+                  error instanceof Error ? error.message : error
+                }\n${server.stderr.text()}`,
+              );
+            }
           }
-          row.rps[spec.name] = rps;
-          log(`${spec.name}: ${row.workload}: ${rps.toFixed(0)} req/s`);
         }
-      } catch (error) {
-        log(`${spec.name}: ${error instanceof Error ? error.message : error}`);
-        if (server) log(`${spec.name} stderr:\n${server.stderr.text()}`);
-        for (const row of rows) row.rps[spec.name] ??= null;
-      } finally {
-        if (server) await stop(server.child);
+        for (const spec of live) {
+          const rps = row.rps[spec.name];
+          log(
+            `${spec.name}: ${row.workload}: ${
+              rps === null ? "n/a" : rps.toFixed(0)
+            } req/s`,
+          );
+        }
       }
+    } finally {
+      for (const server of running.values()) await stop(server.child);
+    }
+    for (const spec of specs) {
       try {
         idle[spec.name] = await idleMemory(bin, spec, IDLE_COUNT);
         log(
