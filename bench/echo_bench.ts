@@ -17,7 +17,9 @@
  *   per server (0.5 s with --quick) after a short warm-up, as three equal
  *   runs that alternate between the servers, of which each server's best
  *   counts (shared or virtual machines have bursts of interference; the
- *   best run is the least disturbed), and reports round trips per second. The last column is
+ *   best run is the least disturbed), and reports round trips per second.
+ *   Where `taskset` is available, servers are pinned to CPU 0 and the load
+ *   generator to CPU 1, so every server meets the same placement. The last column is
  *   aioloop's rate divided by raw Deno's (1.00 = as fast as the floor).
  * - Idle memory: 10,000 connections (2,000 with --quick) opened on a fresh
  *   server, each having echoed one byte, then left idle; reported as the
@@ -213,6 +215,7 @@ async function startServer(spec: ServerSpec): Promise<Running> {
       "-c",
       'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"',
       "sh",
+      ...pinning.server,
       spec.cmd,
       ...spec.args,
     ],
@@ -234,6 +237,40 @@ async function startServer(spec: ServerSpec): Promise<Running> {
   return { child, port: Number(match[1]), stderr };
 }
 
+/**
+ * With two CPUs or more and `taskset`, servers run on CPU 0 and the load
+ * generator on CPU 1: the scheduler then cannot put a server and its
+ * client on one CPU for some runs and on two for others, which swings the
+ * one-connection rows by 3× or more. Empty when pinning is unavailable.
+ */
+const pinning: { server: string[]; load: string[] } = await (async () => {
+  const none = { server: [], load: [] };
+  if (navigator.hardwareConcurrency < 2) return none;
+  try {
+    const { success } = await new Deno.Command("taskset", {
+      args: ["-c", "0", "true"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return success
+      ? { server: ["taskset", "-c", "0"], load: ["taskset", "-c", "1"] }
+      : none;
+  } catch {
+    return none;
+  }
+})();
+
+/** `cmd args` run through `prefix` (a pinning command), if any. */
+function pinned(
+  prefix: string[],
+  cmd: string,
+  args: string[],
+): [string, string[]] {
+  return prefix.length === 0
+    ? [cmd, args]
+    : [prefix[0], [...prefix.slice(1), cmd, ...args]];
+}
+
 async function load(
   bin: string,
   port: number,
@@ -241,13 +278,13 @@ async function load(
   size: number,
   seconds: number,
 ): Promise<number> {
-  const child = spawn(bin, [
+  const child = spawn(...pinned(pinning.load, bin, [
     "127.0.0.1",
     String(port),
     String(connections),
     String(size),
     String(seconds),
-  ]);
+  ]));
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
@@ -538,8 +575,10 @@ async function main(): Promise<void> {
       `TCP echo, requests per second (request/response, best of ${RUNS} runs of ${
         (SECONDS / RUNS).toFixed(2)
       } s per row` +
-        `${
-          quick ? ", --quick" : ""
+        `${quick ? ", --quick" : ""}${
+          pinning.server.length > 0
+            ? "; servers on CPU 0, load generator on CPU 1"
+            : ""
         }); last row: server RSS growth per idle connection`,
     );
     console.log(
