@@ -1,7 +1,8 @@
 /**
  * The loop core: handles, futures, tasks, the event loop classes, errors and
- * the running-loop functions. Mirrors asyncio's `events`, `base_events`,
- * `futures` and `tasks` modules.
+ * the running-loop functions, and the task functions (`gather`, `wait`,
+ * `timeout`, `TaskGroup`, ...). Mirrors asyncio's `events`, `base_events`,
+ * `futures`, `tasks`, `timeouts` and `taskgroups` modules.
  *
  * @example
  * ```ts
@@ -95,6 +96,26 @@ export {
   WorkerPoolExecutor,
   type WorkerPoolExecutorOptions,
 } from "./worker_pool.ts";
+export {
+  ALL_COMPLETED,
+  asCompleted,
+  type AsCompletedIterator,
+  type Awaitable,
+  type AwaitableResult,
+  type AwaitableResults,
+  FIRST_COMPLETED,
+  FIRST_EXCEPTION,
+  gather,
+  type GatherOptions,
+  type ReturnWhen,
+  shield,
+  wait,
+  waitFor,
+  type WaitOptions,
+} from "./combinators.ts";
+export { ExceptionGroup, type ExceptionMatcher } from "./exception_group.ts";
+export { TaskGroup, type TaskGroupCreateTaskOptions } from "./taskgroups.ts";
+export { Timeout, timeout, timeoutAt } from "./timeouts.ts";
 export {
   type DoneCallback,
   type DoneCallbackOptions,
