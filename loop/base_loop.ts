@@ -1292,9 +1292,14 @@ export class BaseEventLoop extends AbstractEventLoop {
         });
         this._timerCancelledCount = 0;
       }
-      const end = this.time() + this._clockResolution;
+      // A timer due now is ready even where the resolution is below the
+      // float spacing of now (far virtual times).
+      const now = this.time();
+      const end = now + this._clockResolution;
       const ready = this._ready;
-      while (heap.peekWhen() < end) {
+      for (;;) {
+        const when = heap.peekWhen();
+        if (!(when < end || when <= now)) break;
         const top = heap.pop()!;
         top._scheduled = false;
         if (top._cancelled) this._timerCancelledCount--;

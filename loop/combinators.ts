@@ -86,7 +86,7 @@ function loopOf(fut: Future<unknown>): AbstractEventLoop {
 function failureOf(fut: Future<unknown>): { error: unknown } | null {
   const error = fut.exception();
   if (error !== null) return { error };
-  if (fut instanceof Future && fut._exception !== undefined) {
+  if (fut instanceof Future && fut._failed) {
     return { error: fut._exception };
   }
   return null;

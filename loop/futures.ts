@@ -27,18 +27,34 @@ export type DoneCallback<T> = (future: Future<T>) => unknown;
 interface Unretrieved {
   loop: AbstractEventLoop;
   message: string;
-  exception: unknown;
+  /** A primitive exception (it cannot lead back to the future). */
+  value: unknown;
+  /** An object exception, held weakly (see below). */
+  ref: WeakRef<object> | null;
+  /** Its name, message and stack, to stand in for it once collected. */
+  snapshot: { name: string; message: string; stack: string } | null;
   description: string;
   sourceTraceback: string | undefined;
 }
 
 // A future whose exception nobody retrieved is reported when it is collected,
 // as asyncio reports it from `__del__`. The held value must not reference the
-// future, or it would never be collected.
+// future, or it would never be collected; nor may it hold the exception
+// strongly, since an error's captured stack keeps the frames' closures alive,
+// and a closure (the callback that failed the future) may hold the future.
+// So the exception is held weakly: when it died with the future, the report
+// carries an Error rebuilt from its name, message and stack.
 const unretrieved = new FinalizationRegistry<Unretrieved>((info) => {
+  let exception = info.ref === null ? info.value : info.ref.deref();
+  if (exception === undefined && info.snapshot !== null) {
+    const rebuilt = new Error(info.snapshot.message);
+    rebuilt.name = info.snapshot.name;
+    rebuilt.stack = info.snapshot.stack;
+    exception = rebuilt;
+  }
   const context: Record<string, unknown> = {
     message: info.message,
-    exception: info.exception,
+    exception,
     future: info.description,
   };
   if (info.sourceTraceback !== undefined) {
@@ -46,6 +62,21 @@ const unretrieved = new FinalizationRegistry<Unretrieved>((info) => {
   }
   info.loop.callExceptionHandler(context as { message: string });
 });
+
+/** What stands in for a collected exception in a never-retrieved report. */
+function snapshotOf(
+  exception: object,
+): { name: string; message: string; stack: string } {
+  if (exception instanceof Error) {
+    return {
+      name: exception.name,
+      message: exception.message,
+      stack: String(exception.stack),
+    };
+  }
+  const text = describe(exception);
+  return { name: "Error", message: text, stack: `Error: ${text}` };
+}
 
 const inspect = Symbol.for("Deno.customInspect");
 
@@ -85,6 +116,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** @internal */ _state = PENDING;
   /** @internal */ _result: T | undefined = undefined;
   /** @internal */ _exception: unknown = undefined;
+  /** @internal Finished with an exception (any thrown value, even undefined). */
+  _failed = false;
   /** @internal */ _loop: AbstractEventLoop;
   /** @internal Pending done callbacks and their frames, interleaved. */
   _callbacks: unknown[] | null = null;
@@ -181,7 +214,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
       throw new InvalidStateError("Result is not ready.");
     }
     this._clearLogTraceback();
-    if (this._exception !== undefined) throw this._exception;
+    if (this._failed) throw this._exception;
     return this._result as T;
   }
 
@@ -207,7 +240,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
       throw new InvalidStateError("Exception is not set.");
     }
     this._clearLogTraceback();
-    return this._exception === undefined ? null : this._exception;
+    return this._failed ? this._exception : null;
   }
 
   /**
@@ -372,13 +405,18 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** @internal Sets any thrown value as the exception. */
   _setExceptionUnchecked(exception: unknown): void {
     this._exception = exception;
+    this._failed = true;
     this._state = FINISHED;
     this._scheduleCallbacks();
     this._logTraceback = true;
+    const isObject = exception !== null &&
+      (typeof exception === "object" || typeof exception === "function");
     unretrieved.register(this, {
       loop: this._loop,
       message: `${this.constructor.name} exception was never retrieved`,
-      exception,
+      value: isObject ? undefined : exception,
+      ref: isObject ? new WeakRef(exception as object) : null,
+      snapshot: isObject ? snapshotOf(exception as object) : null,
       description: this.toString(),
       sourceTraceback: this._sourceTraceback,
     }, this);
@@ -472,7 +510,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
           );
         } else if (fut._state === CANCELLED) {
           finish(true, fut._makeCancelledError());
-        } else if (fut._exception !== undefined) {
+        } else if (fut._failed) {
           fut._clearLogTraceback();
           finish(true, fut._exception);
         } else {
@@ -562,7 +600,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
   protected _reprInfo(): string[] {
     const info = [STATE_NAMES[this._state].toLowerCase()];
     if (this._state === FINISHED) {
-      if (this._exception !== undefined) {
+      if (this._failed) {
         info.push(`exception=${describe(this._exception)}`);
       } else {
         info.push(`result=${describe(this._result)}`);

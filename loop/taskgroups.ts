@@ -269,8 +269,8 @@ export class TaskGroup {
     }
     if (task.cancelled()) return;
     task.exception(); // marks the error retrieved: the group reports it
-    // `_exception`, not exception(): a task may have thrown null.
-    if (task._exception === undefined) return;
+    // `_failed`, not exception(): a task may have thrown null or undefined.
+    if (!task._failed) return;
     const error = task._exception;
     this.#errors.push(error);
     const parent = this.#parentTask;

@@ -562,6 +562,25 @@ loopTest(
   },
 );
 
+loopTest(
+  "Future exception created in a callback that holds the future is still reported after GC",
+  async (fx) => {
+    // The error's stack frames reach the callback, its handle and so the
+    // future: the report must not depend on the future being unreachable
+    // from its own exception.
+    (() => {
+      const fut = fx.loop.createFuture();
+      fx.loop.callSoon(() => fut.setException(new Error("from a callback")));
+    })();
+    await fx.loop.runUntilComplete(() => sleep(0));
+    assert.ok(await gcUntil(() => fx.errors.length > 0), "no report");
+    const errors = fx.takeErrors();
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0].message, "Future exception was never retrieved");
+    assert.equal((errors[0].exception as Error).message, "from a callback");
+  },
+);
+
 /** Futures whose exception was retrieved (or that never had one). */
 async function abandonRetrievedFutures(loop: AbstractEventLoop): Promise<void> {
   const viaException = loop.createFuture();

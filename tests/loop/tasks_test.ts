@@ -219,6 +219,31 @@ loopTest(
   },
 );
 
+loopTest(
+  "A task whose coroutine throws undefined or null fails with that value",
+  async ({ loop }) => {
+    for (const thrown of [undefined, null]) {
+      const task = loop.createTask(async () => {
+        await sleep(0);
+        throw thrown;
+      });
+      await loop.runUntilComplete(async () => {
+        try {
+          await task;
+          assert.fail("awaiting the task did not throw");
+        } catch (error) {
+          assert.equal(error, thrown);
+        }
+      });
+      assert.equal(task.done(), true);
+      assert.equal(task.cancelled(), false);
+      assert.equal(task.exception(), thrown);
+      assert.throws(() => task.result(), (error) => error === thrown);
+      assert.match(String(task), /exception=/);
+    }
+  },
+);
+
 // ---- currentTask / allTasks -------------------------------------------------
 
 loopTest(

@@ -257,6 +257,23 @@ loopTest(
   { virtualOnly: true },
 );
 
+loopTest(
+  "VirtualTimeEventLoop fires timers far ahead (past 2^24 s, where the clock resolution rounds away)",
+  async ({ loop }) => {
+    const vloop = virtual(loop);
+    const events: string[] = [];
+    using _ = watchdog(vloop, events);
+    const year = 365 * 24 * 3600;
+    await vloop.runUntilComplete(async () => {
+      events.push(await sleep(2e7, "200 days"));
+      events.push(await sleep(100 * year, "a century later"));
+    });
+    assert.deepEqual(events, ["200 days", "a century later"]);
+    assert.equal(vloop.time(), 2e7 + 100 * year);
+  },
+  { virtualOnly: true },
+);
+
 Deno.test("useEventLoopPolicy() sets a policy and restores the previous one on dispose", () => {
   const before = getEventLoopPolicy();
   const outer = new VirtualTimePolicy();
