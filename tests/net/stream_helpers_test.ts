@@ -42,6 +42,31 @@ async function closeWriter(writer: StreamWriter): Promise<void> {
   await writer.waitClosed();
 }
 
+/**
+ * Starts a server with `callback`, connects a client, runs `body` with the
+ * client's streams, then closes the client and the server.
+ */
+async function withClient(
+  callback: (reader: StreamReader, writer: StreamWriter) => unknown,
+  body: (reader: StreamReader, writer: StreamWriter) => Promise<void>,
+  options: { limit?: number; serverLimit?: number } = {},
+): Promise<void> {
+  const server = await startServer(callback, "127.0.0.1", 0, {
+    limit: options.serverLimit,
+  });
+  try {
+    const [reader, writer] = await openConnection(
+      "127.0.0.1",
+      portOf(server),
+      { limit: options.limit },
+    );
+    await body(reader, writer);
+    await closeWriter(writer);
+  } finally {
+    await closeServer(server);
+  }
+}
+
 /** Echoes lines until EOF, then closes. */
 async function lineEcho(
   reader: StreamReader,
@@ -57,9 +82,7 @@ async function lineEcho(
 }
 
 netTest("openConnection and startServer: a line round trip", async () => {
-  const server = await startServer(lineEcho, "127.0.0.1", 0);
-  try {
-    const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
+  await withClient(lineEcho, async (reader, writer) => {
     writer.write(bytes("hello\n"));
     assert.equal(text(await reader.readline()), "hello\n");
     writer.write(bytes("world\n"));
@@ -67,10 +90,7 @@ netTest("openConnection and startServer: a line round trip", async () => {
     writer.writeEof();
     assert.equal((await reader.read()).length, 0);
     assert.equal(reader.atEof(), true);
-    await closeWriter(writer);
-  } finally {
-    await closeServer(server);
-  }
+  });
 });
 
 netTest("startServer serves several clients at once", async () => {
@@ -97,115 +117,82 @@ netTest("startServer serves several clients at once", async () => {
 netTest(
   "openConnection's writer reports the peer and socket names",
   async () => {
-    const server = await startServer(lineEcho, "127.0.0.1", 0);
-    try {
-      const [, writer] = await openConnection("127.0.0.1", portOf(server));
-      assert.deepEqual(writer.getExtraInfo("peername"), [
-        "127.0.0.1",
-        portOf(server),
-      ]);
+    await withClient(lineEcho, async (_reader, writer) => {
+      const [peerHost, peerPort] = writer.getExtraInfo("peername") as [
+        string,
+        number,
+      ];
+      assert.equal(peerHost, "127.0.0.1");
+      assert.ok(peerPort > 0);
       const [host] = writer.getExtraInfo("sockname") as [string, number];
       assert.equal(host, "127.0.0.1");
-      await closeWriter(writer);
-    } finally {
-      await closeServer(server);
-    }
+    });
   },
 );
 
 netTest("the reader's limit applies to readline", async () => {
-  const server = await startServer(
+  await withClient(
     async (_reader, writer) => {
       writer.write(bytes("x".repeat(100) + "\nshort\n"));
       await writer.drain();
       writer.close();
     },
-    "127.0.0.1",
-    0,
+    async (reader) => {
+      assert.equal(reader.limit, 16);
+      await assert.rejects(reader.readline(), RangeError);
+      assert.equal(text(await reader.readline()), "short\n");
+    },
+    { limit: 16 },
   );
-  try {
-    const [reader, writer] = await openConnection(
-      "127.0.0.1",
-      portOf(server),
-      { limit: 16 },
-    );
-    assert.equal(reader.limit, 16);
-    await assert.rejects(reader.readline(), RangeError);
-    assert.equal(text(await reader.readline()), "short\n");
-    await closeWriter(writer);
-  } finally {
-    await closeServer(server);
-  }
 });
 
 netTest(
   "startServer gives each connection a reader with its limit",
   async () => {
     const limits: number[] = [];
-    const server = await startServer(
+    await withClient(
       (reader, writer) => {
         limits.push(reader.limit);
         writer.close();
       },
-      "127.0.0.1",
-      0,
-      { limit: 1234 },
+      async (reader) => {
+        assert.equal((await reader.read()).length, 0);
+        assert.deepEqual(limits, [1234]);
+      },
+      { serverLimit: 1234 },
     );
-    try {
-      const [reader, writer] = await openConnection(
-        "127.0.0.1",
-        portOf(server),
-      );
-      assert.equal((await reader.read()).length, 0);
-      assert.deepEqual(limits, [1234]);
-      await closeWriter(writer);
-    } finally {
-      await closeServer(server);
-    }
   },
 );
 
 netTest("a plain callback is called when the connection is made", async () => {
   const seen: string[] = [];
-  const server = await startServer(
+  await withClient(
     (reader, writer) => {
       seen.push(`${reader.constructor.name} ${writer.constructor.name}`);
       writer.write(bytes("hi"));
       writer.close();
     },
-    "127.0.0.1",
-    0,
+    async (reader) => {
+      assert.equal(text(await reader.read()), "hi");
+      assert.deepEqual(seen, ["StreamReader StreamWriter"]);
+    },
   );
-  try {
-    const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
-    assert.equal(text(await reader.read()), "hi");
-    assert.deepEqual(seen, ["StreamReader StreamWriter"]);
-    await closeWriter(writer);
-  } finally {
-    await closeServer(server);
-  }
 });
 
 netTest("an async callback runs as a task of its own", async ({ loop }) => {
   const tasks: (Task<unknown> | null)[] = [];
-  const server = await startServer(
+  await withClient(
     async (_reader, writer) => {
       tasks.push(currentTask(loop));
       writer.close();
     },
-    "127.0.0.1",
-    0,
+    async (reader) => {
+      assert.equal((await reader.read()).length, 0);
+      assert.equal(tasks.length, 1);
+      assert.ok(tasks[0] instanceof Task);
+      assert.notEqual(tasks[0], currentTask(loop));
+    },
   );
-  try {
-    const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
-    assert.equal((await reader.read()).length, 0);
-    assert.equal(tasks.length, 1);
-    assert.ok(tasks[0] instanceof Task);
-    assert.notEqual(tasks[0], currentTask(loop));
-    await closeWriter(writer);
-  } finally {
-    await closeServer(server);
-  }
 });
 
 Deno.test("StreamReaderProtocol keeps a plain transport open at EOF, not a TLS one", () => {
@@ -235,71 +222,49 @@ netTest(
   "a failing callback reaches the exception handler and closes the connection",
   async ({ takeErrors }) => {
     const boom = new Error("boom");
-    const server = await startServer(
+    await withClient(
       async (reader) => {
         await reader.readline();
         throw boom;
       },
-      "127.0.0.1",
-      0,
+      async (reader, writer) => {
+        writer.write(bytes("go\n"));
+        // The server closes the connection: the client reads EOF.
+        assert.equal((await reader.read()).length, 0);
+        const errors = takeErrors();
+        assert.equal(errors.length, 1);
+        assert.equal(
+          errors[0].message,
+          "Unhandled exception in client_connected_cb",
+        );
+        assert.equal(errors[0].exception, boom);
+        assert.ok(errors[0].transport !== undefined);
+      },
     );
-    try {
-      const [reader, writer] = await openConnection(
-        "127.0.0.1",
-        portOf(server),
-      );
-      writer.write(bytes("go\n"));
-      // The server closes the connection: the client reads EOF.
-      assert.equal((await reader.read()).length, 0);
-      const errors = takeErrors();
-      assert.equal(errors.length, 1);
-      assert.equal(
-        errors[0].message,
-        "Unhandled exception in client_connected_cb",
-      );
-      assert.equal(errors[0].exception, boom);
-      assert.ok(errors[0].transport !== undefined);
-      await closeWriter(writer);
-    } finally {
-      await closeServer(server);
-    }
   },
 );
 
-netTest(
-  "a cancelled callback task closes its connection",
-  async () => {
-    let cancelled = false;
-    const server = await startServer(
-      async (reader) => {
-        try {
-          await reader.readline();
-          // Cancel ourselves, as a handler timing out would.
-          const { currentTask } = await import("../../mod.ts");
-          currentTask()!.cancel();
-          await sleep(0);
-        } catch (error) {
-          cancelled = error instanceof CancelledError;
-          throw error;
-        }
-      },
-      "127.0.0.1",
-      0,
-    );
-    try {
-      const [reader, writer] = await openConnection(
-        "127.0.0.1",
-        portOf(server),
-      );
+netTest("a cancelled callback task closes its connection", async () => {
+  let cancelled = false;
+  await withClient(
+    async (reader) => {
+      try {
+        await reader.readline();
+        // Cancel ourselves, as a handler timing out would.
+        currentTask()!.cancel();
+        await sleep(0);
+      } catch (error) {
+        cancelled = error instanceof CancelledError;
+        throw error;
+      }
+    },
+    async (reader, writer) => {
       writer.write(bytes("go\n"));
       assert.equal((await reader.read()).length, 0);
       assert.equal(cancelled, true);
-      await closeWriter(writer);
-    } finally {
-      await closeServer(server);
-    }
-  },
-);
+    },
+  );
+});
 
 netTest(
   "openConnection to a closed port fails with ConnectionRefused",
@@ -464,16 +429,11 @@ netTest(
 );
 
 netTest("StreamWriter.startTls refuses what is not an SSLContext", async () => {
-  const server = await startServer(lineEcho, "127.0.0.1", 0);
-  try {
-    const [, writer] = await openConnection("127.0.0.1", portOf(server));
+  await withClient(lineEcho, async (_reader, writer) => {
     await assert.rejects(
       // deno-lint-ignore no-explicit-any
       writer.startTls({} as any),
       TypeError,
     );
-    await closeWriter(writer);
-  } finally {
-    await closeServer(server);
-  }
+  });
 });
