@@ -259,11 +259,8 @@ export class BaseEventLoop extends AbstractEventLoop {
           if (this._batchIndex < this._batchLength) {
             await new Promise<void>(this.#startChain);
           } else {
-            let hops = 0;
-            do await undefined; while (
-              state.stepping !== null && ++hops < MAX_STEP_HOPS
-            );
-            state.stepping = null;
+            this.#hops = 0;
+            do await undefined; while (!this.#stepSettled());
             this._runBatch();
           }
         }
@@ -1197,11 +1194,10 @@ export class BaseEventLoop extends AbstractEventLoop {
    * resumptions costs one microtask each instead of a turn of the driver.
    */
   readonly #continueBatch = (): void => {
-    if (state.stepping !== null && ++this.#hops < MAX_STEP_HOPS) {
+    if (!this.#stepSettled()) {
       queueMicrotask(this.#continueBatch);
       return;
     }
-    state.stepping = null;
     this.#hops = 0;
     let done: boolean;
     try {
@@ -1222,6 +1218,17 @@ export class BaseEventLoop extends AbstractEventLoop {
     this.#chainResolve = this.#chainReject = null;
     resolve();
   };
+
+  /**
+   * Whether the resumed task's step is over, counting one more hop: it
+   * suspended on the loop, or it took MAX_STEP_HOPS hops (it is awaiting
+   * something outside the loop). Clears `state.stepping` when it is.
+   */
+  #stepSettled(): boolean {
+    if (state.stepping !== null && ++this.#hops < MAX_STEP_HOPS) return false;
+    state.stepping = null;
+    return true;
+  }
 
   #hostYield(): Promise<void> {
     this._sinceHostYield = 0;

@@ -75,32 +75,20 @@ function isIterable(value: unknown): value is Iterable<unknown> {
       "function";
 }
 
-function loopOf(fut: Future<unknown>): AbstractEventLoop {
-  return fut.getLoop();
-}
-
 /**
  * The error a done, not-cancelled future holds, if any (boxed, as a task may
  * have thrown `null`). `exception()` marks it retrieved.
  */
 function failureOf(fut: Future<unknown>): { error: unknown } | null {
   const error = fut.exception();
-  if (error !== null) return { error };
-  if (fut instanceof Future && fut._failed) {
-    return { error: fut._exception };
-  }
-  return null;
+  if (fut instanceof Future) return fut._failed ? { error } : null;
+  return error === null ? null : { error };
 }
 
 function cancelledErrorOf(fut: Future<unknown>): CancelledError {
   return fut instanceof Future
     ? fut._makeCancelledError()
     : new CancelledError();
-}
-
-/** Sets any value (a `CancelledError` too) as a future's exception. */
-function failWith(fut: Future<unknown>, error: unknown): void {
-  fut._setExceptionUnchecked(error);
 }
 
 // ---- gather ------------------------------------------------------------------
@@ -262,9 +250,9 @@ export function gather(...args: unknown[]): Future<unknown[]> {
     }
   }
   const first = args[0];
-  const loop = isFuture(first) ? loopOf(first) : _getEventLoop();
+  const loop = isFuture(first) ? first.getLoop() : _getEventLoop();
   for (const arg of args) {
-    if (isFuture(arg) && loopOf(arg) !== loop) {
+    if (isFuture(arg) && arg.getLoop() !== loop) {
       throw new RangeError(
         `gather(): ${arg} belongs to a different loop than the other awaitables`,
       );
@@ -289,12 +277,12 @@ export function gather(...args: unknown[]): Future<unknown[]> {
       if (fut.cancelled()) {
         // A CancelledError as the exception: awaiting the gather raises
         // it, though the gather itself is not cancelled.
-        failWith(outer, cancelledErrorOf(fut));
+        outer._setExceptionUnchecked(cancelledErrorOf(fut));
         return;
       }
       const failure = failureOf(fut);
       if (failure !== null) {
-        failWith(outer, failure.error);
+        outer._setExceptionUnchecked(failure.error);
         return;
       }
     }
@@ -315,7 +303,9 @@ export function gather(...args: unknown[]): Future<unknown[]> {
       if (outer._cancelRequested) {
         // The gather was cancelled: that wins over returnExceptions. As
         // CPython, the error comes from the last child.
-        failWith(outer, cancelledErrorOf(children[children.length - 1]));
+        outer._setExceptionUnchecked(
+          cancelledErrorOf(children[children.length - 1]),
+        );
       } else {
         outer.setResult(results);
       }
@@ -379,7 +369,7 @@ export function shield<T>(awaitable: Awaitable<T>): Future<T> {
   }
   const inner = ensureFuture(awaitable);
   if (inner.done()) return inner;
-  const outer = loopOf(inner as Future<unknown>).createFuture<T>();
+  const outer = (inner as Future<unknown>).getLoop().createFuture<T>();
   const onInnerDone = (): void => {
     if (outer.cancelled()) {
       // Nobody will look at the inner outcome through the shield.
@@ -391,8 +381,9 @@ export function shield<T>(awaitable: Awaitable<T>): Future<T> {
       return;
     }
     const failure = failureOf(inner as Future<unknown>);
-    if (failure !== null) failWith(outer as Future<unknown>, failure.error);
-    else outer.setResult(inner.result());
+    if (failure !== null) {
+      (outer as Future<unknown>)._setExceptionUnchecked(failure.error);
+    } else outer.setResult(inner.result());
   };
   const onOuterDone = (): void => {
     if (!inner.done()) inner.removeDoneCallback(onInnerDone);
@@ -896,7 +887,7 @@ export function asCompleted<T>(
   }
   const loop = _getEventLoop();
   for (const aw of unique) {
-    if (isFuture(aw) && loopOf(aw) !== loop) {
+    if (isFuture(aw) && aw.getLoop() !== loop) {
       throw new RangeError(
         `asCompleted(): ${aw} belongs to a different loop than the current one`,
       );

@@ -31,8 +31,8 @@ interface Unretrieved {
   value: unknown;
   /** An object exception, held weakly (see below). */
   ref: WeakRef<object> | null;
-  /** Its name, message and stack, to stand in for it once collected. */
-  snapshot: { name: string; message: string; stack: string } | null;
+  /** Its name and message, to stand in for it once collected. */
+  snapshot: { name: string; message: string } | null;
   description: string;
   sourceTraceback: string | undefined;
 }
@@ -43,13 +43,16 @@ interface Unretrieved {
 // strongly, since an error's captured stack keeps the frames' closures alive,
 // and a closure (the callback that failed the future) may hold the future.
 // So the exception is held weakly: when it died with the future, the report
-// carries an Error rebuilt from its name, message and stack.
+// carries an Error rebuilt from its name and message. (Its stack is not kept:
+// formatting a stack costs tens of microseconds, too much to pay on every
+// failed future for a report that is rarely made.)
 const unretrieved = new FinalizationRegistry<Unretrieved>((info) => {
   let exception = info.ref === null ? info.value : info.ref.deref();
   if (exception === undefined && info.snapshot !== null) {
     const rebuilt = new Error(info.snapshot.message);
     rebuilt.name = info.snapshot.name;
-    rebuilt.stack = info.snapshot.stack;
+    rebuilt.stack = `${rebuilt.name}: ${rebuilt.message}\n    ` +
+      "(stack not kept: the error was collected with its future)";
     exception = rebuilt;
   }
   const context: Record<string, unknown> = {
@@ -64,18 +67,10 @@ const unretrieved = new FinalizationRegistry<Unretrieved>((info) => {
 });
 
 /** What stands in for a collected exception in a never-retrieved report. */
-function snapshotOf(
-  exception: object,
-): { name: string; message: string; stack: string } {
-  if (exception instanceof Error) {
-    return {
-      name: exception.name,
-      message: exception.message,
-      stack: String(exception.stack),
-    };
-  }
-  const text = describe(exception);
-  return { name: "Error", message: text, stack: `Error: ${text}` };
+function snapshotOf(exception: object): { name: string; message: string } {
+  return exception instanceof Error
+    ? { name: exception.name, message: exception.message }
+    : { name: "Error", message: describe(exception) };
 }
 
 const inspect = Symbol.for("Deno.customInspect");

@@ -16,9 +16,8 @@ import {
 } from "./exceptions.ts";
 import type { Future } from "./futures.ts";
 import type { SSLContext } from "./ssl_context.ts";
-import type { Task } from "./tasks.ts";
 import { getRunningLoop } from "./running.ts";
-import { sleep } from "./tasks.ts";
+import { isThenable, sleep, type Task } from "./tasks.ts";
 import { checkBytes } from "./socket.ts";
 import type { AnyTransport } from "../protocols/protocol.ts";
 import { Protocol } from "../protocols/protocol.ts";
@@ -848,16 +847,6 @@ export type ClientConnectedCallback = (
 
 const AsyncFunction = (async () => {}).constructor;
 
-function isAsyncFunction(fn: unknown): boolean {
-  return fn instanceof AsyncFunction;
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null &&
-    (typeof value === "object" || typeof value === "function") &&
-    typeof (value as { then?: unknown }).then === "function";
-}
-
 /**
  * The protocol between a stream transport and a `StreamReader` (and a
  * `StreamWriter` for `clientConnectedCb`). Mirrors
@@ -928,7 +917,7 @@ export class StreamReaderProtocol extends FlowControlMixin {
     );
     this.#writer = writer;
     let task: Task<unknown>;
-    if (isAsyncFunction(callback)) {
+    if (callback instanceof AsyncFunction) {
       task = this._loop.createTask(() =>
         callback(reader, writer) as Promise<unknown>
       );

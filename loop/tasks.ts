@@ -53,7 +53,8 @@ export interface TaskOptions {
 
 let taskCounter = 0;
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
+/** Whether `value` has a callable `then` (a promise or any thenable). @internal */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null &&
     (typeof value === "object" || typeof value === "function") &&
     typeof (value as { then?: unknown }).then === "function";

@@ -335,8 +335,6 @@ export abstract class StreamTransport extends Transport {
       this.#readSize *= 2;
       this.#readBuffer = null;
     }
-    // Start the next read before the protocol runs: it is in flight while
-    // dataReceived works, as a kernel keeps receiving.
     this.#deliver(data);
     // While the protocol's answer is being written, read once the write
     // completes: the peer's next bytes are then usually already there, and
