@@ -439,7 +439,9 @@ export class BaseEventLoop extends AbstractEventLoop {
         logger.error("Error shutting down the default executor", error)
       );
     }
-    this._dispatcher.close();
+    for (const error of this._dispatcher.close()) {
+      logger.error("Error releasing a resource when the loop closed", error);
+    }
   }
 
   /**

@@ -186,6 +186,11 @@ export class NodeConn implements StreamConn {
     }
   }
 
+  /** Lets the process exit while a read is pending (see `unrefConn`). */
+  unref(): void {
+    this.socket.unref();
+  }
+
   setNoDelay(noDelay = true): void {
     this.socket.setNoDelay(noDelay);
   }
@@ -205,6 +210,7 @@ export function connectFrom(
   port: number,
   localHost: string,
   localPort: number,
+  signal?: AbortSignal,
 ): Promise<StreamConn> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({
@@ -213,12 +219,19 @@ export function connectFrom(
       localAddress: localHost,
       localPort,
     });
+    const onAbort = () => {
+      socket.destroy();
+      reject(new DOMException("the connect was aborted", "AbortError"));
+    };
     const onError = (error: unknown) => {
+      signal?.removeEventListener("abort", onAbort);
       socket.destroy();
       reject(denoError(error));
     };
+    signal?.addEventListener("abort", onAbort, { once: true });
     socket.once("error", onError);
     socket.once("connect", () => {
+      signal?.removeEventListener("abort", onAbort);
       socket.off("error", onError);
       resolve(new NodeConn(socket));
     });

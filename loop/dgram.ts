@@ -166,6 +166,9 @@ class UdpBackend implements DgramBackend {
       ipv6Only: this.family === AF_INET6,
       lookup: literalLookup,
     } as dgram.SocketOptions);
+    // A loop keeps the process alive while it runs; a datagram socket never
+    // needs to, and one left open must not hold the process afterwards.
+    socket.unref();
     socket.on("error", (error) => {
       this.#bindError = error;
     });

@@ -25,6 +25,13 @@ export class Registration {
   #waiting = 0;
   #closed = false;
   #frame: Frame;
+  /**
+   * What the resource does when its loop closes with the resource still
+   * open: release what it holds (a socket, a pipe, a child) without calling
+   * anything on the loop. The loop cannot run its callbacks any more, and
+   * nothing it opened may outlive it or keep the process alive.
+   */
+  onLoopClose: (() => void) | null = null;
 
   /**
    * Created by {@linkcode Dispatcher.register}. Events run in the async
@@ -87,6 +94,7 @@ export class Registration {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.onLoopClose = null;
     this.#dispatcher._adjust(-this.#inFlight);
     this.#inFlight = 0;
     this.#dispatcher._adjustWaiting(-this.#waiting);
@@ -161,10 +169,25 @@ export class Dispatcher {
     }
   }
 
-  /** Drops queued events and closes every registration. */
-  close(): void {
+  /**
+   * Drops queued events, has every resource still registered release what
+   * it holds (its `onLoopClose`), and closes every registration. Returns
+   * the errors the releases threw.
+   */
+  close(): unknown[] {
     this.#events = [];
-    for (const registration of [...this.#registrations]) registration.close();
+    const errors: unknown[] = [];
+    for (const registration of [...this.#registrations]) {
+      const release = registration.onLoopClose;
+      registration.onLoopClose = null;
+      try {
+        release?.();
+      } catch (error) {
+        errors.push(error);
+      }
+      registration.close();
+    }
+    return errors;
   }
 
   /** Reads and accepts waiting on peers (see `Registration.beginWait`). */

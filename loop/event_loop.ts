@@ -9,7 +9,7 @@
  */
 import { BaseEventLoop, checkCallback, checkFactory } from "./base_loop.ts";
 import type { Registration } from "./dispatcher.ts";
-import { RuntimeError } from "./exceptions.ts";
+import { CancelledError, RuntimeError } from "./exceptions.ts";
 import { Handle } from "./handles.ts";
 import {
   type AddrInfo,
@@ -56,11 +56,10 @@ import {
 } from "./process.ts";
 import type { BaseProtocol } from "../protocols/protocol.ts";
 import type { Transport } from "../transports/transport.ts";
-import { sleep } from "./tasks.ts";
+import { cancellableOperation, sleep, Task } from "./tasks.ts";
 import type { SSLContext } from "./ssl_context.ts";
 import {
   clientTls,
-  listenTlsOptions,
   serverTls,
   serveTls,
   startTls as upgradeTls,
@@ -126,7 +125,11 @@ export interface CreateServerOptions {
   sock?: Socket | null;
   /** The listen queue length (default 100). */
   backlog?: number;
-  /** TLS: an `SSLContext` with a certificate (`Deno.listenTls`). */
+  /**
+   * TLS: an `SSLContext` with a certificate. The server listens for plain
+   * TCP and runs each handshake through `node:tls`, so a handshake timeout
+   * can close its connection.
+   */
   ssl?: SSLContext | null;
   /** Deno's listeners always reuse addresses; `false` is accepted. */
   reuseAddress?: boolean | null;
@@ -784,13 +787,21 @@ export class EventLoop extends BaseEventLoop {
     const fut = this.createFuture<null>();
     const ready = () => {
       if (fut.done()) return;
+      if (sock.closed) {
+        fut.setException(
+          new Deno.errors.BadResource(
+            `Connect call failed ${
+              formatAddress(address)
+            }: the socket was closed`,
+          ),
+        );
+        return;
+      }
       if (sock._connecting !== null) return;
       const error = sock._connectError;
       if (error !== null) {
         sock._connectError = null;
-        fut.setException(
-          error instanceof Error ? error : new Error(String(error)),
-        );
+        fut.setException(connectCallFailed(error, address));
       } else fut.setResult(null);
     };
     this.addWriter(sock, ready);
@@ -1072,11 +1083,24 @@ export class EventLoop extends BaseEventLoop {
    * loop.close();
    * ```
    */
-  override async createConnection<P extends BaseProtocol>(
+  override createConnection<P extends BaseProtocol>(
     protocolFactory: ProtocolFactory<P>,
     host?: string | null,
     port?: number | string | null,
     options: CreateConnectionOptions = {},
+  ): Promise<[Transport, P]> {
+    return cancellableOperation(
+      this,
+      "createConnection()",
+      () => this.#createConnection(protocolFactory, host, port, options),
+    );
+  }
+
+  async #createConnection<P extends BaseProtocol>(
+    protocolFactory: ProtocolFactory<P>,
+    host: string | null | undefined,
+    port: number | string | null | undefined,
+    options: CreateConnectionOptions,
   ): Promise<[Transport, P]> {
     this._checkClosed();
     checkFactory(protocolFactory, "createConnection");
@@ -1100,7 +1124,16 @@ export class EventLoop extends BaseEventLoop {
         }
         interleave ??= 1;
       }
-      const infos = await resolveAddrinfo(host ?? null, port ?? null, {
+      if (host === "") {
+        // The wildcard host means "any local address" to a server; a
+        // connection needs a peer, and the system resolver refuses it.
+        throw new Deno.errors.NotFound(
+          'createConnection(): host "" names no peer (Name or service not known): pass a host name or address, e.g. "127.0.0.1"',
+        );
+      }
+      // Through the loop's own getaddrinfo, as asyncio resolves: a loop
+      // that overrides it (a test's fake resolver) is obeyed.
+      const infos = await this.getaddrinfo(host ?? null, port ?? null, {
         family: options.family ?? 0,
         type: SOCK_STREAM,
         proto: options.proto ?? 0,
@@ -1117,7 +1150,7 @@ export class EventLoop extends BaseEventLoop {
             "createConnection(): localAddr must be a [host, port] pair",
           );
         }
-        localInfos = await resolveAddrinfo(local[0], local[1], {
+        localInfos = await this.getaddrinfo(local[0], local[1], {
           family: options.family ?? 0,
           type: SOCK_STREAM,
           proto: options.proto ?? 0,
@@ -1201,6 +1234,7 @@ export class EventLoop extends BaseEventLoop {
         try {
           return await this.#connectOne(info, localInfos);
         } catch (error) {
+          if (error instanceof CancelledError) throw error;
           errors.push(error);
         }
       }
@@ -1221,56 +1255,83 @@ export class EventLoop extends BaseEventLoop {
       if (localInfos !== null) bindLocal(sock, localInfos);
       await this.sockConnect(sock, sockaddr as SocketAddress);
     } catch (error) {
+      const connecting = sock._connecting;
       sock.close();
+      // Closing aborts a connect still in flight, which then ends within
+      // milliseconds: wait for it, so that nothing this attempt opened is
+      // left once the caller sees the error (or the cancellation).
+      if (connecting !== null) await connecting;
       throw error;
     }
     return sock;
   }
 
-  /** RFC 8305: start the next attempt after `delay` or when one fails. */
-  #staggered(
+  /**
+   * RFC 8305: start the next attempt after `delay` or when one fails. Each
+   * attempt is a task of its own (as asyncio's staggered race), so that the
+   * first connection made can cancel the others: a cancelled attempt closes
+   * its socket, which aborts its connect. Cancelling the caller cancels
+   * every attempt.
+   */
+  async #staggered(
     infos: AddrInfo[],
     localInfos: AddrInfo[] | null,
     delay: number,
     errors: unknown[],
   ): Promise<Socket | null> {
-    return new Promise((resolve) => {
-      let next = 0;
-      let running = 0;
-      let done = false;
-      let timer: Handle | null = null;
-      const launch = () => {
-        timer?.cancel();
-        timer = null;
-        if (done || next >= infos.length) return;
-        const index = next++;
-        running++;
-        this.#connectOne(infos[index], localInfos).then(
-          (sock) => {
-            running--;
-            if (done) {
-              sock.close();
-              return;
-            }
-            done = true;
-            timer?.cancel();
-            resolve(sock);
-          },
-          (error) => {
-            running--;
-            errors[index] = error;
-            if (done) return;
-            if (next < infos.length) launch();
-            else if (running === 0) {
-              done = true;
-              resolve(null);
-            }
-          },
-        );
-        if (next < infos.length) timer = this.callLater(delay, launch);
-      };
-      launch();
+    const result = this.createFuture<Socket | null>();
+    const running = new Set<Task<Socket>>();
+    let next = 0;
+    let timer: Handle | null = null;
+    const launch = () => {
+      timer?.cancel();
+      timer = null;
+      if (result.done() || next >= infos.length) return;
+      const index = next++;
+      const attempt = new Task(
+        () => this.#connectOne(infos[index], localInfos),
+        { loop: this, name: `connect attempt ${index + 1}` },
+      );
+      running.add(attempt);
+      attempt.addDoneCallback(() => {
+        running.delete(attempt);
+        if (attempt.cancelled()) return;
+        const error = attempt.exception();
+        if (error === null) {
+          const sock = attempt.result();
+          if (result.done()) sock.close();
+          else result.setResult(sock);
+          return;
+        }
+        errors[index] = error;
+        if (result.done()) return;
+        if (next < infos.length) launch();
+        else if (running.size === 0) result.setResult(null);
+      });
+      if (next < infos.length) timer = this.callLater(delay, launch);
+    };
+    result.addDoneCallback(() => {
+      timer?.cancel();
+      for (const attempt of running) attempt.cancel();
     });
+    launch();
+    try {
+      return await result;
+    } catch (error) {
+      // Cancelled: the attempts are too. Return only once they have let
+      // go of their sockets, so nothing outlives the cancelled call.
+      (timer as Handle | null)?.cancel();
+      const attempts = [...running];
+      for (const attempt of attempts) attempt.cancel();
+      for (const attempt of attempts) {
+        try {
+          await attempt;
+        } catch {
+          // Each one ends cancelled (or failed): only its end matters.
+        }
+      }
+      throw error;
+    }
   }
 
   /**
@@ -1282,10 +1343,22 @@ export class EventLoop extends BaseEventLoop {
    * console.assert(typeof EventLoop.prototype.createUnixConnection === "function");
    * ```
    */
-  override async createUnixConnection<P extends BaseProtocol>(
+  override createUnixConnection<P extends BaseProtocol>(
     protocolFactory: ProtocolFactory<P>,
     path?: string | null,
     options: CreateUnixConnectionOptions = {},
+  ): Promise<[Transport, P]> {
+    return cancellableOperation(
+      this,
+      "createUnixConnection()",
+      () => this.#createUnixConnection(protocolFactory, path, options),
+    );
+  }
+
+  async #createUnixConnection<P extends BaseProtocol>(
+    protocolFactory: ProtocolFactory<P>,
+    path: string | null | undefined,
+    options: CreateUnixConnectionOptions,
   ): Promise<[Transport, P]> {
     this._checkClosed();
     checkFactory(protocolFactory, "createUnixConnection");
@@ -1615,7 +1688,6 @@ export class EventLoop extends BaseEventLoop {
           const sock = new Socket(family, SOCK_STREAM);
           sockets.push(sock);
           if (options.reusePort) sock._reusePort = true;
-          if (tls !== null) sock._tlsListen = listenTlsOptions(tls);
           const [addrHost, addrPort] = sockaddr as [string, number];
           try {
             sock._bindListener(addrHost, addrPort, backlog);
@@ -1878,6 +1950,38 @@ function bindError(error: unknown, host: string, port?: number): unknown {
     } catch {
       return error;
     }
+  }
+  return error;
+}
+
+/** A socket address as Python prints it: `('127.0.0.1', 8080)`. */
+function formatAddress(address: SocketAddress): string {
+  if (typeof address === "string") return `'${address}'`;
+  return `(${
+    address.map((part) => typeof part === "string" ? `'${part}'` : part)
+      .join(", ")
+  })`;
+}
+
+/**
+ * asyncio's "Connect call failed ('127.0.0.1', 1)": the same error class as
+ * Deno's, with the address in front of Deno's message and Deno's error as
+ * the cause.
+ */
+function connectCallFailed(error: unknown, address: SocketAddress): Error {
+  if (!(error instanceof Error)) return new Error(String(error));
+  const Class = error.constructor as new (
+    message: string,
+    options?: ErrorOptions,
+  ) => Error;
+  try {
+    const wrapped = new Class(
+      `Connect call failed ${formatAddress(address)}: ${error.message}`,
+      { cause: error },
+    );
+    if (wrapped instanceof Class && wrapped.name === error.name) return wrapped;
+  } catch {
+    // A class that cannot be built from a message: keep the original.
   }
   return error;
 }

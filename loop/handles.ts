@@ -21,18 +21,30 @@ export interface HandleOwner {
 // deno-lint-ignore no-explicit-any
 type AnyFunction = (...args: any[]) => unknown;
 
+/**
+ * @internal A callback may carry its own description under this key (a
+ * function returning it): a transport's internal closure that calls a
+ * protocol method is reported under that method's name.
+ */
+export const callbackLabel: unique symbol = Symbol("aioloop.callbackLabel");
+
 /** Describes a callback for messages and `toString()`. */
 export function describeCallback(
   callback: AnyFunction | null,
   args: readonly unknown[] | null,
 ): string {
   if (callback === null) return "";
+  const label = (callback as { [callbackLabel]?: () => string })[
+    callbackLabel
+  ];
+  if (label !== undefined) return label();
   const name = callback.name || "<anonymous>";
   const shown = (args ?? []).map(describeValue).join(", ");
   return `${name}(${shown})`;
 }
 
-function describeValue(value: unknown): string {
+/** @internal Describes a callback argument: `"text"`, `name`, `String(obj)`. */
+export function describeValue(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
   if (typeof value === "function") return value.name || "<function>";
   if (value !== null && typeof value === "object") {

@@ -221,6 +221,8 @@ export class Socket implements Disposable {
   /** @internal */ _connecting: Promise<void> | null = null;
   /** @internal The error a background connect ended with (SO_ERROR). */
   _connectError: unknown = null;
+  /** @internal Aborts the connect in flight (closing the socket does). */
+  _connectAbort: AbortController | null = null;
   /** @internal Receive buffer. */
   _rchunks: Uint8Array[] = [];
   /** @internal */ _rbytes = 0;
@@ -246,9 +248,6 @@ export class Socket implements Disposable {
   /** @internal */ _noDelay = false;
   /** @internal */ _keepAlive = false;
   /** @internal */ _reusePort = false;
-  /** @internal TLS settings: the listener is a `Deno.listenTls` one. */
-  _tlsListen: { cert: string; key: string; alpnProtocols?: string[] } | null =
-    null;
   /** @internal Remove the Unix socket file on close. */
   _unlinkOnClose = false;
   /** @internal The datagram backend of a `SOCK_DGRAM` socket. */
@@ -290,6 +289,7 @@ export class Socket implements Disposable {
 
   /** @internal Wraps a connected Deno connection. */
   static _fromConn(conn: StreamConn, family: number): Socket {
+    unrefConn(conn);
     const sock = new Socket(family, SOCK_STREAM);
     sock._conn = conn;
     return sock;
@@ -398,6 +398,7 @@ export class Socket implements Disposable {
     if (this.family === AF_UNIX) {
       const path = checkUnixAddress(address);
       this._listener = Deno.listen({ transport: "unix", path });
+      this._listener.unref();
       this._bound = fromDenoAddr(this._listener.addr);
     } else {
       const [host, port] = checkInetAddress(address, this.family);
@@ -417,9 +418,8 @@ export class Socket implements Disposable {
     };
     if (backlog !== undefined && backlog > 0) options.tcpBacklog = backlog;
     if (this._reusePort) options.reusePort = true;
-    this._listener = this._tlsListen === null
-      ? Deno.listen(options)
-      : Deno.listenTls({ ...options, ...this._tlsListen });
+    this._listener = Deno.listen(options);
+    this._listener.unref();
     this._bound = fromDenoAddr(this._listener.addr);
   }
 
@@ -526,23 +526,30 @@ export class Socket implements Disposable {
       const [localHost, localPort] = this._bound as [string, number];
       this._listener?.close();
       this._listener = null;
-      opening = connectFrom(host, port, localHost, localPort);
+      const abort = this._connectAbort = new AbortController();
+      opening = connectFrom(host, port, localHost, localPort, abort.signal);
     } else if (this.family === AF_UNIX) {
       const path = checkUnixAddress(address);
       opening = Deno.connect({ transport: "unix", path });
     } else {
       const [host, port] = checkInetAddress(address, this.family);
       checkFamilyHost(host, this.family);
-      opening = Deno.connect({ hostname: host, port });
+      // Closing the socket aborts the connect: the kernel's attempt ends at
+      // once instead of holding the socket (and the process) until it
+      // times out.
+      const abort = this._connectAbort = new AbortController();
+      opening = Deno.connect({ hostname: host, port, signal: abort.signal });
     }
     this._connectError = null;
     this._connecting = opening.then(
       (conn) => {
         this._connecting = null;
+        this._connectAbort = null;
         if (this.#fd === -1) {
           conn.close();
           return;
         }
+        unrefConn(conn);
         this._conn = conn;
         this._applyOptions();
         this.#ready();
@@ -550,6 +557,8 @@ export class Socket implements Disposable {
       },
       (error) => {
         this._connecting = null;
+        this._connectAbort = null;
+        if (this.#fd === -1) return;
         this._connectError = error;
         this.#ready();
       },
@@ -737,6 +746,8 @@ export class Socket implements Disposable {
     if (this.#fd === -1) return;
     openSockets.delete(this.#fd);
     this.#fd = -1;
+    this._connectAbort?.abort();
+    this._connectAbort = null;
     if (this._dgram !== null) {
       this._dgrams = [];
       this._dgramClosed = this._dgram.close();
@@ -1263,6 +1274,17 @@ export class Socket implements Disposable {
   }
 }
 
+/**
+ * Lets the process exit with this connection's reads pending: a loop keeps
+ * the process alive while it runs, so a connection never needs to, and one
+ * the program forgot must not hold the process once the loop is done (as a
+ * Python socket never does).
+ * @internal
+ */
+export function unrefConn(conn: object): void {
+  (conn as { unref?(): void }).unref?.();
+}
+
 function closeQuietly(resource: { close(): void }): void {
   try {
     resource.close();
@@ -1290,6 +1312,31 @@ export function checkBytes(data: unknown, what: string): void {
       }`,
     );
   }
+  if (isDetached(data)) {
+    throw new TypeError(
+      `${what} got a Uint8Array whose ArrayBuffer was detached (transferred): its bytes are gone; write a copy made before the transfer`,
+    );
+  }
+}
+
+/**
+ * Whether the memory behind `view` was detached (`ArrayBuffer.transfer()`,
+ * `postMessage` with a transfer list): its length reads 0 from then on.
+ * @internal
+ */
+export function isDetached(view: Uint8Array): boolean {
+  return (view.buffer as { detached?: boolean }).detached === true;
+}
+
+/**
+ * The error that ends a transport whose queued bytes were detached after
+ * `write()` took them: they cannot be sent, and the loss must not pass for
+ * a clean close. @internal
+ */
+export function detachedWriteError(unsent: number): TypeError {
+  return new TypeError(
+    `a Uint8Array given to write() was detached (its ArrayBuffer transferred) before it was sent: the connection was closed with ${unsent} bytes unsent. write() keeps the array until it is sent; transfer a copy, or transfer only after drain()`,
+  );
 }
 
 /**

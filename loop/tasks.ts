@@ -353,6 +353,10 @@ export class Task<T = unknown> extends Future<T> {
     if (state.stepping === this) state.stepping = null;
     if (this._state !== PENDING) return;
     this._futWaiter = null;
+    // A coroutine can outlive its loop (JavaScript runs it to its end): its
+    // task still records the outcome, but nothing can be scheduled on a
+    // closed loop.
+    if (this._loop.isClosed()) this._callbacks = null;
     if (ok) {
       if (this._mustCancel) {
         this._mustCancel = false;
@@ -437,6 +441,27 @@ function stepTask(task: Task<unknown>): void {
   } finally {
     state.inCallback = true;
   }
+}
+
+/**
+ * @internal Runs one of the package's own coroutines (a connect, say) as a
+ * task and returns that task, typed as the promise the method declares.
+ * JavaScript starts an async function at its call, so a plain promise
+ * handed to `waitFor()` or `timeout()` could not be cancelled; a task can:
+ * cancelling whoever waits on it (a task awaiting it, `waitFor`, a timeout)
+ * cancels the operation inside, which then releases what it opened. The
+ * task bypasses the loop's task factory: it is the method's machinery, not
+ * a task the program made.
+ */
+export function cancellableOperation<T>(
+  loop: AbstractEventLoop,
+  name: string,
+  body: () => Promise<T>,
+): Promise<T> {
+  if (loop.isClosed()) {
+    return Promise.reject(new RuntimeError("Event loop is closed"));
+  }
+  return new Task(body, { loop, name }) as unknown as Promise<T>;
 }
 
 /**

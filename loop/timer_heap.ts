@@ -13,11 +13,14 @@
  */
 import type { TimerHandle } from "./handles.ts";
 
+/** The smallest capacity of the heap's arrays. */
+const MIN_CAPACITY = 64;
+
 /** A min-heap of timer handles (package-internal). */
 export class TimerHeap {
   #handles: (TimerHandle | undefined)[] = [];
-  #when = new Float64Array(64);
-  #seq = new Float64Array(64);
+  #when = new Float64Array(MIN_CAPACITY);
+  #seq = new Float64Array(MIN_CAPACITY);
   #size = 0;
   /** Scheduling order: the tie-breaker for equal times. */
   #counter = 0;
@@ -60,6 +63,7 @@ export class TimerHeap {
       this.#siftDown(0, handles[last]!, this.#when[last], this.#seq[last]);
     }
     handles[last] = undefined;
+    if (last < this.#when.length >> 2) this.#shrink();
     return top;
   }
 
@@ -79,6 +83,7 @@ export class TimerHeap {
     }
     for (let i = n; i < this.#size; i++) handles[i] = undefined;
     this.#size = n;
+    this.#shrink();
     for (let i = (n >> 1) - 1; i >= 0; i--) {
       this.#siftDown(i, handles[i]!, when[i], seq[i]);
     }
@@ -88,6 +93,28 @@ export class TimerHeap {
   clear(): void {
     this.#handles = [];
     this.#size = 0;
+    this.#shrink();
+  }
+
+  /** The capacity of the time and order arrays (grows and shrinks). */
+  get capacity(): number {
+    return this.#when.length;
+  }
+
+  /**
+   * Gives memory back after a burst: while a quarter or less of the
+   * capacity is used, halve it (never below the initial 64). Halving at a
+   * quarter keeps pushes and pops amortized O(1) with no thrashing.
+   */
+  #shrink(): void {
+    let capacity = this.#when.length;
+    if (capacity <= MIN_CAPACITY || this.#size > capacity >> 2) return;
+    while (capacity > MIN_CAPACITY && this.#size <= capacity >> 2) {
+      capacity >>= 1;
+    }
+    this.#when = this.#when.slice(0, capacity);
+    this.#seq = this.#seq.slice(0, capacity);
+    this.#handles.length = this.#size;
   }
 
   #grow(): void {

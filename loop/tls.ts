@@ -2,19 +2,20 @@
  * TLS for the loop's stream methods (package-internal): the `ssl=` argument
  * rules of `createConnection`/`createServer`/... and `startTls`, the
  * handshake and its timeout, and the two ways a connection becomes TLS.
+ * Both use `node:tls`, whose socket can be destroyed at any time: a
+ * `Deno.TlsConn` closed while its handshake is pending keeps its TCP socket
+ * open until the peer acts (Deno's handshake task owns it), which would let
+ * a silent peer outlive any handshake timeout.
  *
- * - **Native**: Deno's own TLS (`Deno.listenTls` for TCP servers,
- *   `Deno.startTls` on a fresh TCP connection for clients). Fastest; the
- *   `Deno.TlsConn` tells only the negotiated ALPN protocol, so `peercert`
- *   and `cipher` are null there.
- * - **Engine**: a `node:tls` socket over an in-memory stream that rides on a
- *   plain transport, as asyncio's `SSLProtocol` rides on one. Used for what
- *   Deno's own TLS cannot do: server-side TLS over an accepted connection
- *   (Unix servers, `sock=` servers, `connectAcceptedSocket`), Unix clients,
- *   clients with a client certificate or a bound local address, and
- *   `startTls` on either side (`Deno.startTls` is client-only and refuses
- *   a connection with a read pending, which a transport always has). It
- *   reports `peercert` and `cipher`.
+ * - **Over the connection**: a fresh connection (every TCP and Unix client,
+ *   every connection a TLS server accepts) is read and written by the
+ *   `node:tls` socket directly. A failed, timed-out or cancelled handshake
+ *   closes the connection at once.
+ * - **Over a transport**: `startTls` on either side, or a socket that
+ *   already holds received bytes: the `node:tls` socket rides on the plain
+ *   transport (asyncio's `SSLProtocol` rides on one the same way).
+ *
+ * Either way the transport reports `peercert` and `cipher`.
  *
  * @module
  */
@@ -24,12 +25,7 @@ import { isIP } from "node:net";
 import type { BaseEventLoop } from "./base_loop.ts";
 import type { Future } from "./futures.ts";
 import { logger } from "./log.ts";
-import {
-  connNames,
-  fromDenoAddr,
-  type Socket,
-  type StreamConn,
-} from "./socket.ts";
+import { connNames, type Socket, type StreamConn } from "./socket.ts";
 import { NodeConn } from "./bound_conn.ts";
 import { SSLContext } from "./ssl_context.ts";
 import { Protocol } from "../protocols/protocol.ts";
@@ -201,19 +197,6 @@ export function serverTls(method: string, args: TlsArgs): TlsParams | null {
   };
 }
 
-/** What `Deno.listenTls` needs for a server context. */
-export function listenTlsOptions(
-  params: TlsParams,
-): { cert: string; key: string; alpnProtocols?: string[] } {
-  const { ctx } = params;
-  const options: { cert: string; key: string; alpnProtocols?: string[] } = {
-    cert: ctx.cert!,
-    key: ctx.key!,
-  };
-  if (ctx.alpnProtocols !== null) options.alpnProtocols = ctx.alpnProtocols;
-  return options;
-}
-
 // ---- waiting on Deno promises from the loop --------------------------------
 
 /** A loop future settled by `promise`, counted as I/O waiting on a peer. */
@@ -247,8 +230,10 @@ function handshakeTimeoutError(seconds: number): Error {
 }
 
 /**
- * Runs `handshake` with the timeout; on timeout (or `abort`), `cancel`
- * tears the connection down and the result is a `ConnectionAborted`.
+ * Runs `handshake` with the timeout. Whatever ends it other than success
+ * (the timeout, `abort`, the handshake's own error, the task's
+ * cancellation) calls `cancel`, which tears the connection down at once; a
+ * timeout or an abort then fails with `ConnectionAborted`.
  */
 async function withTimeout<T>(
   loop: BaseEventLoop,
@@ -279,13 +264,18 @@ async function withTimeout<T>(
   try {
     return await result;
   } catch (error) {
+    cancel();
     throw failure ?? tlsError(error, params);
   } finally {
     timer.cancel();
+    if (aborter !== undefined) aborter.abort = undefined;
   }
 }
 
-/** Names the failure; certificate errors say so, as asyncio's log does. */
+/**
+ * Names the failure; certificate errors say so, as asyncio's log does, with
+ * `node:tls`'s code (`UNABLE_TO_VERIFY_LEAF_SIGNATURE`, ...).
+ */
 function tlsError(error: unknown, params: TlsParams): unknown {
   if (!(error instanceof Error)) return error;
   const text = error.message;
@@ -297,12 +287,20 @@ function tlsError(error: unknown, params: TlsParams): unknown {
     const what = certificate
       ? "SSL handshake failed on verifying the certificate"
       : "SSL handshake failed";
+    let reason = text;
+    if (code === "ERR_TLS_CERT_ALTNAME_INVALID" && !params.serverSide) {
+      reason = `certificate is not valid for name ${
+        JSON.stringify(params.serverHostname)
+      } (${text})`;
+    } else if (certificate && typeof code === "string") {
+      reason = `${text} (${code})`;
+    }
     const wrapped = new Deno.errors.InvalidData(
       `${what}${
         params.serverSide
           ? ""
           : ` (server ${JSON.stringify(params.serverHostname)})`
-      }: ${text}`,
+      }: ${reason}`,
     );
     (wrapped as { cause?: unknown }).cause = error;
     return wrapped;
@@ -310,72 +308,314 @@ function tlsError(error: unknown, params: TlsParams): unknown {
   return error;
 }
 
-// ---- native: Deno's own TLS ------------------------------------------------
+// ---- node:tls ---------------------------------------------------------------
 
-/** Whether `conn` is a plain `Deno.TcpConn` that `Deno.startTls` can take. */
-function startTlsCapable(sock: Socket, params: TlsParams): boolean {
-  const conn = sock._conn;
-  return conn !== null && conn.constructor?.name === "TcpConn" &&
-    sock._pending === null && sock._rbytes === 0 && !sock._eof &&
-    params.ctx.cert === null;
+/** A context made for one setting of an `SSLContext` (PEM parsing is slow). */
+interface MadeContext {
+  serverSide: boolean;
+  cert: string | null;
+  key: string | null;
+  caCerts: string[];
+  context: tls.SecureContext;
 }
 
-function isTlsConn(conn: StreamConn | null): conn is Deno.TlsConn {
-  return conn !== null && conn.constructor?.name === "TlsConn";
+const madeContexts = new WeakMap<SSLContext, MadeContext>();
+
+/** The `node:tls` context of `ctx` for one side, made again if it changed. */
+function secureContext(
+  ctx: SSLContext,
+  serverSide: boolean,
+): tls.SecureContext {
+  const made = madeContexts.get(ctx);
+  if (
+    made !== undefined && made.serverSide === serverSide &&
+    made.cert === ctx.cert && made.key === ctx.key &&
+    made.caCerts.length === ctx.caCerts.length &&
+    made.caCerts.every((ca, i) => ca === ctx.caCerts[i])
+  ) {
+    return made.context;
+  }
+  const options: tls.SecureContextOptions = {};
+  if (ctx.cert !== null) {
+    options.cert = ctx.cert;
+    options.key = ctx.key!;
+  }
+  if (!serverSide && ctx.caCerts.length > 0) {
+    options.ca = [...roots(), ...ctx.caCerts];
+  }
+  const context = tls.createSecureContext(options);
+  madeContexts.set(ctx, {
+    serverSide,
+    cert: ctx.cert,
+    key: ctx.key,
+    caCerts: [...ctx.caCerts],
+    context,
+  });
+  return context;
 }
 
-function nativeExtra(
-  sock: Socket,
-  conn: Deno.TlsConn,
+/**
+ * The `node:tls` socket of `params`' side over `stream`, and a promise
+ * settled by its handshake.
+ *
+ * @param peername The peer's address: the name checked when
+ * `serverHostname` is "".
+ */
+function tlsSocket(
+  stream: Duplex,
   params: TlsParams,
-  alpnProtocol: string | null,
+  peername: unknown,
+): { socket: tls.TLSSocket; ready: Promise<void> } {
+  const { ctx } = params;
+  let socket: tls.TLSSocket;
+  let ready: Promise<void>;
+  if (params.serverSide) {
+    socket = new tls.TLSSocket(stream, {
+      isServer: true,
+      secureContext: secureContext(ctx, true),
+      ALPNProtocols: ctx.alpnProtocols ?? undefined,
+    });
+    ready = settled(socket, "secure");
+  } else {
+    let host = params.serverHostname;
+    if (host === "") {
+      host = Array.isArray(peername) ? String(peername[0]) : "localhost";
+    }
+    const options: tls.ConnectionOptions = {
+      socket: stream,
+      host,
+      rejectUnauthorized: true,
+      secureContext: secureContext(ctx, false),
+    };
+    if (isIP(host) === 0) options.servername = host;
+    if (ctx.alpnProtocols !== null) options.ALPNProtocols = ctx.alpnProtocols;
+    if (!ctx.checkHostname || params.serverHostname === "") {
+      options.checkServerIdentity = () => undefined;
+    }
+    socket = tls.connect(options);
+    ready = settled(socket, "secureConnect");
+  }
+  // Errors after the first are reported by reads and writes, not thrown.
+  socket.on("error", () => {});
+  stream.on("error", () => {});
+  return { socket, ready };
+}
+
+/** A TLS transport's extra info once `socket`'s handshake is done. */
+function tlsExtra(
+  socket: tls.TLSSocket,
+  params: TlsParams,
+  names: { sockname: unknown; peername: unknown },
+  sock: unknown,
 ): Record<string, unknown> {
+  const alpn = socket.alpnProtocol;
   return {
     socket: sock,
-    ...connNames(conn),
+    sockname: names.sockname,
+    peername: names.peername,
     sslcontext: params.ctx,
-    // Deno.TlsConn exposes neither the peer's certificate nor the cipher.
-    peercert: null,
-    cipher: null,
+    peercert: peercertOf(socket),
+    cipher: cipherOf(socket),
     compression: null,
-    ssl_object: conn,
-    sslObject: conn,
-    alpnProtocol,
+    ssl_object: socket,
+    sslObject: socket,
+    alpnProtocol: typeof alpn === "string" ? alpn : null,
     serverSide: params.serverSide,
     serverHostname: params.serverSide ? null : params.serverHostname,
   };
 }
 
-async function nativeClient(
+function closeQuietly(resource: { close(): void }): void {
+  try {
+    resource.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+// ---- over the connection ---------------------------------------------------
+
+/** Ciphertext asked of the connection per read. */
+const CIPHERTEXT_READ = 64 * 1024;
+
+/** Whether `sock`'s connection is untouched: no read started, none landed. */
+function fresh(sock: Socket): boolean {
+  return sock._conn !== null && sock._pending === null &&
+    sock._rbytes === 0 && !sock._eof;
+}
+
+async function writeAll(conn: StreamConn, data: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < data.length) {
+    offset += await conn.write(data.subarray(offset));
+  }
+}
+
+/**
+ * The ciphertext side of a `node:tls` socket: a stream over `conn` itself.
+ * Ending it sends nothing (TLS may still receive the peer's close_notify);
+ * destroying it closes `conn`.
+ */
+function connStream(conn: StreamConn): Duplex {
+  const buffer = new Uint8Array(CIPHERTEXT_READ);
+  const stream: Duplex = new Duplex({
+    read() {
+      conn.read(buffer).then(
+        (n) => {
+          if (!stream.destroyed) {
+            stream.push(n === null ? null : buffer.slice(0, n));
+          }
+        },
+        (error) => stream.destroy(error),
+      );
+    },
+    write(chunk: Uint8Array, _encoding, callback) {
+      writeAll(conn, chunk).then(() => callback(), callback);
+    },
+    writev(chunks: { chunk: Uint8Array }[], callback) {
+      let data: Uint8Array;
+      if (chunks.length === 1) data = chunks[0].chunk;
+      else {
+        data = new Uint8Array(chunks.reduce((n, c) => n + c.chunk.length, 0));
+        let offset = 0;
+        for (const { chunk } of chunks) {
+          data.set(chunk, offset);
+          offset += chunk.length;
+        }
+      }
+      writeAll(conn, data).then(() => callback(), callback);
+    },
+    final: (callback) => callback(),
+    destroy: (error, callback) => {
+      closeQuietly(conn);
+      callback(error);
+    },
+  });
+  return stream;
+}
+
+/**
+ * A `node:tls` socket over a connection, seen as a `StreamConn`: closing it
+ * closes the connection too, and the TCP options go to the connection.
+ */
+class TlsOverConn extends NodeConn {
+  /** Settled once the connection beneath is closed. */
+  readonly closed: Promise<null>;
+  /** Whether the connection beneath is closed. */
+  rawClosed = false;
+  readonly #raw: StreamConn;
+  readonly #flushSeconds: number;
+  #markClosed!: (value: null) => void;
+  #closing = false;
+
+  /**
+   * @param flushSeconds How long `close()` may wait for a close_notify on
+   * its way out to reach the connection.
+   */
+  constructor(socket: tls.TLSSocket, raw: StreamConn, flushSeconds: number) {
+    super(socket, raw.localAddr, raw.remoteAddr);
+    this.#raw = raw;
+    this.#flushSeconds = flushSeconds;
+    this.closed = new Promise((resolve) => this.#markClosed = resolve);
+  }
+
+  /**
+   * Closes the TLS socket and the connection; if the TLS socket is still
+   * sending its close_notify (after `closeWrite()`, or its answer to the
+   * peer's), once that is out.
+   */
+  override close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    const socket = this.socket;
+    if (
+      socket.destroyed || !socket.writableEnded || socket.writableFinished
+    ) {
+      this.#finish();
+      return;
+    }
+    const done = () => {
+      clearTimeout(timer);
+      socket.off("finish", done);
+      socket.off("close", done);
+      this.#finish();
+    };
+    const timer = setTimeout(done, this.#flushSeconds * 1000);
+    // As the connection itself, the wait does not keep the process alive.
+    (timer as { unref?: () => void }).unref?.();
+    socket.once("finish", done);
+    socket.once("close", done);
+  }
+
+  #finish(): void {
+    super.close();
+    closeQuietly(this.#raw);
+    this.rawClosed = true;
+    this.#markClosed(null);
+  }
+
+  override setNoDelay(noDelay = true): void {
+    this.#raw.setNoDelay?.(noDelay);
+  }
+
+  override setKeepAlive(keepAlive = true): void {
+    this.#raw.setKeepAlive?.(keepAlive);
+  }
+}
+
+/**
+ * Runs a `node:tls` handshake that reads and writes `sock`'s connection
+ * (fresh: see `fresh`). On success the socket's connection becomes the TLS
+ * one (closing the socket closes both). Any failure closes the socket at
+ * once.
+ */
+async function connHandshake(
   loop: BaseEventLoop,
   sock: Socket,
   params: TlsParams,
-): Promise<{ conn: Deno.TlsConn; alpn: string | null }> {
-  const tcp = sock._conn as Deno.TcpConn;
-  const { ctx } = params;
-  let hostname = params.serverHostname;
-  if (hostname === "") {
-    const peer = fromDenoAddr(tcp.remoteAddr);
-    hostname = Array.isArray(peer) ? peer[0] : "localhost";
-  }
-  const options: Deno.StartTlsOptions = { hostname };
-  if (ctx.caCerts.length > 0) options.caCerts = ctx.caCerts;
-  if (ctx.alpnProtocols !== null) options.alpnProtocols = ctx.alpnProtocols;
-  if (!ctx.checkHostname || params.serverHostname === "") {
-    options.unsafelyDisableHostnameVerification = true;
-  }
-  const conn = await onLoop(loop, Deno.startTls(tcp, options));
+  aborter?: { abort?: () => void },
+): Promise<
+  { conn: TlsOverConn; sock: Socket; extra: Record<string, unknown> }
+> {
+  const raw = sock._conn!;
+  const names = connNames(raw);
+  const { socket, ready } = tlsSocket(connStream(raw), params, names.peername);
+  await withTimeout(loop, ready, params, () => {
+    socket.destroy();
+    sock.close();
+  }, aborter);
+  const conn = new TlsOverConn(socket, raw, params.shutdownTimeout);
   sock._conn = conn;
-  const info = await withTimeout(
-    loop,
-    conn.handshake(),
-    params,
-    () => sock.close(),
-  );
-  return { conn, alpn: info.alpnProtocol };
+  return { conn, sock, extra: tlsExtra(socket, params, names, sock) };
 }
 
-// ---- engine: node:tls over a plain transport -------------------------------
+/** A TLS transport over `connHandshake`'s connection. */
+function connTransport(
+  loop: BaseEventLoop,
+  protocol: BaseProtocol,
+  done: { conn: TlsOverConn; sock: Socket; extra: Record<string, unknown> },
+  params: TlsParams,
+  waiter: Future<null> | null,
+  server: TlsConnectionOwner | null,
+): TlsTransport {
+  const { conn } = done;
+  return new TlsTransport(loop, protocol, {
+    conn,
+    sock: done.sock,
+    extra: done.extra,
+    shutdownTimeout: params.shutdownTimeout,
+    waiter,
+    server,
+    closeUnderlying: () => {
+      if (!conn.rawClosed) return onLoop(loop, conn.closed);
+      const closed = loop.createFuture<null>();
+      closed.setResult(null);
+      return closed;
+    },
+  });
+}
+
+// ---- over a transport -----------------------------------------------------
 
 /**
  * The plain transport's protocol while TLS rides on it: bytes go into an
@@ -517,7 +757,7 @@ function denoAddr(value: unknown): Deno.Addr {
 /**
  * Runs a `node:tls` handshake over `transport` (taking it over with a
  * carrier protocol, as asyncio's `start_tls` does) and returns what a
- * `TlsTransport` needs.
+ * `TlsTransport` needs. Any failure aborts the transport at once.
  */
 async function engineHandshake(
   loop: BaseEventLoop,
@@ -529,7 +769,6 @@ async function engineHandshake(
   extra: Record<string, unknown>;
   carrier: Carrier;
 }> {
-  const { ctx } = params;
   const carrier = new Carrier(loop);
   transport.pauseReading();
   transport.setProtocol(carrier);
@@ -537,76 +776,29 @@ async function engineHandshake(
   // transport now, not when the loop gets to connectionMade.
   carrier.connectionMade(transport);
   loop.callSoon(() => transport.resumeReading());
-  const peername = transport.getExtraInfo("peername");
-  const sockname = transport.getExtraInfo("sockname");
-  let socket: tls.TLSSocket;
-  let ready: Promise<void>;
-  if (params.serverSide) {
-    socket = new tls.TLSSocket(carrier.stream, {
-      isServer: true,
-      secureContext: tls.createSecureContext({
-        cert: ctx.cert!,
-        key: ctx.key!,
-      }),
-      ALPNProtocols: ctx.alpnProtocols ?? undefined,
-    });
-    ready = settled(socket, "secure");
-  } else {
-    let host = params.serverHostname;
-    if (host === "") {
-      host = Array.isArray(peername) ? String(peername[0]) : "localhost";
-    }
-    const options: tls.ConnectionOptions = {
-      socket: carrier.stream,
-      host,
-      rejectUnauthorized: true,
-    };
-    if (isIP(host) === 0) options.servername = host;
-    if (ctx.caCerts.length > 0) options.ca = [...roots(), ...ctx.caCerts];
-    if (ctx.cert !== null) {
-      options.cert = ctx.cert;
-      options.key = ctx.key!;
-    }
-    if (ctx.alpnProtocols !== null) options.ALPNProtocols = ctx.alpnProtocols;
-    if (!ctx.checkHostname || params.serverHostname === "") {
-      options.checkServerIdentity = () => undefined;
-    }
-    socket = tls.connect(options);
-    ready = settled(socket, "secureConnect");
-  }
-  // Errors after the first are reported by reads and writes, not thrown.
-  socket.on("error", () => {});
-  carrier.stream.on("error", () => {});
+  const names = {
+    sockname: transport.getExtraInfo("sockname"),
+    peername: transport.getExtraInfo("peername"),
+  };
+  const { socket, ready } = tlsSocket(carrier.stream, params, names.peername);
   try {
     await withTimeout(loop, ready, params, () => {
       socket.destroy();
       transport.abort();
     }, aborter);
   } catch (error) {
-    socket.destroy();
-    transport.abort();
     await carrier.lost;
     throw error;
   }
-  const conn = new NodeConn(socket, denoAddr(sockname), denoAddr(peername));
-  const alpn = socket.alpnProtocol;
+  const conn = new NodeConn(
+    socket,
+    denoAddr(names.sockname),
+    denoAddr(names.peername),
+  );
   return {
     conn,
     carrier,
-    extra: {
-      socket: transport.getExtraInfo("socket"),
-      sockname,
-      peername,
-      sslcontext: ctx,
-      peercert: peercertOf(socket),
-      cipher: cipherOf(socket),
-      compression: null,
-      ssl_object: socket,
-      sslObject: socket,
-      alpnProtocol: typeof alpn === "string" ? alpn : null,
-      serverSide: params.serverSide,
-      serverHostname: params.serverSide ? null : params.serverHostname,
-    },
+    extra: tlsExtra(socket, params, names, transport.getExtraInfo("socket")),
   };
 }
 
@@ -680,7 +872,8 @@ function engineTransport(
 
 /**
  * The client side of `createConnection`/`createUnixConnection` over a
- * connected socket: handshake, then a `TlsTransport` and its protocol.
+ * connected socket: handshake, then a `TlsTransport` and its protocol. On
+ * any failure, cancellation included, the socket is closed at once.
  */
 export async function tlsConnect<P extends BaseProtocol>(
   loop: BaseEventLoop,
@@ -688,48 +881,53 @@ export async function tlsConnect<P extends BaseProtocol>(
   protocolFactory: () => P,
   params: TlsParams,
 ): Promise<[Transport, P]> {
-  if (startTlsCapable(sock, params)) {
-    let result: { conn: Deno.TlsConn; alpn: string | null };
+  let transport: TlsTransport;
+  let protocol: P;
+  const waiter = loop.createFuture<null>();
+  if (fresh(sock)) {
+    let done: Awaited<ReturnType<typeof connHandshake>>;
     try {
-      result = await nativeClient(loop, sock, params);
+      done = await connHandshake(loop, sock, params);
+      protocol = protocolFactory();
     } catch (error) {
       sock.close();
       throw error;
     }
-    const protocol = protocolFactory();
-    const waiter = loop.createFuture<null>();
-    const transport = new TlsTransport(loop, protocol, {
-      conn: result.conn,
-      sock,
-      extra: nativeExtra(sock, result.conn, params, result.alpn),
-      shutdownTimeout: params.shutdownTimeout,
+    transport = connTransport(loop, protocol, done, params, waiter, null);
+  } else {
+    const plain = new SocketTransport(loop, sock, new Protocol());
+    const done = await engineHandshake(loop, plain, params);
+    try {
+      protocol = protocolFactory();
+    } catch (error) {
+      done.conn.close();
+      plain.abort();
+      throw error;
+    }
+    transport = engineTransport(
+      loop,
+      protocol,
+      done,
+      params,
       waiter,
-    });
-    await waiter;
-    return [transport, protocol];
+      null,
+      true,
+    );
   }
-  const plain = new SocketTransport(loop, sock, new Protocol());
-  const done = await engineHandshake(loop, plain, params);
-  const protocol = protocolFactory();
-  const waiter = loop.createFuture<null>();
-  const transport = engineTransport(
-    loop,
-    protocol,
-    done,
-    params,
-    waiter,
-    null,
-    true,
-  );
-  await waiter;
+  try {
+    await waiter;
+  } catch (error) {
+    transport.abort();
+    throw error;
+  }
   return [transport, protocol];
 }
 
 /**
  * The server side: a connection accepted by a TLS server (or handed to
- * `connectAcceptedSocket`). A failed handshake closes the connection; as
- * in asyncio it is logged in debug mode and goes to the exception handler
- * only in debug mode, and the server carries on.
+ * `connectAcceptedSocket`). A failed handshake closes the connection at
+ * once; as in asyncio it is logged in debug mode and goes to the exception
+ * handler only in debug mode, and the server carries on.
  *
  * @returns the transport, or rejects with the handshake's error.
  */
@@ -749,23 +947,9 @@ export async function tlsAccept(
   };
   server?._attach(pending);
   try {
-    if (isTlsConn(sock._conn)) {
-      const conn = sock._conn;
-      const info = await withTimeout(
-        loop,
-        conn.handshake(),
-        params,
-        () => sock.close(),
-        aborter,
-      );
-      return new TlsTransport(loop, protocol, {
-        conn,
-        sock,
-        extra: nativeExtra(sock, conn, params, info.alpnProtocol),
-        shutdownTimeout: params.shutdownTimeout,
-        waiter,
-        server,
-      });
+    if (fresh(sock)) {
+      const done = await connHandshake(loop, sock, params, aborter);
+      return connTransport(loop, protocol, done, params, waiter, server);
     }
     const plain = new SocketTransport(loop, sock, new Protocol());
     const done = await engineHandshake(loop, plain, params, aborter);

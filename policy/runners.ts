@@ -127,6 +127,7 @@ export class Runner {
         error instanceof CancelledError && interrupts.count > 0 &&
         task.uncancel() === 0
       ) {
+        exitOnUncaughtInterrupt();
         throw new KeyboardInterrupt();
       }
       throw error;
@@ -217,6 +218,26 @@ function noop(): void {}
  * a Worker), and deferring to a SIGINT handler installed on the loop with
  * `addSignalHandler()`. Returns the function that stops listening.
  */
+let interruptExitInstalled = false;
+
+/**
+ * Makes a `KeyboardInterrupt` that nobody catches end the process as
+ * Python's does: "KeyboardInterrupt" on stderr and exit status 130 (128 +
+ * SIGINT), which shells and supervisors read as "stopped by Ctrl-C",
+ * rather than Deno's stack trace and status 1. A program that catches it
+ * decides for itself.
+ */
+function exitOnUncaughtInterrupt(): void {
+  if (interruptExitInstalled) return;
+  interruptExitInstalled = true;
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    if (!(event.reason instanceof KeyboardInterrupt)) return;
+    event.preventDefault();
+    console.error("KeyboardInterrupt");
+    Deno.exit(130);
+  });
+}
+
 function onSigint(
   loop: AbstractEventLoop,
   onInterrupt: () => void,

@@ -144,3 +144,16 @@ export function captureLogger(): LogCapture {
   logger.warning = (message) => capture.warnings.push(message);
   return capture;
 }
+
+/**
+ * The number of open file descriptors of this process. Deno reads
+ * `/proc/<pid>/fd` only with `--allow-all`, so `ls` lists it (the tests run
+ * with `--allow-run`).
+ */
+export function fdCount(): number {
+  const { stdout } = new Deno.Command("ls", {
+    args: [`/proc/${Deno.pid}/fd`],
+    stderr: "null",
+  }).outputSync();
+  return new TextDecoder().decode(stdout).split("\n").filter(Boolean).length;
+}

@@ -26,7 +26,7 @@ import {
 } from "../loop/socket.ts";
 import type { BaseProtocol, DatagramProtocol } from "../protocols/protocol.ts";
 import { WriteFlowControl } from "./flow_control.ts";
-import { DatagramTransport } from "./transport.ts";
+import { DatagramTransport, protocolCall } from "./transport.ts";
 
 /** After this many sends to a closed endpoint, each one warns (asyncio's). */
 const LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5;
@@ -140,6 +140,7 @@ export class SocketDatagramTransport extends DatagramTransport {
     this.#protocol = protocol;
     this.#address = address ?? dgram.peer;
     this.#registration = loop._dispatcher.register("datagram transport");
+    this.#registration.onLoopClose = () => this.#loopClosed();
     // Datagrams the socket already holds come first.
     for (const [data, addr] of sock._dgrams) this.#inbox.push(data, addr);
     sock._dgrams = [];
@@ -148,7 +149,13 @@ export class SocketDatagramTransport extends DatagramTransport {
     sock._dgramWake = null;
     sock._pending = null;
     dgram.setSink(this.#onDatagram);
-    loop.callSoon(() => this.#protocol.connectionMade(this));
+    loop.callSoon(
+      protocolCall(
+        this,
+        "connectionMade",
+        () => this.#protocol.connectionMade(this),
+      ),
+    );
     // Only deliver once connectionMade has run.
     loop.callSoon(() => {
       this.#started = true;
@@ -452,7 +459,14 @@ export class SocketDatagramTransport extends DatagramTransport {
     this.#dgram.setSink(null);
     if (this.#inFlight === 0) {
       this.#connLost++;
-      this.#loop.callSoon(() => this.#callConnectionLost(null));
+      this.#loop.callSoon(
+        protocolCall(
+          this,
+          "connectionLost",
+          () => this.#callConnectionLost(null),
+          () => [null],
+        ),
+      );
     }
   }
 
@@ -486,7 +500,38 @@ export class SocketDatagramTransport extends DatagramTransport {
     this.#dgram.setSink(null);
     this.#inbox = [];
     this.#connLost++;
-    this.#loop.callSoon(() => this.#callConnectionLost(error ?? null));
+    this.#loop.callSoon(
+      protocolCall(
+        this,
+        "connectionLost",
+        () => this.#callConnectionLost(error ?? null),
+        () => [error ?? null],
+      ),
+    );
+  }
+
+  /**
+   * The loop closed with the endpoint open: release the socket without the
+   * protocol (the loop can no longer call it), as the garbage collector
+   * closes an unclosed asyncio transport; datagrams still queued are lost
+   * and reported.
+   */
+  #loopClosed(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closing = true;
+    const unsent = this.#bufferSize;
+    this.#dgram.setSink(null);
+    this.#inbox = [];
+    this.#sock._owner = null;
+    this.#sock.close();
+    if (unsent > 0) {
+      logger.warning(
+        `${this} was still open when its loop closed: closed with ${unsent} bytes unsent`,
+      );
+    } else if (this.#loop.getDebug()) {
+      logger.warning(`unclosed transport ${this}: closed with its loop`);
+    }
   }
 
   /** Releases the socket, then tells the protocol (from the loop). */

@@ -31,10 +31,10 @@ import {
   writableOf,
   type WritablePipe,
 } from "../loop/process.ts";
-import { checkBytes } from "../loop/socket.ts";
+import { checkBytes, detachedWriteError, isDetached } from "../loop/socket.ts";
 import type { BaseProtocol, Protocol } from "../protocols/protocol.ts";
 import { WriteFlowControl } from "./flow_control.ts";
-import { ReadTransport, WriteTransport } from "./transport.ts";
+import { protocolCall, ReadTransport, WriteTransport } from "./transport.ts";
 
 /** After this many writes to a lost pipe, each one warns. */
 const LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5;
@@ -154,7 +154,21 @@ export class ReadPipeTransport extends ReadTransport {
     this.#protocol = protocol;
     this.#reader = stream.getReader();
     this.#registration = loop._dispatcher.register("read pipe");
-    loop.callSoon(() => this.#protocol.connectionMade(this));
+    this.#registration.onLoopClose = () => {
+      // The loop closed with the pipe open: let the descriptor go, without
+      // the protocol (see Registration.onLoopClose).
+      if (this.#closed) return;
+      this.#closed = this.#closing = true;
+      this.#queue = [];
+      this.#reader.cancel().catch(() => {});
+    };
+    loop.callSoon(
+      protocolCall(
+        this,
+        "connectionMade",
+        () => this.#protocol.connectionMade(this),
+      ),
+    );
     loop.callSoon(this.#readMore);
     if (waiter !== null) {
       loop.callSoon(() => {
@@ -248,7 +262,14 @@ export class ReadPipeTransport extends ReadTransport {
         protocol: this.#protocol,
       });
     }
-    this.#loop.callSoon(() => this.#callConnectionLost(null));
+    this.#loop.callSoon(
+      protocolCall(
+        this,
+        "connectionLost",
+        () => this.#callConnectionLost(null),
+        () => [null],
+      ),
+    );
   }
 
   /**
@@ -372,7 +393,14 @@ export class ReadPipeTransport extends ReadTransport {
     this.#registration.begin();
     this.#reader.cancel().catch(() => {}).then(() => {
       this.#registration.end();
-      this.#registration.post(() => this.#callConnectionLost(error));
+      this.#registration.post(
+        protocolCall(
+          this,
+          "connectionLost",
+          () => this.#callConnectionLost(error),
+          () => [error ?? null],
+        ),
+      );
     });
   }
 
@@ -490,7 +518,32 @@ export class WritePipeTransport extends WriteTransport {
     this.#protocol = protocol;
     this.#writer = stream.getWriter();
     this.#registration = loop._dispatcher.register("write pipe");
-    loop.callSoon(() => this.#protocol.connectionMade(this));
+    this.#registration.onLoopClose = () => {
+      // The loop closed with the pipe open: let the descriptor go, without
+      // the protocol (see Registration.onLoopClose); unsent bytes are
+      // reported.
+      if (this.#closed) return;
+      this.#closed = this.#closing = true;
+      const unsent = this.#size;
+      this.#chunks = [];
+      this.#size = 0;
+      if (unsent > 0) {
+        logger.warning(
+          `${this} was still open when its loop closed: closed with ${unsent} bytes unsent`,
+        );
+      }
+      if (!this.#ending) {
+        this.#ending = true;
+        this.#writer.abort().catch(() => {});
+      }
+    };
+    loop.callSoon(
+      protocolCall(
+        this,
+        "connectionMade",
+        () => this.#protocol.connectionMade(this),
+      ),
+    );
     if (waiter !== null) {
       loop.callSoon(() => {
         if (!waiter.done()) waiter.setResult(null);
@@ -547,6 +600,17 @@ export class WritePipeTransport extends WriteTransport {
 
   #flush(): void {
     const chunks = this.#chunks;
+    for (const queued of chunks) {
+      if (isDetached(queued)) {
+        // A queued array was detached after write() took it: its bytes
+        // cannot go out, and the loss must not pass for a clean close.
+        this.#fatalError(
+          detachedWriteError(this.#size),
+          "Fatal write error on pipe transport",
+        );
+        return;
+      }
+    }
     let chunk = chunks[0];
     let taken = 1;
     if (chunks.length > 1 && chunk.length < JOIN_LIMIT) {
@@ -772,7 +836,14 @@ export class WritePipeTransport extends WriteTransport {
     const done = abort ? writer.abort(error ?? undefined) : writer.close();
     done.catch(() => {}).then(() => {
       this.#registration.end();
-      this.#registration.post(() => this.#callConnectionLost(error));
+      this.#registration.post(
+        protocolCall(
+          this,
+          "connectionLost",
+          () => this.#callConnectionLost(error),
+          () => [error ?? null],
+        ),
+      );
     });
   }
 

@@ -14,14 +14,20 @@ import type { Registration } from "../loop/dispatcher.ts";
 import { RuntimeError } from "../loop/exceptions.ts";
 import type { Future } from "../loop/futures.ts";
 import { logger } from "../loop/log.ts";
-import { checkBytes, type Socket, type StreamConn } from "../loop/socket.ts";
+import {
+  checkBytes,
+  detachedWriteError,
+  isDetached,
+  type Socket,
+  type StreamConn,
+} from "../loop/socket.ts";
 import type {
   BaseProtocol,
   BufferedProtocol,
   Protocol,
 } from "../protocols/protocol.ts";
 import { WriteFlowControl } from "./flow_control.ts";
-import { Transport } from "./transport.ts";
+import { protocolCall, Transport } from "./transport.ts";
 
 /** Reads up to this size are copied into a shared pool, not allocated. */
 const POOLED_READ = 4 * 1024;
@@ -143,6 +149,8 @@ export abstract class StreamTransport extends Transport {
   #writing = false;
   #writeResult = 0;
   #writeChunk: Uint8Array | null = null;
+  /** The length of the write in flight (its array may be detached since). */
+  #writeLength = 0;
   #eofPending = false;
   #eofWritten = false;
   #dropWritesOnClose: boolean;
@@ -183,8 +191,11 @@ export abstract class StreamTransport extends Transport {
     this.#maxReadSize = init.maxReadSize;
     this.#dropWritesOnClose = init.dropWritesOnClose;
     this.#registration = loop._dispatcher.register("transport");
+    this.#registration.onLoopClose = this.#loopClosed;
     init.server?._attach(this);
-    loop.callSoon(() => this._connectionMade());
+    loop.callSoon(
+      protocolCall(this, "connectionMade", () => this._connectionMade()),
+    );
     loop.callSoon(() => this.#startReading());
     const waiter = init.waiter;
     if (waiter !== null) {
@@ -523,8 +534,20 @@ export abstract class StreamTransport extends Transport {
     const chunks = this.#writeChunks;
     if (chunks.length === 0) return;
     let chunk: Uint8Array;
-    if (chunks.length === 1) chunk = chunks[0];
-    else {
+    if (chunks.length === 1) {
+      chunk = chunks[0];
+      if (isDetached(chunk)) {
+        this.#writeLost();
+        return;
+      }
+    } else {
+      let live = 0;
+      for (const c of chunks) live += c.length;
+      if (live !== this.#writeSize) {
+        // Only a detached array shrinks (to 0) while it waits here.
+        this.#writeLost();
+        return;
+      }
       chunk = new Uint8Array(this.#writeSize);
       let offset = 0;
       for (const c of chunks) {
@@ -534,6 +557,7 @@ export abstract class StreamTransport extends Transport {
     }
     this.#writeChunks = [];
     this.#writeChunk = chunk;
+    this.#writeLength = chunk.length;
     this.#writing = true;
     this.#registration.begin();
     this.#conn.write(chunk).then(this.#onWritten, this.#onWriteError);
@@ -547,7 +571,7 @@ export abstract class StreamTransport extends Transport {
     // connection goes through the loop.
     if (
       !this.#closed && !this.#closing && !this.#eofPending &&
-      !this.#flow.paused && n === this.#writeChunk!.length
+      !this.#flow.paused && n === this.#writeLength
     ) {
       this.#writeDone();
       return;
@@ -576,8 +600,14 @@ export abstract class StreamTransport extends Transport {
     const chunk = this.#writeChunk!;
     const n = this.#writeResult;
     this.#writeSize -= n;
-    if (n < chunk.length) this.#writeChunks.unshift(chunk.subarray(n));
     this.#writeChunk = null;
+    if (n < this.#writeLength) {
+      if (isDetached(chunk)) {
+        this.#writeLost();
+        return;
+      }
+      this.#writeChunks.unshift(chunk.subarray(n));
+    }
     if (this.#writeChunks.length > 0) {
       this.#flush();
       this.#maybeResumeProtocol();
@@ -590,6 +620,20 @@ export abstract class StreamTransport extends Transport {
       this.#shutdownWrite();
     }
   };
+
+  /**
+   * A queued array was detached before it was sent: its bytes cannot go
+   * out, so the connection fails with an error that says how much was left
+   * unsent (never a clean close that hides the loss).
+   */
+  #writeLost(): void {
+    const unsent = this.#writeSize;
+    this.#writeChunks = [];
+    this.#writeSize = 0;
+    this.#writeChunk = null;
+    this.#writing = false;
+    this._fatalError(detachedWriteError(unsent), this.#messages.write);
+  }
 
   #shutdownWrite(): void {
     this.#eofWritten = true;
@@ -717,7 +761,14 @@ export abstract class StreamTransport extends Transport {
     if (this.#closing) return;
     if (this._beginClose()) {
       this.#connLost++;
-      this._loop.callSoon(() => this._callConnectionLost(null));
+      this._loop.callSoon(
+        protocolCall(
+          this,
+          "connectionLost",
+          () => this._callConnectionLost(null),
+          () => [null],
+        ),
+      );
     }
   }
 
@@ -751,7 +802,14 @@ export abstract class StreamTransport extends Transport {
     this.#draining = true;
     this.#shutdownWrite();
     if (this.#eofSeen) {
-      this.#registration.post(() => this._callConnectionLost(null));
+      this.#registration.post(
+        protocolCall(
+          this,
+          "connectionLost",
+          () => this._callConnectionLost(null),
+          () => [null],
+        ),
+      );
     } else if (!this.#reading) this.#readMore();
     return true;
   }
@@ -800,7 +858,14 @@ export abstract class StreamTransport extends Transport {
     this.#writeSize = 0;
     this.#closing = true;
     this.#connLost++;
-    this._loop.callSoon(() => this._callConnectionLost(error ?? null));
+    this._loop.callSoon(
+      protocolCall(
+        this,
+        "connectionLost",
+        () => this._callConnectionLost(error ?? null),
+        () => [error ?? null],
+      ),
+    );
   }
 
   /**
@@ -849,6 +914,30 @@ export abstract class StreamTransport extends Transport {
       this.#server?._detach(this);
     }
   }
+
+  /**
+   * The loop closed with the connection open: close it, without the
+   * protocol (the loop can no longer call it). asyncio leaves such a
+   * transport to the garbage collector, which closes its socket; here it
+   * closes with its loop, so it neither leaks nor keeps the process alive.
+   * Bytes it could not send are reported.
+   */
+  readonly #loopClosed = (): void => {
+    if (this.#closed) return;
+    const unsent = this.#writeSize;
+    this.#writeChunks = [];
+    this.#writeSize = 0;
+    this.#markClosed();
+    if (unsent > 0) {
+      logger.warning(
+        `${this} was still open when its loop closed: closed with ${unsent} bytes unsent`,
+      );
+    } else if (this._loop.getDebug()) {
+      logger.warning(`unclosed transport ${this}: closed with its loop`);
+    }
+    this.#release();
+    this.#server?._detach(this);
+  };
 
   #markClosed(): void {
     this.#closed = true;

@@ -27,7 +27,11 @@ import type {
   SubprocessProtocol,
 } from "../protocols/protocol.ts";
 import { ReadPipeTransport, WritePipeTransport } from "./pipe_transport.ts";
-import { type BaseTransport, SubprocessTransport } from "./transport.ts";
+import {
+  type BaseTransport,
+  protocolCall,
+  SubprocessTransport,
+} from "./transport.ts";
 
 // deno-lint-ignore no-explicit-any
 type Callback = (...args: any[]) => unknown;
@@ -120,6 +124,9 @@ export class ChildProcessTransport extends SubprocessTransport {
     this.#protocol = protocol;
     this.#display = spec.display;
     const child = spawnChild(spec);
+    // A running loop keeps the process alive; the child's exit status need
+    // not, and must not once the loop is done with it.
+    child.unref();
     this.#child = child;
     this.#pid = child.pid;
     this._extra.subprocess = child;
@@ -130,6 +137,23 @@ export class ChildProcessTransport extends SubprocessTransport {
     }
     const registration = loop._dispatcher.register("subprocess");
     this.#registration = registration;
+    // The loop closed with the transport open: as close() does (and as
+    // asyncio's garbage-collected transport does), kill a child still
+    // running.
+    registration.onLoopClose = () => {
+      this.#closed = true;
+      this.#stdinPump?.abort();
+      if (this.#returncode === null) {
+        if (loop.getDebug()) {
+          logger.warning(`The loop closed with ${this} running: kill it`);
+        }
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // It has exited already.
+        }
+      }
+    };
     // The exit completes on its own: it holds the virtual clock.
     registration.begin();
     child.status.then(
@@ -163,7 +187,13 @@ export class ChildProcessTransport extends SubprocessTransport {
 
   #connected(waiter: Future<null> | null): void {
     const loop = this.#loop;
-    loop.callSoon(() => this.#protocol.connectionMade(this));
+    loop.callSoon(
+      protocolCall(
+        this,
+        "connectionMade",
+        () => this.#protocol.connectionMade(this),
+      ),
+    );
     for (const [callback, args] of this.#pending!) {
       loop.callSoon(callback, ...args);
     }
@@ -227,7 +257,14 @@ export class ChildProcessTransport extends SubprocessTransport {
     (this.#pipes.get(0)?.pipe as WritePipeTransport | undefined)
       ?._readerGone();
     this.#stdinPump?.abort();
-    this.#call(() => (this.#protocol as SubprocessProtocol).processExited?.());
+    this.#call(
+      protocolCall(
+        this,
+        "processExited",
+        () => (this.#protocol as SubprocessProtocol).processExited?.(),
+        () => [],
+      ),
+    );
     this.#tryFinish();
   };
 
@@ -239,14 +276,25 @@ export class ChildProcessTransport extends SubprocessTransport {
   /** @internal A pipe transport delivered data. */
   _pipeDataReceived(fd: number, data: Uint8Array): void {
     this.#call(
-      () => (this.#protocol as SubprocessProtocol).pipeDataReceived(fd, data),
+      protocolCall(
+        this,
+        "pipeDataReceived",
+        () => (this.#protocol as SubprocessProtocol).pipeDataReceived(fd, data),
+        () => [fd, `<${data.length} bytes>`],
+      ),
     );
   }
 
   /** @internal A pipe transport was closed. */
   _pipeConnectionLost(fd: number, exc: Error | null): void {
     this.#call(
-      () => (this.#protocol as SubprocessProtocol).pipeConnectionLost(fd, exc),
+      protocolCall(
+        this,
+        "pipeConnectionLost",
+        () =>
+          (this.#protocol as SubprocessProtocol).pipeConnectionLost(fd, exc),
+        () => [fd, exc],
+      ),
     );
     this.#tryFinish();
   }
@@ -257,7 +305,14 @@ export class ChildProcessTransport extends SubprocessTransport {
       if (!proto.disconnected) return;
     }
     this.#finished = true;
-    this.#call(() => this.#callConnectionLost());
+    this.#call(
+      protocolCall(
+        this,
+        "connectionLost",
+        () => this.#callConnectionLost(),
+        () => [null],
+      ),
+    );
   }
 
   #callConnectionLost(): void {

@@ -5,7 +5,7 @@
  * asyncio's `_SSLProtocolTransport` (the app-facing side of `SSLProtocol`).
  *
  * It drives a TLS connection that already speaks plaintext on its near side
- * (a `Deno.TlsConn`, or the package's wrapper of a `node:tls` socket) the way
+ * (the package's wrapper of a `node:tls` socket) the way
  * the socket transport drives a `Deno.Conn` (transports/stream_transport.ts
  * holds what they share): one read in flight, the next started when it
  * completes, one write in flight draining a buffer; every completion reaches
@@ -76,7 +76,7 @@ export interface TlsTransportInit {
  * A TLS stream transport. Mirrors asyncio's SSL transport: the protocol
  * sees plaintext; `getExtraInfo` answers `sslcontext`, `peercert`,
  * `cipher`, `compression` (null), `ssl_object` (also `sslObject`: the
- * `Deno.TlsConn` or `node:tls` socket), `alpnProtocol`, `serverSide`,
+ * `node:tls` socket), `alpnProtocol`, `serverSide`,
  * `serverHostname`, and the socket keys (`peername`, `sockname`, `socket`).
  * Writing, flow control, pausing and `abort()` (which skips the TLS
  * shutdown) work as in `SocketTransport`.

@@ -6,6 +6,7 @@
  * @module
  */
 import { NotImplementedError } from "../loop/exceptions.ts";
+import { callbackLabel, describeValue } from "../loop/handles.ts";
 import type { BaseProtocol } from "../protocols/protocol.ts";
 
 function notImplemented(name: string): never {
@@ -265,4 +266,26 @@ export class SubprocessTransport extends BaseTransport {
   kill(): void {
     notImplemented("kill");
   }
+}
+
+/**
+ * @internal Labels `call`, a transport's closure that runs one protocol
+ * method, with that method: an exception escaping it is reported as
+ * "Exception in callback EchoProtocol.connectionMade(<SocketTransport ...>)"
+ * (the arguments shown are `args()`, else the transport), as asyncio reports
+ * `call_soon(protocol.connection_made, transport)`.
+ */
+export function protocolCall(
+  transport: BaseTransport,
+  method: string,
+  call: () => void,
+  args?: () => unknown[],
+): () => void {
+  (call as { [callbackLabel]?: () => string })[callbackLabel] = () => {
+    const shown = args === undefined
+      ? String(transport)
+      : args().map(describeValue).join(", ");
+    return `${transport.getProtocol().constructor.name}.${method}(${shown})`;
+  };
+  return call;
 }
