@@ -1,0 +1,457 @@
+/**
+ * Helpers for the reliability suite: every case is bounded by a guard timer,
+ * resource and fd counts are compared with a baseline, child programs are
+ * run with a deadline, and a raw Deno peer plays the other side.
+ */
+import assert from "node:assert/strict";
+import {
+  EventLoop,
+  type ExceptionContext,
+  Protocol,
+  type Transport,
+} from "../../mod.ts";
+
+/** Seconds a case may run before the guard fails it (hang protection only). */
+export const GUARD_SECONDS = 10;
+
+/**
+ * Races `work` with a guard timer; if the guard fires first, `onHang` runs
+ * (to stop a loop or kill a child) and the returned promise rejects with a
+ * message naming `what`. The timer is always cleared.
+ */
+export async function bounded<T>(
+  what: string,
+  work: PromiseLike<T>,
+  seconds = GUARD_SECONDS,
+  onHang?: () => void,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const guard = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      try {
+        onHang?.();
+      } catch {
+        // The work ended as the guard fired (e.g. a child already exited).
+      }
+      reject(
+        new Error(`guard: ${what} did not finish within ${seconds} s (hang)`),
+      );
+    }, seconds * 1000);
+  });
+  try {
+    return await Promise.race([work, guard]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The runtime's resource table (`Deno.resources()` is gone since Deno 2). */
+export function resourceTable(): Record<string, string> {
+  const resources = (Deno as unknown as { resources?: () => object })
+    .resources;
+  if (typeof resources === "function") {
+    return resources() as Record<string, string>;
+  }
+  const internal = (Deno as unknown as { internal: symbol }).internal;
+  const core = (Deno as unknown as Record<symbol, {
+    core?: { resources?: () => Record<string, string> };
+  }>)[internal]?.core;
+  assert.ok(
+    typeof core?.resources === "function",
+    "no way to list the runtime's resources on this Deno",
+  );
+  return core.resources();
+}
+
+export { fdCount } from "../_util.ts";
+import { fdCount } from "../_util.ts";
+
+/** Resource and fd counts at one moment. */
+export interface Baseline {
+  resources: Record<string, string>;
+  fds: number;
+}
+
+/** Takes a baseline to compare with later (`assertBaseline`). */
+export function baseline(): Baseline {
+  return { resources: resourceTable(), fds: fdCount() };
+}
+
+function describeDiff(
+  before: Record<string, string>,
+  after: Record<string, string>,
+): string {
+  const added = Object.entries(after).filter(([rid]) => !(rid in before));
+  return added.map(([rid, name]) => `${rid}:${name}`).join(", ");
+}
+
+/**
+ * Asserts the resource count and fd count are back to `base`. A closed
+ * Deno resource whose last op is still being cancelled drops its fd a host
+ * turn later, so this waits up to `turns` macrotask turns (no timers of any
+ * length) for the counts to come back before failing.
+ */
+export async function assertBaseline(
+  base: Baseline,
+  what: string,
+  turns = 50,
+): Promise<void> {
+  for (let i = 0;; i++) {
+    const now = baseline();
+    const same = Object.keys(now.resources).length ===
+        Object.keys(base.resources).length && now.fds === base.fds;
+    if (same) return;
+    if (i >= turns) {
+      assert.fail(
+        `${what}: not back to baseline: resources ${
+          Object.keys(base.resources).length
+        } -> ${Object.keys(now.resources).length} (new: ${
+          describeDiff(base.resources, now.resources) || "none"
+        }), fds ${base.fds} -> ${now.fds}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+}
+
+/** What a loop case gets. */
+export interface LoopCase {
+  loop: EventLoop;
+  /** Contexts the loop's exception handler received. */
+  errors: ExceptionContext[];
+}
+
+/**
+ * Registers a test that runs `fn` as the main coroutine of a fresh
+ * `EventLoop`, bounded by the guard (the loop is stopped if it fires). The
+ * loop is closed afterwards; resource and fd counts must be back to what
+ * they were before the loop was made; the exception handler must have seen
+ * nothing unless `allowErrors`.
+ */
+export function loopTest(
+  title: string,
+  fn: (c: LoopCase) => Promise<void>,
+  options: { allowErrors?: boolean; seconds?: number } = {},
+): void {
+  Deno.test(title, async () => {
+    const base = baseline();
+    const loop = new EventLoop();
+    const errors: ExceptionContext[] = [];
+    loop.setExceptionHandler((_loop, context) => errors.push(context));
+    try {
+      await bounded(
+        title,
+        loop.runUntilComplete(() => fn({ loop, errors })),
+        options.seconds ?? GUARD_SECONDS,
+        () => loop.stop(),
+      );
+    } finally {
+      if (!loop.isRunning() && !loop.isClosed()) loop.close();
+    }
+    if (!options.allowErrors) {
+      assert.deepEqual(
+        errors.map((e) => e.message),
+        [],
+        "unexpected calls of the loop's exception handler",
+      );
+    }
+    await assertBaseline(base, title);
+  });
+}
+
+/** A port on 127.0.0.1 that nothing listens on (bound, then released). */
+export function refusedPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  return port;
+}
+
+/**
+ * A raw listener whose accept queue is full, so one more connect to it
+ * hangs (its SYN is dropped) instead of being refused: `Deno.listen`'s
+ * backlog is fixed, so the queue is filled with raw connections that are
+ * never accepted. `close()` releases everything.
+ */
+export async function fullListener(
+  hostname = "127.0.0.1",
+  port = 0,
+): Promise<{ port: number; close(): void }> {
+  const listener = Deno.listen({ hostname, port });
+  const fillers: Deno.Conn[] = [];
+  const close = () => {
+    for (const conn of fillers) conn.close();
+    listener.close();
+  };
+  try {
+    for (let i = 0; i < 4096; i++) {
+      const abort = new AbortController();
+      const timer = setTimeout(() => abort.abort(), 200);
+      try {
+        fillers.push(
+          await Deno.connect({
+            hostname,
+            port: listener.addr.port,
+            signal: abort.signal,
+          } as Deno.ConnectOptions),
+        );
+      } catch (error) {
+        if (abort.signal.aborted) {
+          return { port: listener.addr.port, close };
+        }
+        throw error;
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  } catch (error) {
+    close();
+    throw error;
+  }
+  close();
+  throw new Error("could not fill the listener's accept queue");
+}
+
+/** A protocol that records its callbacks and settles futures on them. */
+export class Recorder extends Protocol {
+  events: string[] = [];
+  chunks: Uint8Array[] = [];
+  received = 0;
+  transport: Transport | null = null;
+  lostWith: Error | null | undefined = undefined;
+  /** What `eofReceived()` returns. */
+  keepOpenOnEof = false;
+  readonly made: PromiseWithResolvers<void> = Promise.withResolvers();
+  readonly lost: PromiseWithResolvers<Error | null> = Promise.withResolvers();
+  keepData = true;
+  #waiters: { done: () => boolean; resolve: () => void }[] = [];
+
+  /** Resolves once `done()` holds after some callback (or holds now). */
+  until(done: () => boolean): Promise<void> {
+    if (done()) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#waiters.push({ done, resolve });
+    return promise;
+  }
+
+  #tick(): void {
+    this.#waiters = this.#waiters.filter((w) => {
+      if (!w.done()) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  override connectionMade(transport: object): void {
+    this.transport = transport as Transport;
+    this.events.push("made");
+    this.made.resolve();
+    this.#tick();
+  }
+  override dataReceived(data: Uint8Array): void {
+    if (this.events.at(-1) !== "data") this.events.push("data");
+    this.received += data.length;
+    if (this.keepData) this.chunks.push(data.slice());
+    this.#tick();
+  }
+  override eofReceived(): boolean {
+    this.events.push("eof");
+    this.#tick();
+    return this.keepOpenOnEof;
+  }
+  override pauseWriting(): void {
+    this.events.push("pause");
+    this.#tick();
+  }
+  override resumeWriting(): void {
+    this.events.push("resume");
+    this.#tick();
+  }
+  override connectionLost(exc: Error | null): void {
+    this.events.push(exc === null ? "lost:null" : `lost:${exc.name}`);
+    this.lostWith = exc;
+    this.lost.resolve(exc);
+    this.#tick();
+  }
+}
+
+/**
+ * Reads `conn` to its end: resolves with the byte count and how it ended
+ * (`"eof"` when read returned null, `"reset"` on ConnectionReset).
+ */
+export async function drain(
+  conn: Deno.Conn,
+  keep = false,
+): Promise<{ n: number; end: "eof" | "reset"; data: Uint8Array }> {
+  const buf = new Uint8Array(1 << 16);
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  for (;;) {
+    let got: number | null;
+    try {
+      got = await conn.read(buf);
+    } catch (error) {
+      if (error instanceof Deno.errors.ConnectionReset) {
+        return { n, end: "reset", data: concat(chunks) };
+      }
+      throw error;
+    }
+    if (got === null) return { n, end: "eof", data: concat(chunks) };
+    n += got;
+    if (keep) chunks.push(buf.slice(0, got));
+  }
+}
+
+/** All of `chunks`, joined. */
+export function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
+/** `n` bytes of the repeating pattern 0..250 (offsets are checkable). */
+export function pattern(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = i % 251;
+  return out;
+}
+
+/** Asserts two byte arrays are equal, naming the first differing offset. */
+export function assertSameBytes(actual: Uint8Array, expected: Uint8Array) {
+  const length = Math.min(actual.length, expected.length);
+  for (let i = 0; i < length; i++) {
+    if (actual[i] !== expected[i]) {
+      assert.fail(`bytes differ first at offset ${i}`);
+    }
+  }
+  assert.equal(actual.length, expected.length, "byte counts differ");
+}
+
+/** What a child program did. */
+export interface ChildResult {
+  code: number;
+  signal: Deno.Signal | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `tests/reliability/_cases/<name>` as a child Deno program and waits
+ * for it to exit. If it is still running after `seconds`, it is killed and
+ * the promise rejects with a message that includes what it printed. When
+ * `signalOn` is given, `signal` is sent once the child prints that line.
+ */
+export async function runChild(
+  name: string,
+  options: {
+    args?: string[];
+    seconds?: number;
+    signalOn?: { line: string; signal: Deno.Signal };
+    onLine?: (line: string) => void;
+  } = {},
+): Promise<ChildResult> {
+  const script = new URL(`./_cases/${name}`, import.meta.url).pathname;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", script, ...(options.args ?? [])],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let stdout = "";
+  let stderr = "";
+  let signalled = false;
+  const outReader = child.stdout.pipeThrough(new TextDecoderStream())
+    .getReader();
+  const errReader = child.stderr.pipeThrough(new TextDecoderStream())
+    .getReader();
+  const readOut = (async () => {
+    for (;;) {
+      const { value, done } = await outReader.read();
+      if (done) return;
+      const before = stdout.split("\n").length - 1;
+      stdout += value;
+      const lines = stdout.split("\n").slice(0, -1);
+      for (const line of lines.slice(before)) options.onLine?.(line);
+      if (
+        options.signalOn && !signalled &&
+        lines.includes(options.signalOn.line)
+      ) {
+        signalled = true;
+        child.kill(options.signalOn.signal);
+      }
+    }
+  })();
+  const readErr = (async () => {
+    for (;;) {
+      const { value, done } = await errReader.read();
+      if (done) return;
+      stderr += value;
+    }
+  })();
+  // A grandchild that inherited the child's stdout or stderr keeps the
+  // pipe open after the child exits: stop reading then instead of waiting.
+  const finishOutput = async () => {
+    try {
+      await bounded("the child's output", Promise.all([readOut, readErr]), 2);
+    } catch {
+      await Promise.allSettled([outReader.cancel(), errReader.cancel()]);
+      await Promise.allSettled([readOut, readErr]);
+      stderr += "\n(output pipe still held open after exit)\n";
+    }
+  };
+  const seconds = options.seconds ?? GUARD_SECONDS;
+  try {
+    const status = await bounded(
+      `child ${name}`,
+      child.status,
+      seconds,
+      () => child.kill("SIGKILL"),
+    );
+    await finishOutput();
+    return { code: status.code, signal: status.signal, stdout, stderr };
+  } catch (error) {
+    await child.status;
+    await finishOutput();
+    throw new Error(
+      `${
+        (error as Error).message
+      }; it was killed.\n--- stdout:\n${stdout}--- stderr:\n${stderr}`,
+    );
+  }
+}
+
+/** Kills a leftover `sleep` grandchild a child program reported (`pid N`). */
+export function killLeftover(stdout: string): void {
+  for (const match of stdout.matchAll(/^pid (\d+)$/gm)) {
+    const pid = Number(match[1]);
+    try {
+      const cmdline = Deno.readTextFileSync(`/proc/${pid}/cmdline`);
+      if (cmdline.startsWith("sleep")) Deno.kill(pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+/** Asserts the child exited with status 0 and printed `lines` in order. */
+export function assertCleanExit(
+  result: ChildResult,
+  lines: (string | RegExp)[],
+): void {
+  const out = result.stdout.split("\n").filter((l) => l !== "");
+  assert.equal(
+    result.code,
+    0,
+    `child exited with ${result.code}; stderr:\n${result.stderr}`,
+  );
+  assert.equal(out.length, lines.length, `stdout:\n${result.stdout}`);
+  lines.forEach((line, i) => {
+    if (typeof line === "string") assert.equal(out[i], line);
+    else assert.match(out[i], line);
+  });
+}

@@ -1,0 +1,93 @@
+/**
+ * Reliability, family 6: loop lifecycle. Each case is a child program that
+ * leaves something open (a UDP endpoint, a TCP client and its server, a
+ * subprocess, a transport on a closed `newEventLoop()`): `run()` must
+ * return and the process must exit promptly, and a transport's peer must
+ * see EOF when the process ends. An uncaught KeyboardInterrupt exits with
+ * status 130.
+ */
+import assert from "node:assert/strict";
+import {
+  assertCleanExit,
+  bounded,
+  drain,
+  killLeftover,
+  runChild,
+} from "./_util.ts";
+
+Deno.test("run() returns and the process exits with a UDP endpoint left open", async () => {
+  assertCleanExit(await runChild("lifetime_udp.ts"), [
+    /^bound 127\.0\.0\.1:\d+$/,
+    "run returned",
+  ]);
+});
+
+Deno.test("run() returns and the process exits with a TCP client and its server left open", async () => {
+  assertCleanExit(await runChild("lifetime_tcp.ts"), [
+    "connected",
+    "run returned",
+  ]);
+});
+
+Deno.test("run() returns and the process exits with a createSubprocessExec() child left running", async () => {
+  const result = await runChild("lifetime_subprocess.ts");
+  try {
+    assertCleanExit(result, [/^pid \d+$/, "run returned"]);
+  } finally {
+    killLeftover(result.stdout);
+  }
+});
+
+/** Runs `lifetime_open_transport.ts` in `mode`; checks the peer's side. */
+async function openTransportCase(mode: "run" | "loop"): Promise<void> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = listener.accept();
+  const child = runChild("lifetime_open_transport.ts", {
+    args: [mode, String(listener.addr.port)],
+  });
+  let peer: Deno.Conn;
+  try {
+    peer = await bounded("the child's connect", accepted);
+  } catch (error) {
+    listener.close();
+    const result = await child;
+    throw new Error(
+      `${
+        (error as Error).message
+      }; the child printed:\n${result.stdout}${result.stderr}`,
+    );
+  }
+  listener.close();
+  try {
+    const [result, end] = await Promise.all([
+      child,
+      bounded("the peer's EOF", drain(peer, true)),
+    ]);
+    assertCleanExit(result, ["connected", "returned"]);
+    assert.equal(new TextDecoder().decode(end.data), "hello");
+    assert.ok(["eof", "reset"].includes(end.end));
+  } finally {
+    peer.close();
+  }
+}
+
+Deno.test("run() leaving a client transport open: the process exits and the peer sees EOF", async () => {
+  await openTransportCase("run");
+});
+
+Deno.test("EventLoop.close() after runUntilComplete() with a transport open: the process exits and the peer sees EOF", async () => {
+  await openTransportCase("loop");
+});
+
+Deno.test("run() interrupted by SIGINT: the uncaught KeyboardInterrupt exits with status 130", async () => {
+  const result = await runChild("keyboard_interrupt.ts", {
+    signalOn: { line: "ready", signal: "SIGINT" },
+  });
+  assert.equal(result.stdout, "ready\n");
+  assert.match(result.stderr, /KeyboardInterrupt/);
+  assert.equal(
+    result.code,
+    130,
+    `exit status ${result.code}; stderr:\n${result.stderr}`,
+  );
+});
