@@ -5,10 +5,10 @@
  * trusted CAs, the certificate chain and key, the ALPN protocols, and
  * whether the peer's name is checked.
  *
- * Deno always verifies a server's certificate chain (against Mozilla's
- * roots, or the system store with `DENO_TLS_CA_STORE=system`, plus
- * `caCerts`); only the hostname check can be switched off per connection.
- * There is no `CERT_NONE`.
+ * A server's certificate chain is always verified: against the default
+ * roots, or, when `caCerts` are given, against exactly those (as Python's
+ * `create_default_context(cadata=...)`); only the hostname check can be
+ * switched off per connection. There is no `CERT_NONE`.
  *
  * @module
  */
@@ -24,7 +24,10 @@ export interface SSLContextOptions {
    * (`Purpose.CLIENT_AUTH`): a server's context; it needs `cert` and `key`.
    */
   purpose?: SSLPurpose;
-  /** Extra trusted CA certificates, PEM (Python's `cadata`). */
+  /**
+   * The trusted CA certificates, PEM (Python's `cadata`); when given, they
+   * replace the default roots.
+   */
   caCerts?: string[];
   /** The certificate chain, PEM: the server's (or a client certificate). */
   cert?: string;
