@@ -51,11 +51,14 @@ export type ExceptionHandler = (
   context: ExceptionContext,
 ) => void;
 
-/** A task factory: `(loop, coro, { context }) => Future`. */
+/**
+ * A task factory: `(loop, coro, { name, context }) => Future`. The options
+ * are passed only when `createTask()` got a name or a context.
+ */
 export type TaskFactory = <T>(
   loop: AbstractEventLoop,
   coro: Coroutine<T>,
-  options?: { context?: Context | null },
+  options?: { name?: string | null; context?: Context | null },
 ) => Future<T>;
 
 /** Options of `createTask`. */

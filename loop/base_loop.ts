@@ -837,9 +837,17 @@ export class BaseEventLoop extends AbstractEventLoop {
     if (this._taskFactory === null) {
       return new Task<T>(coro, { loop: this, name, context });
     }
+    // The name goes to the factory too (asyncio 3.14), so an eager task's
+    // first step already runs under it; set again for factories that drop it.
     const task = context == null
-      ? this._taskFactory(this, coro)
-      : this._taskFactory(this, coro, { context });
+      ? name == null
+        ? this._taskFactory(this, coro)
+        : this._taskFactory(this, coro, { name })
+      : this._taskFactory(
+        this,
+        coro,
+        name == null ? { context } : { name, context },
+      );
     if (name != null && typeof (task as Task<T>).setName === "function") {
       (task as Task<T>).setName(name);
     }

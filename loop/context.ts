@@ -24,14 +24,26 @@ interface AsyncContextAccess {
   setAsyncContext(frame: Frame): void;
 }
 
+/**
+ * @internal Deno's internal `core` object, or null: the one place the
+ * package reaches for it. Each use checks the hook it needs (with a
+ * self-test) and keeps a standard fallback, since internals may change.
+ */
+export function denoCore(): Record<string, unknown> | null {
+  const sym = Object.getOwnPropertySymbols(Deno).find((s) =>
+    s.description === "Deno.internal"
+  );
+  if (sym === undefined) return null;
+  const core = (Deno as unknown as Record<symbol, { core?: unknown }>)[sym]
+    ?.core;
+  return typeof core === "object" && core !== null
+    ? core as Record<string, unknown>
+    : null;
+}
+
 function findAccess(): AsyncContextAccess | null {
   try {
-    const sym = Object.getOwnPropertySymbols(Deno).find((s) =>
-      s.description === "Deno.internal"
-    );
-    if (sym === undefined) return null;
-    const core = (Deno as unknown as Record<symbol, { core?: unknown }>)[sym]
-      ?.core as Partial<AsyncContextAccess> | undefined;
+    const core = denoCore() as Partial<AsyncContextAccess> | null;
     if (
       typeof core?.getAsyncContext !== "function" ||
       typeof core.setAsyncContext !== "function"

@@ -114,6 +114,25 @@ export {
   type WaitOptions,
 } from "./combinators.ts";
 export { ExceptionGroup, type ExceptionMatcher } from "./exception_group.ts";
+export {
+  Barrier,
+  BoundedSemaphore,
+  BrokenBarrierError,
+  Condition,
+  Event,
+  Lock,
+  Semaphore,
+} from "./locks.ts";
+export {
+  LifoQueue,
+  PriorityQueue,
+  type PriorityQueueOptions,
+  Queue,
+  QueueEmpty,
+  QueueFull,
+  type QueueOptions,
+  QueueShutDown,
+} from "./queues.ts";
 export { TaskGroup, type TaskGroupCreateTaskOptions } from "./taskgroups.ts";
 export { Timeout, timeout, timeoutAt } from "./timeouts.ts";
 export {
@@ -168,10 +187,13 @@ export { getRunningLoop } from "./running.ts";
 export {
   allTasks,
   type Coroutine,
+  createEagerTaskFactory,
   createTask,
   currentTask,
+  eagerTaskFactory,
   ensureFuture,
   sleep,
   Task,
+  type TaskConstructor,
   type TaskOptions,
 } from "./tasks.ts";

@@ -15,14 +15,24 @@
  * adopted: its awaits began outside the task, so they are not attributed to it
  * and a cancellation can only complete the task once the promise settles.
  *
+ * Eager tasks (`eagerTaskFactory`, `createEagerTaskFactory`, the `eagerStart`
+ * option) run their first step inside `createTask()`, as asyncio 3.12's do. A
+ * coroutine that never suspends leaves its promise already settled; Deno's
+ * internal `core.getPromiseDetails` reads that at once, so such a task is done
+ * when `createTask()` returns. Without the hook (standard JavaScript cannot
+ * read a promise's state) the task is done one microtask later, before the
+ * loop runs anything else.
+ *
  * @module
  */
 import {
   captureFrame,
   Context,
+  denoCore,
   type Frame,
   frameOf,
   frameWithTask,
+  runInFrame,
 } from "./context.ts";
 import { CancelledError, RuntimeError } from "./exceptions.ts";
 import { describe, Future, isFuture, PENDING } from "./futures.ts";
@@ -32,7 +42,7 @@ import {
   getRunningLoop,
   state,
 } from "./running.ts";
-import type { AbstractEventLoop } from "./abstract_loop.ts";
+import type { AbstractEventLoop, TaskFactory } from "./abstract_loop.ts";
 import { Handle } from "./handles.ts";
 
 /**
@@ -49,6 +59,14 @@ export interface TaskOptions {
   name?: string | null;
   /** The async context to run the coroutine in (default: the current one). */
   context?: Context | null;
+  /**
+   * Run the first step at once, inside the constructor (asyncio's
+   * `eager_start=True`), when the loop is running; otherwise the task starts
+   * on the loop as usual. A subclass's first step runs once its own
+   * constructor has finished, so only `createEagerTaskFactory(Subclass)` runs
+   * it eagerly (a subclass built directly with this option starts on the loop).
+   */
+  eagerStart?: boolean;
 }
 
 let taskCounter = 0;
@@ -139,6 +157,18 @@ export class Task<T = unknown> extends Future<T> {
         (value) => this._adopted(true, value),
         (error) => this._adopted(false, error),
       );
+    }
+    if (options?.eagerStart === true && this._loop.isRunning()) {
+      this._loop._registerTask(this);
+      if (new.target === Task) {
+        eagerStep(this);
+      } else {
+        // A subclass's fields and constructor body come after this: its
+        // factory runs the step once they have (see runDeferredEagerStep).
+        deferredEager.add(this);
+        this._loop._callSoonFrame(stepDeferred, [this], this._frame);
+      }
+      return;
     }
     this._loop._callSoonFrame(stepTask, [this], this._frame);
     this._loop._registerTask(this);
@@ -396,6 +426,15 @@ export class Task<T = unknown> extends Future<T> {
   }
 }
 
+/** The error of a coroutine function that returned no promise. */
+function notACoroutine(value: unknown): TypeError {
+  return new TypeError(
+    `a coroutine was expected: the function given to createTask() returned ${
+      describe(value)
+    }, not a promise (pass an async function)`,
+  );
+}
+
 /** The first step of a task: start (or adopt) its coroutine. */
 function stepTask(task: Task<unknown>): void {
   if (task._state !== PENDING) return;
@@ -422,14 +461,7 @@ function stepTask(task: Task<unknown>): void {
   try {
     promise = coro();
     if (!isThenable(promise)) {
-      task._finish(
-        false,
-        new TypeError(
-          `a coroutine was expected: the function given to createTask() returned ${
-            describe(promise)
-          }, not a promise (pass an async function)`,
-        ),
-      );
+      task._finish(false, notACoroutine(promise));
       return;
     }
     promise.then(
@@ -442,6 +474,248 @@ function stepTask(task: Task<unknown>): void {
     state.inCallback = true;
   }
 }
+
+// ---- eager tasks ----------------------------------------------------------
+
+/** A native promise's state, read at once: 0 pending, 1 fulfilled, 2 rejected. */
+type PromiseDetails = (promise: Promise<unknown>) => [number, unknown];
+
+/**
+ * Deno's `core.getPromiseDetails`, if present and behaving as expected (a
+ * self-test at load); null otherwise, and eager tasks use the standard path.
+ */
+function findPromiseDetails(): PromiseDetails | null {
+  try {
+    const read = denoCore()?.getPromiseDetails;
+    if (typeof read !== "function") return null;
+    const details = read as PromiseDetails;
+    const error = new Error("probe");
+    const rejected = Promise.reject(error);
+    rejected.catch(ignore);
+    const [a, x] = details((async () => 7)());
+    const [b, y] = details(rejected);
+    const [c] = details(new Promise(ignore));
+    return a === 1 && x === 7 && b === 2 && y === error && c === 0
+      ? details
+      : null;
+  } catch {
+    return null;
+  }
+}
+
+function ignore(): void {}
+
+/**
+ * @internal How an eager step reads its coroutine's promise: Deno's hook, so
+ * a coroutine that never suspends gives a task done when `createTask()`
+ * returns; null for the standard path, where it is done one microtask later
+ * (tests switch the hook off to cover that path).
+ */
+export const eagerHook: { details: PromiseDetails | null } = {
+  details: findPromiseDetails(),
+};
+
+/** Subclass tasks whose eager first step waits for their constructor. */
+const deferredEager = new WeakSet<Task<unknown>>();
+
+/** The first step of a task built with `eagerStart`, run at once. */
+function eagerStep(task: Task<unknown>): void {
+  const prevStepping = state.stepping;
+  const prevInCallback = state.inCallback;
+  state.inCallback = false;
+  state.stepping = task;
+  try {
+    runInFrame(task._frame, eagerFirstStep, [task]);
+  } finally {
+    state.inCallback = prevInCallback;
+    // Hand the running-task slot back to the caller. When no step was in
+    // progress (createTask() from a plain callback) and the new task's step
+    // goes on in microtasks (an await not yet registered with a future, or
+    // the standard path's pending completion), the task keeps the slot: the
+    // loop lets that step finish before the next callback, as it does for a
+    // task that a callback resumed.
+    if (
+      prevStepping !== null || state.stepping !== task ||
+      task._state !== PENDING
+    ) {
+      state.stepping = prevStepping;
+    }
+  }
+}
+
+/** Mirrors `Task.__eager_start()`'s step, inside the task's context. */
+function eagerFirstStep(task: Task<unknown>): void {
+  task._started = true;
+  if (task._mustCancel) {
+    task._mustCancel = false;
+    task._finish(false, task._makeCancelledError());
+    return;
+  }
+  const coro = task._coro;
+  let promise: unknown;
+  if (typeof coro !== "function") {
+    // An adopted promise: the constructor watches it already.
+    promise = coro;
+  } else {
+    try {
+      promise = coro();
+    } catch (error) {
+      task._finish(false, error);
+      return;
+    }
+    if (!isThenable(promise)) {
+      task._finish(false, notACoroutine(promise));
+      return;
+    }
+  }
+  const details = eagerHook.details;
+  if (details !== null && promise instanceof Promise) {
+    const [status, value] = details(promise);
+    if (status === 1) {
+      task._finish(true, value);
+      return;
+    }
+    if (status === 2) {
+      promise.then(undefined, ignore); // handled: the task holds the error
+      task._finish(false, value);
+      return;
+    }
+  }
+  if (typeof coro === "function") {
+    (promise as PromiseLike<unknown>).then(
+      (value) => task._finish(true, value),
+      (error) => task._finish(false, error),
+    );
+  }
+}
+
+/** The lazy start of a subclass task built with `eagerStart` directly. */
+function stepDeferred(task: Task<unknown>): void {
+  if (deferredEager.delete(task)) stepTask(task);
+}
+
+/** Runs a subclass task's deferred eager step, now it is constructed. */
+function runDeferredEagerStep(task: Task<unknown>): void {
+  // Otherwise (done already, say) the scheduled stepDeferred() sees to it.
+  if (task._state === PENDING && deferredEager.delete(task)) eagerStep(task);
+}
+
+/**
+ * A class (or constructor function) that builds a task: called with `new`,
+ * the coroutine and `{ loop, name, context, eagerStart }`. `Task` and its
+ * subclasses are such constructors.
+ */
+export type TaskConstructor = new <T>(
+  coro: Coroutine<T>,
+  options: TaskOptions,
+) => Future<T>;
+
+/**
+ * Returns a task factory for `loop.setTaskFactory()` that builds tasks with
+ * `taskConstructor` and `eagerStart: true`: each task's first step runs inside
+ * `createTask()` while the loop is running. Mirrors
+ * `asyncio.create_eager_task_factory()`.
+ *
+ * A subclass's first step runs right after its constructor returns (its
+ * fields are set by then), still inside `createTask()`. The factory passes
+ * the `name` and `context` given to `createTask()` on to the constructor.
+ *
+ * @param taskConstructor `Task`, a subclass, or a function usable with `new`
+ * that takes `(coro, { loop, name, context, eagerStart })`.
+ * @returns A task factory.
+ * @throws {TypeError} if `taskConstructor` is not a function.
+ * @example A factory that builds a Task subclass eagerly
+ * ```ts
+ * import {
+ *   createEagerTaskFactory,
+ *   currentTask,
+ *   getRunningLoop,
+ *   run,
+ *   Task,
+ * } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ *
+ * class TracedTask<T> extends Task<T> {
+ *   readonly trace: string[] = [];
+ * }
+ *
+ * await run(async () => {
+ *   const loop = getRunningLoop();
+ *   loop.setTaskFactory(createEagerTaskFactory(TracedTask));
+ *   const task = loop.createTask(async () => {
+ *     (currentTask() as TracedTask<number>).trace.push("first step");
+ *     return 42;
+ *   }) as TracedTask<number>;
+ *   assert.ok(task instanceof TracedTask);
+ *   assert.deepEqual(task.trace, ["first step"]); // ran inside createTask()
+ *   assert.equal(await task, 42);
+ * });
+ * ```
+ */
+export function createEagerTaskFactory(
+  taskConstructor: TaskConstructor,
+): TaskFactory {
+  if (typeof taskConstructor !== "function") {
+    throw new TypeError(
+      `createEagerTaskFactory() expects a task class such as Task, got ${
+        describe(taskConstructor)
+      }`,
+    );
+  }
+  return function eagerFactory<T>(
+    loop: AbstractEventLoop,
+    coro: Coroutine<T>,
+    options?: { name?: string | null; context?: Context | null },
+  ): Future<T> {
+    const task = new taskConstructor<T>(coro, {
+      eagerStart: true,
+      ...options,
+      loop,
+    });
+    if (task instanceof Task) runDeferredEagerStep(task as Task<unknown>);
+    return task;
+  };
+}
+
+/**
+ * The task factory of eager tasks: give it to `loop.setTaskFactory()` and
+ * every `createTask()` runs the coroutine's first step at once, up to its
+ * first suspension; a coroutine that never suspends gives a task that is
+ * already done. Mirrors `asyncio.eager_task_factory`.
+ *
+ * The first step runs with the new task as `currentTask()`, in its context
+ * (the `context` option, else the caller's), and it is in `allTasks()` while
+ * it runs. What the step throws goes to the task, never out of
+ * `createTask()`. If the loop is not running, tasks start on the loop as
+ * usual.
+ *
+ * "Never suspends" means returns without reaching an `await`: in JavaScript
+ * every `await` resumes in a microtask, even on a done future, so such a
+ * step ends in those microtasks, as a normal task's step does. Created from
+ * a plain callback, the loop lets it end before it runs the next callback.
+ *
+ * @example Tasks that finish without suspending are done at once
+ * ```ts
+ * import { eagerTaskFactory, getRunningLoop, run, sleep } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ *
+ * await run(async () => {
+ *   const loop = getRunningLoop();
+ *   loop.setTaskFactory(eagerTaskFactory);
+ *   const cache = new Map([["a", 1]]);
+ *   const lookup = async (key: string) => cache.get(key) ?? await sleep(0.01, 0);
+ *
+ *   const hit = loop.createTask(() => lookup("a"));
+ *   assert.equal(hit.done(), true); // never suspended
+ *   assert.equal(hit.result(), 1);
+ *
+ *   const miss = loop.createTask(() => lookup("b"));
+ *   assert.equal(miss.done(), false); // suspended in sleep(): a normal task now
+ *   assert.equal(await miss, 0);
+ * });
+ * ```
+ */
+export const eagerTaskFactory: TaskFactory = createEagerTaskFactory(Task);
 
 /**
  * @internal Runs one of the package's own coroutines (a connect, say) as a

@@ -161,3 +161,19 @@ Deno.test("examples/tcp_echo_server.ts answers examples/tcp_echo_client.ts", asy
     await server.status;
   }
 });
+
+Deno.test("examples/producer_consumer.ts feeds workers through a bounded queue and shuts it down", async () => {
+  const { code, stdout, stderr } = await deno(
+    "run",
+    "examples/producer_consumer.ts",
+    "30",
+    "5",
+  );
+  assert.equal(code, 0, stderr);
+  assert.equal(
+    stdout,
+    "produced 30 jobs\n" +
+      "processed 30 jobs (sum 465) with 5 workers\n" +
+      "at most 2 used the database at once\n",
+  );
+});

@@ -1168,14 +1168,14 @@ loopTest(
 );
 
 loopTest(
-  "setTaskFactory() factories get (loop, coro, { context }) and make createTask()'s result",
+  "setTaskFactory() factories get (loop, coro, { name, context }) and make createTask()'s result",
   async ({ loop }) => {
     class MyTask<T> extends Task<T> {}
     const calls: unknown[][] = [];
     const factory = (
       l: AbstractEventLoop,
       coro: () => PromiseLike<unknown>,
-      options?: { context?: Context | null },
+      options?: { name?: string | null; context?: Context | null },
     ) => {
       calls.push([l, coro, options]);
       return new MyTask(coro, { loop: l, context: options?.context });
@@ -1193,7 +1193,7 @@ loopTest(
     assert.equal(await loop.runUntilComplete(task), "ctx");
     assert.equal(await loop.runUntilComplete(second), "plain");
     assert.equal(calls.length, 2);
-    assert.deepEqual(calls[0], [loop, coro, { context: ctx }]);
+    assert.deepEqual(calls[0], [loop, coro, { name: "named", context: ctx }]);
     assert.equal(calls[1][0], loop);
     assert.equal(calls[1][1], plain);
     assert.equal(calls[1][2], undefined);

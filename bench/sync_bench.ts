@@ -1,0 +1,166 @@
+/**
+ * The synchronization benchmark: asyncio's locks and queues on aioloop and,
+ * in the same run, on CPython's asyncio and on uvloop
+ * (bench/sync_anchors.py, the same workloads in Python) where Python is
+ * present. Prints nanoseconds per operation side by side (best of three
+ * runs each) and how many times faster aioloop is.
+ *
+ *   deno run -A bench/sync_bench.ts [--quick] [--json]
+ *
+ * Workloads (one "op" in brackets):
+ * - queuePutGet: 200,000 items through a `Queue({ maxsize: 100 })`, one
+ *   producer task and one consumer task [an item]
+ * - lockUncontended: 1,000,000 `await lock.run(async () => {})` (asyncio's
+ *   `async with lock: pass`) [an acquisition]
+ * - lockContended: 10 tasks contending for one `Lock`, each `sleep(0)` while
+ *   holding it, 200,000 acquisitions in all [an acquisition]
+ * - eventPingPong: two tasks passing the turn with two `Event`s, 100,000
+ *   round trips [a round trip]
+ *
+ * @module
+ */
+import { Event, gather, Lock, newEventLoop, Queue, sleep } from "../mod.ts";
+
+type Workload = (n: number) => Promise<void>;
+
+const workloads: [string, Workload, number][] = [
+  ["queuePutGet", async (n) => {
+    const queue = new Queue<number>({ maxsize: 100 });
+    await gather(
+      async () => {
+        for (let i = 0; i < n; i++) await queue.put(i);
+      },
+      async () => {
+        for (let i = 0; i < n; i++) await queue.get();
+      },
+    );
+  }, 200_000],
+  ["lockUncontended", async (n) => {
+    const lock = new Lock();
+    const body = async () => {};
+    for (let i = 0; i < n; i++) await lock.run(body);
+  }, 1_000_000],
+  ["lockContended", async (n) => {
+    const lock = new Lock();
+    const perTask = n / 10;
+    const body = () => sleep(0);
+    const worker = async () => {
+      for (let i = 0; i < perTask; i++) await lock.run(body);
+    };
+    await gather(...Array.from({ length: 10 }, () => worker));
+  }, 200_000],
+  ["eventPingPong", async (n) => {
+    const ping = new Event();
+    const pong = new Event();
+    await gather(
+      async () => {
+        for (let i = 0; i < n; i++) {
+          ping.set();
+          await pong.wait();
+          pong.clear();
+        }
+      },
+      async () => {
+        for (let i = 0; i < n; i++) {
+          await ping.wait();
+          ping.clear();
+          pong.set();
+        }
+      },
+    );
+  }, 100_000],
+];
+
+async function runOurs(quick: boolean): Promise<Record<string, number>> {
+  const results: Record<string, number> = {};
+  for (const [name, workload, size] of workloads) {
+    const n = quick ? size / 10 : size;
+    let best = Infinity;
+    for (let run = 0; run < 3; run++) {
+      const loop = newEventLoop();
+      const t0 = performance.now();
+      await loop.runUntilComplete(() => workload(n));
+      const elapsed = performance.now() - t0;
+      loop.close();
+      best = Math.min(best, (elapsed * 1e6) / n);
+    }
+    results[name] = Math.round(best * 10) / 10;
+  }
+  return results;
+}
+
+async function pythonWith(
+  candidates: string[],
+  probe: string,
+): Promise<string | null> {
+  for (const python of candidates) {
+    try {
+      const { success } = await new Deno.Command(python, {
+        args: ["-c", probe],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      if (success) return python;
+    } catch {
+      // Not installed: try the next one.
+    }
+  }
+  return null;
+}
+
+async function runAnchor(
+  python: string | null,
+  kind: string,
+  quick: boolean,
+): Promise<Record<string, number> | null> {
+  if (python === null) return null;
+  const script = new URL("./sync_anchors.py", import.meta.url).pathname;
+  const { success, stdout, stderr } = await new Deno.Command(python, {
+    args: [script, kind, ...(quick ? ["--quick"] : [])],
+  }).output();
+  if (!success) {
+    console.error(`${kind} anchor failed: ${new TextDecoder().decode(stderr)}`);
+    return null;
+  }
+  return JSON.parse(new TextDecoder().decode(stdout));
+}
+
+const quick = Deno.args.includes("--quick");
+const ours = await runOurs(quick);
+const asyncio = await runAnchor(
+  await pythonWith(["python3", "/usr/bin/python3"], "import asyncio"),
+  "asyncio",
+  quick,
+);
+const uvloop = await runAnchor(
+  await pythonWith(["/usr/bin/python3", "python3"], "import uvloop"),
+  "uvloop",
+  quick,
+);
+
+if (Deno.args.includes("--json")) {
+  console.log(JSON.stringify({ aioloop: ours, asyncio, uvloop }));
+} else {
+  const cell = (v: number | undefined) =>
+    v === undefined ? "n/a" : v.toFixed(0);
+  const ratio = (anchor: number | undefined, mine: number) =>
+    anchor === undefined ? "n/a" : `${(anchor / mine).toFixed(2)}×`;
+  console.log(
+    `Locks and queues, ns per operation, best of 3 runs${
+      quick ? " (quick sizes)" : ""
+    }; ratios = how many times faster aioloop is`,
+  );
+  console.log(
+    "| workload | aioloop ns/op | asyncio ns/op | uvloop ns/op " +
+      "| uvloop ÷ aioloop | asyncio ÷ aioloop |",
+  );
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
+  for (const [name] of workloads) {
+    const mine = ours[name];
+    console.log(
+      `| ${name} | ${cell(mine)} | ${cell(asyncio?.[name])} | ${
+        cell(uvloop?.[name])
+      } | ${ratio(uvloop?.[name], mine)} | ${ratio(asyncio?.[name], mine)} |`,
+    );
+  }
+}
