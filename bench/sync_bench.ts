@@ -20,6 +20,7 @@
  * @module
  */
 import { Event, gather, Lock, newEventLoop, Queue, sleep } from "../mod.ts";
+import { printTable, runAnchors } from "./_anchors.ts";
 
 type Workload = (n: number) => Promise<void>;
 
@@ -90,78 +91,21 @@ async function runOurs(quick: boolean): Promise<Record<string, number>> {
   return results;
 }
 
-async function pythonWith(
-  candidates: string[],
-  probe: string,
-): Promise<string | null> {
-  for (const python of candidates) {
-    try {
-      const { success } = await new Deno.Command(python, {
-        args: ["-c", probe],
-        stdout: "null",
-        stderr: "null",
-      }).output();
-      if (success) return python;
-    } catch {
-      // Not installed: try the next one.
-    }
-  }
-  return null;
-}
-
-async function runAnchor(
-  python: string | null,
-  kind: string,
-  quick: boolean,
-): Promise<Record<string, number> | null> {
-  if (python === null) return null;
-  const script = new URL("./sync_anchors.py", import.meta.url).pathname;
-  const { success, stdout, stderr } = await new Deno.Command(python, {
-    args: [script, kind, ...(quick ? ["--quick"] : [])],
-  }).output();
-  if (!success) {
-    console.error(`${kind} anchor failed: ${new TextDecoder().decode(stderr)}`);
-    return null;
-  }
-  return JSON.parse(new TextDecoder().decode(stdout));
-}
-
 const quick = Deno.args.includes("--quick");
 const ours = await runOurs(quick);
-const asyncio = await runAnchor(
-  await pythonWith(["python3", "/usr/bin/python3"], "import asyncio"),
-  "asyncio",
+const anchors = await runAnchors(
+  new URL("./sync_anchors.py", import.meta.url).pathname,
   quick,
 );
-const uvloop = await runAnchor(
-  await pythonWith(["/usr/bin/python3", "python3"], "import uvloop"),
-  "uvloop",
-  quick,
-);
-
 if (Deno.args.includes("--json")) {
-  console.log(JSON.stringify({ aioloop: ours, asyncio, uvloop }));
+  console.log(JSON.stringify({ aioloop: ours, ...anchors }));
 } else {
-  const cell = (v: number | undefined) =>
-    v === undefined ? "n/a" : v.toFixed(0);
-  const ratio = (anchor: number | undefined, mine: number) =>
-    anchor === undefined ? "n/a" : `${(anchor / mine).toFixed(2)}×`;
-  console.log(
+  printTable(
     `Locks and queues, ns per operation, best of 3 runs${
       quick ? " (quick sizes)" : ""
     }; ratios = how many times faster aioloop is`,
+    workloads.map(([name]) => name),
+    ours,
+    anchors,
   );
-  console.log(
-    "| workload | aioloop ns/op | asyncio ns/op | uvloop ns/op " +
-      "| uvloop ÷ aioloop | asyncio ÷ aioloop |",
-  );
-  console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
-  for (const [name] of workloads) {
-    const mine = ours[name];
-    console.log(
-      `| ${name} | ${cell(mine)} | ${cell(asyncio?.[name])} | ${
-        cell(uvloop?.[name])
-      } | ${ratio(uvloop?.[name], mine)} | ${ratio(asyncio?.[name], mine)} |`,
-    );
-  }
 }
