@@ -1,7 +1,8 @@
 /**
  * Display the current date with callLater(): a callback that prints the date
- * every second, rescheduling itself, and stops the loop after 5 seconds. The
- * seeds' "Display the current date with call_later()" example.
+ * every second, rescheduling itself, and stops the loop after 5 seconds:
+ * the "Display the current date with call_later()" example of asyncio's
+ * documentation.
  *
  * Run: deno run examples/display_date.ts
  *

@@ -1,6 +1,7 @@
 /**
  * Hello World with callSoon(): schedules a callback that prints a greeting
- * and stops the loop. The seeds' "Hello World with call_soon()" example.
+ * and stops the loop. The "Hello World with call_soon()" example of asyncio's
+ * documentation.
  *
  * Run: deno run examples/hello_world.ts
  *

@@ -1,6 +1,6 @@
 /**
- * Set signal handlers for SIGINT and SIGTERM: the seeds' example of the
- * same name. `main()` registers `askExit` for both signals with
+ * Set signal handlers for SIGINT and SIGTERM: the example of that name in
+ * asyncio's documentation. `main()` registers `askExit` for both signals with
  * `loop.addSignalHandler()` and sleeps for an hour; the first SIGINT (Ctrl+C)
  * or SIGTERM prints which signal arrived and stops the loop.
  *

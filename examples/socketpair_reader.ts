@@ -1,7 +1,7 @@
 /**
  * Watch a file descriptor for read events: wait until a socket receives some
- * data with `loop.addReader()`, then close the loop. The seeds' example, with
- * the package's `socketpair()`.
+ * data with `loop.addReader()`, then close the loop. The example of asyncio's
+ * documentation, with the package's `socketpair()`.
  *
  *   deno run examples/socketpair_reader.ts
  *

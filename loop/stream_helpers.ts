@@ -148,7 +148,7 @@ export async function openConnection(
  * @param options `limit` and `createServer`'s options.
  * @throws {TypeError} if `clientConnectedCb` is not a function.
  * @throws {RuntimeError} if no loop is running.
- * @example Serving until cancelled, as the seeds' `serve_forever()` example
+ * @example Serving until cancelled (asyncio's `serve_forever()` example)
  * ```ts
  * import { run, startServer } from "@aio/loop";
  *

@@ -229,7 +229,7 @@ Deno.test("getRunningLoop() throws RuntimeError outside a loop, even with a curr
   assert.throws(() => getRunningLoop(), RuntimeError);
 });
 
-Deno.test("a DefaultEventLoopPolicy subclass (the seeds' MyPolicy) changes what newEventLoop(), getEventLoop() and run() produce", async () => {
+Deno.test("a DefaultEventLoopPolicy subclass (MyPolicy from asyncio's documentation) changes what newEventLoop(), getEventLoop() and run() produce", async () => {
   class MyLoop extends EventLoop {}
   class MyPolicy extends DefaultEventLoopPolicy {
     override newEventLoop(): AbstractEventLoop {

@@ -1,6 +1,7 @@
 /**
  * Runs examples/signal_handlers.ts the way a user would and signals it: the
- * seeds' "Set signal handlers for SIGINT and SIGTERM" example.
+ * "Set signal handlers for SIGINT and SIGTERM" example of asyncio's
+ * documentation.
  */
 import assert from "node:assert/strict";
 
