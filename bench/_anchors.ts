@@ -1,13 +1,48 @@
 /**
- * What the loop and sync benchmarks share: finding a Python that has
+ * What the loop and sync benchmarks share: timing aioloop's workloads,
+ * finding a Python that has
  * asyncio or uvloop, running an anchor script (the same workloads in
  * Python) and printing aioloop's figures beside the anchors'.
  *
  * @module
  */
 
+import { type AbstractEventLoop, newEventLoop } from "../mod.ts";
+
 /** Nanoseconds per operation, by workload name. */
 export type Figures = Record<string, number>;
+
+/** A named workload: runs `n` operations on a fresh loop it may run itself. */
+export type Workload = [
+  name: string,
+  run: (loop: AbstractEventLoop, n: number) => Promise<void>,
+  size: number,
+];
+
+/**
+ * aioloop's figures: each workload three times on a new loop (a tenth of
+ * its size with `quick`), the best run's nanoseconds per operation.
+ */
+export async function timeWorkloads(
+  workloads: Workload[],
+  quick: boolean,
+): Promise<Figures> {
+  const results: Figures = {};
+  for (const [name, run, size] of workloads) {
+    const n = quick ? size / 10 : size;
+    let best = Infinity;
+    for (let i = 0; i < 3; i++) {
+      const loop = newEventLoop();
+      const t0 = performance.now();
+      await run(loop, n);
+      const elapsed = performance.now() - t0;
+      loop.close();
+      best = Math.min(best, (elapsed * 1e6) / n);
+    }
+    results[name] = Math.round(best * 10) / 10;
+  }
+  return results;
+}
 
 /** The first of `candidates` that runs `probe` successfully, or null. */
 export async function pythonWith(

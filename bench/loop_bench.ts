@@ -16,15 +16,13 @@
  *
  * @module
  */
+import { type Future, sleep } from "../mod.ts";
 import {
-  type AbstractEventLoop,
-  type Future,
-  newEventLoop,
-  sleep,
-} from "../mod.ts";
-import { printTable, runAnchors } from "./_anchors.ts";
-
-type Workload = (loop: AbstractEventLoop, n: number) => Promise<void>;
+  printTable,
+  runAnchors,
+  timeWorkloads,
+  type Workload,
+} from "./_anchors.ts";
 
 /** A small seeded generator, so every run schedules the same delays. */
 function random(seed: number): () => number {
@@ -35,7 +33,7 @@ function random(seed: number): () => number {
   };
 }
 
-const workloads: [string, Workload, number][] = [
+const workloads: Workload[] = [
   ["callSoonChain", async (loop, n) => {
     let count = 0;
     const step = () => {
@@ -121,26 +119,8 @@ async function tasksFloor(n: number): Promise<number> {
   return Math.round(best);
 }
 
-async function runOurs(quick: boolean): Promise<Record<string, number>> {
-  const results: Record<string, number> = {};
-  for (const [name, workload, size] of workloads) {
-    const n = quick ? size / 10 : size;
-    let best = Infinity;
-    for (let run = 0; run < 3; run++) {
-      const loop = newEventLoop();
-      const t0 = performance.now();
-      await workload(loop, n);
-      const elapsed = performance.now() - t0;
-      loop.close();
-      best = Math.min(best, (elapsed * 1e6) / n);
-    }
-    results[name] = Math.round(best * 10) / 10;
-  }
-  return results;
-}
-
 const quick = Deno.args.includes("--quick");
-const ours = await runOurs(quick);
+const ours = await timeWorkloads(workloads, quick);
 const floor = await tasksFloor(quick ? 2_000 : 20_000);
 const anchors = await runAnchors(
   new URL("./loop_anchors.py", import.meta.url).pathname,

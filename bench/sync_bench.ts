@@ -19,12 +19,16 @@
  *
  * @module
  */
-import { Event, gather, Lock, newEventLoop, Queue, sleep } from "../mod.ts";
-import { printTable, runAnchors } from "./_anchors.ts";
+import { Event, gather, Lock, Queue, sleep } from "../mod.ts";
+import {
+  printTable,
+  runAnchors,
+  timeWorkloads,
+  type Workload,
+} from "./_anchors.ts";
 
-type Workload = (n: number) => Promise<void>;
-
-const workloads: [string, Workload, number][] = [
+/** Each runs `n` operations inside the loop's main task. */
+const bodies: [string, (n: number) => Promise<void>, number][] = [
   ["queuePutGet", async (n) => {
     const queue = new Queue<number>({ maxsize: 100 });
     await gather(
@@ -73,26 +77,15 @@ const workloads: [string, Workload, number][] = [
   }, 100_000],
 ];
 
-async function runOurs(quick: boolean): Promise<Record<string, number>> {
-  const results: Record<string, number> = {};
-  for (const [name, workload, size] of workloads) {
-    const n = quick ? size / 10 : size;
-    let best = Infinity;
-    for (let run = 0; run < 3; run++) {
-      const loop = newEventLoop();
-      const t0 = performance.now();
-      await loop.runUntilComplete(() => workload(n));
-      const elapsed = performance.now() - t0;
-      loop.close();
-      best = Math.min(best, (elapsed * 1e6) / n);
-    }
-    results[name] = Math.round(best * 10) / 10;
-  }
-  return results;
-}
-
 const quick = Deno.args.includes("--quick");
-const ours = await runOurs(quick);
+const ours = await timeWorkloads(
+  bodies.map(([name, body, size]): Workload => [
+    name,
+    (loop, n) => loop.runUntilComplete(() => body(n)),
+    size,
+  ]),
+  quick,
+);
 const anchors = await runAnchors(
   new URL("./sync_anchors.py", import.meta.url).pathname,
   quick,
@@ -104,7 +97,7 @@ if (Deno.args.includes("--json")) {
     `Locks and queues, ns per operation, best of 3 runs${
       quick ? " (quick sizes)" : ""
     }; ratios = how many times faster aioloop is`,
-    workloads.map(([name]) => name),
+    bodies.map(([name]) => name),
     ours,
     anchors,
   );
