@@ -8,10 +8,12 @@
  * @example Hello world with callSoon()
  * ```ts
  * import { newEventLoop } from "@aio/loop";
+ * import assert from "node:assert/strict";
  *
  * const loop = newEventLoop();
+ * const said: string[] = [];
  * loop.callSoon(() => {
- *   console.log("Hello World");
+ *   said.push("Hello World");
  *   loop.stop();
  * });
  * try {
@@ -19,11 +21,13 @@
  * } finally {
  *   loop.close();
  * }
+ * assert.deepEqual(said, ["Hello World"]);
  * ```
  *
  * @example Coroutines with run()
  * ```ts
  * import { createTask, run, sleep } from "@aio/loop";
+ * import assert from "node:assert/strict";
  *
  * const result = await run(async () => {
  *   const task = createTask(async () => {
@@ -32,7 +36,7 @@
  *   });
  *   return await task;
  * });
- * console.assert(result === "done");
+ * assert.equal(result, "done");
  * ```
  *
  * @module

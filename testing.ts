@@ -4,13 +4,16 @@
  *
  * @example
  * ```ts
- * import { run, sleep } from "@aio/loop";
+ * import { getRunningLoop, run, sleep } from "@aio/loop";
  * import { useEventLoopPolicy, VirtualTimePolicy } from "@aio/loop/testing";
+ * import assert from "node:assert/strict";
  *
  * using _policy = useEventLoopPolicy(new VirtualTimePolicy());
- * await run(async () => {
+ * const now = await run(async () => {
  *   await sleep(86_400); // a day, instantly
+ *   return getRunningLoop().time();
  * });
+ * assert.equal(now, 86_400);
  * ```
  *
  * @module

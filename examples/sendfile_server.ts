@@ -21,8 +21,8 @@ class FileSender extends Protocol {
   override connectionMade(transport: Transport): void {
     const loop = getRunningLoop();
     loop.createTask(async () => {
-      using file = await Deno.open(path, { read: true });
       try {
+        using file = await Deno.open(path, { read: true });
         const sent = await loop.sendfile(transport, file);
         console.log(
           `Sent ${sent} bytes to ${
@@ -46,7 +46,7 @@ await run(async () => {
     "127.0.0.1",
     port,
   );
-  const [host, boundPort] = server.sockets[0].getsockname() as [string, number];
+  const [host, boundPort] = server.sockets[0].getsockname();
   console.log(`Serving ${path} on ${host}:${boundPort}`);
   await server.serveForever();
 });

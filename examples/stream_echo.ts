@@ -45,6 +45,6 @@ async function echoClient(port: number, message: string): Promise<void> {
 
 await run(async () => {
   await using server = await startServer(handleEcho, "127.0.0.1", 0);
-  const [, port] = server.sockets[0].getsockname() as [string, number];
+  const [, port] = server.sockets[0].getsockname();
   await echoClient(port, Deno.args[0] ?? "Hello World!");
 });

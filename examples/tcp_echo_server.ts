@@ -40,7 +40,7 @@ await run(async () => {
     "127.0.0.1",
     port,
   );
-  const [host, boundPort] = server.sockets[0].getsockname() as [string, number];
+  const [host, boundPort] = server.sockets[0].getsockname();
   console.log(`Serving on ${host}:${boundPort}`);
   await server.serveForever();
 });

@@ -1,9 +1,16 @@
 /**
- * A TLS echo: a server and a client in one program, over the test
- * certificate in tests/fixtures/tls/ (a private CA and a certificate for
- * localhost; test-only keys, never use them elsewhere).
+ * A TLS echo: a server and a client in one program. It reads a certificate
+ * for localhost, its key and the CA that signed it from a folder:
  *
- *   deno run --allow-net --allow-read examples/tls_echo.ts
+ *   deno run --allow-net --allow-read examples/tls_echo.ts [DIR]
+ *
+ * DIR holds `server.pem`, `server.key` and `ca.pem`; by default it is the
+ * repository's test certificates, tests/fixtures/tls/ (test-only keys, never
+ * use them elsewhere). To make a set of your own:
+ *
+ *   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+ *     -days 30 -subj /CN=localhost -addext subjectAltName=DNS:localhost \
+ *     -keyout DIR/server.key -out DIR/server.pem && cp DIR/server.pem DIR/ca.pem
  *
  * @module
  */
@@ -15,8 +22,10 @@ import {
   type Transport,
 } from "../mod.ts";
 
-const fixtures = new URL("../tests/fixtures/tls/", import.meta.url);
-const read = (name: string) => Deno.readTextFileSync(new URL(name, fixtures));
+const folder = Deno.args[0] === undefined
+  ? new URL("../tests/fixtures/tls/", import.meta.url)
+  : new URL(`file://${Deno.realPathSync(Deno.args[0])}/`);
+const read = (name: string) => Deno.readTextFileSync(new URL(name, folder));
 
 class Echo extends Protocol {
   transport!: Transport;
@@ -42,7 +51,7 @@ await run(async () => {
   const server = await loop.createServer(() => new Echo(), "127.0.0.1", 0, {
     ssl: serverContext,
   });
-  const [, port] = server.sockets[0].getsockname() as [string, number];
+  const [, port] = server.sockets[0].getsockname();
 
   const reply = loop.createFuture<string>();
   class Client extends Protocol {

@@ -15,7 +15,7 @@ import type { Future } from "./futures.ts";
 import type { Handle, TimerHandle } from "./handles.ts";
 import type { Coroutine, Task } from "./tasks.ts";
 import type { AddrInfo, SockAddr } from "./addrinfo.ts";
-import type { Socket, SocketAddress } from "./socket.ts";
+import type { InetAddress, Socket, SocketAddress } from "./socket.ts";
 import type { Server } from "./server.ts";
 import type { CreateDatagramEndpointOptions } from "./datagram.ts";
 import type { SendfileFile, SendfileOptions } from "./sendfile.ts";
@@ -87,8 +87,9 @@ function notImplemented(name: string): never {
  * @example Checking that an object is a loop
  * ```ts
  * import { AbstractEventLoop, newEventLoop } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * const loop = newEventLoop();
- * console.assert(loop instanceof AbstractEventLoop);
+ * assert(loop instanceof AbstractEventLoop);
  * loop.close();
  * ```
  */
@@ -307,24 +308,26 @@ export class AbstractEventLoop {
   }
 
   /** Accepts a connection on a listening `sock`. */
-  sockAccept(_sock: Socket): Promise<[Socket, SocketAddress]> {
+  sockAccept<A extends SocketAddress>(
+    _sock: Socket<A>,
+  ): Promise<[Socket<A>, A]> {
     return notImplemented("sockAccept");
   }
 
   /** Receives a datagram and its sender from `sock`. */
-  sockRecvfrom(
-    _sock: Socket,
+  sockRecvfrom<A extends SocketAddress>(
+    _sock: Socket<A>,
     _bufsize: number,
-  ): Promise<[Uint8Array, SocketAddress]> {
+  ): Promise<[Uint8Array, A]> {
     return notImplemented("sockRecvfrom");
   }
 
   /** Receives a datagram into `buf`: `[count, sender]`. */
-  sockRecvfromInto(
-    _sock: Socket,
+  sockRecvfromInto<A extends SocketAddress>(
+    _sock: Socket<A>,
     _buf: Uint8Array,
     _nbytes?: number,
-  ): Promise<[number, SocketAddress]> {
+  ): Promise<[number, A]> {
     return notImplemented("sockRecvfromInto");
   }
 
@@ -399,7 +402,7 @@ export class AbstractEventLoop {
     _host?: string | string[] | null,
     _port?: number | string | null,
     _options?: CreateServerOptions,
-  ): Promise<Server> {
+  ): Promise<Server<InetAddress>> {
     return notImplemented("createServer");
   }
 
@@ -417,7 +420,7 @@ export class AbstractEventLoop {
     _protocolFactory: ProtocolFactory,
     _path?: string | null,
     _options?: CreateUnixServerOptions,
-  ): Promise<Server> {
+  ): Promise<Server<string>> {
     return notImplemented("createUnixServer");
   }
 
@@ -474,32 +477,32 @@ export class AbstractEventLoop {
     return notImplemented("startTls");
   }
 
-  /** @internal Schedules a callback in a given frame (no validation). */
+  /** @ignore Schedules a callback in a given frame (no validation). */
   _callSoonFrame(_callback: Callback, _args: unknown[], _frame: Frame): void {
     notImplemented("_callSoonFrame");
   }
 
-  /** @internal Appends an already-built handle to the ready queue. */
+  /** @ignore Appends an already-built handle to the ready queue. */
   _pushHandle(_handle: Handle): void {
     notImplemented("_pushHandle");
   }
 
-  /** @internal Holds a strong reference to a live task. */
+  /** @ignore Holds a strong reference to a live task. */
   _registerTask(_task: Task<unknown>): void {
     notImplemented("_registerTask");
   }
 
-  /** @internal Drops the reference to a finished task. */
+  /** @ignore Drops the reference to a finished task. */
   _unregisterTask(_task: Task<unknown>): void {
     notImplemented("_unregisterTask");
   }
 
-  /** @internal The live tasks. */
+  /** @ignore The live tasks. */
   _allTasks(): Iterable<Task<unknown>> {
     return notImplemented("_allTasks");
   }
 
-  /** @internal Bookkeeping for a cancelled timer. */
+  /** @ignore Bookkeeping for a cancelled timer. */
   _timerHandleCancelled(_handle: TimerHandle): void {
     notImplemented("_timerHandleCancelled");
   }

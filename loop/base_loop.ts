@@ -35,7 +35,7 @@ import { Dispatcher, type Registration } from "./dispatcher.ts";
 import { RuntimeError } from "./exceptions.ts";
 import type { ExceptionContext } from "./exception_context.ts";
 import { type Executor, isExecutor } from "./executor.ts";
-import { describe, Future, isFuture } from "./futures.ts";
+import { describe, Future, isFuture, reportUnretrieved } from "./futures.ts";
 import { Handle, TimerHandle } from "./handles.ts";
 import { logger } from "./log.ts";
 import { state } from "./running.ts";
@@ -168,36 +168,36 @@ const realClock = (): number => performance.now() / 1000;
  * ```
  */
 export class BaseEventLoop extends AbstractEventLoop {
-  /** @internal Callbacks ready to run (appended to during a batch). */
+  /** @ignore Callbacks ready to run (appended to during a batch). */
   _ready: Handle[] = [];
-  /** @internal The previous batch's array, reused. */
+  /** @ignore The previous batch's array, reused. */
   _spare: Handle[] = [];
-  /** @internal */ _scheduled: TimerHeap = new TimerHeap();
-  /** @internal */ _timerCancelledCount = 0;
-  /** @internal */ _closed = false;
-  /** @internal */ _stopping = false;
-  /** @internal */ _running = false;
-  /** @internal */ _debug: boolean;
-  /** @internal */ _exceptionHandler: ExceptionHandler | null = null;
-  /** @internal */ _taskFactory: TaskFactory | null = null;
-  /** @internal Strong references to live tasks. */
+  /** @ignore */ _scheduled: TimerHeap = new TimerHeap();
+  /** @ignore */ _timerCancelledCount = 0;
+  /** @ignore */ _closed = false;
+  /** @ignore */ _stopping = false;
+  /** @ignore */ _running = false;
+  /** @ignore */ _debug: boolean;
+  /** @ignore */ _exceptionHandler: ExceptionHandler | null = null;
+  /** @ignore */ _taskFactory: TaskFactory | null = null;
+  /** @ignore Strong references to live tasks. */
   _tasks: Set<Task<unknown>> = new Set();
-  /** @internal */ _asyncgens: Set<WeakRef<object>> = new Set();
-  /** @internal */ _asyncgensSeen: WeakSet<object> = new WeakSet();
-  /** @internal */ _asyncgensShutdownCalled = false;
-  /** @internal */ _defaultExecutor: Executor | null = null;
-  /** @internal */ _executorShutdownCalled = false;
-  /** @internal Smallest time difference the clock can tell apart. */
+  /** @ignore */ _asyncgens: Set<WeakRef<object>> = new Set();
+  /** @ignore */ _asyncgensSeen: WeakSet<object> = new WeakSet();
+  /** @ignore */ _asyncgensShutdownCalled = false;
+  /** @ignore */ _defaultExecutor: Executor | null = null;
+  /** @ignore */ _executorShutdownCalled = false;
+  /** @ignore Smallest time difference the clock can tell apart. */
   _clockResolution = 1e-6;
-  /** @internal The readiness dispatcher every backend posts to. */
+  /** @ignore The readiness dispatcher every backend posts to. */
   readonly _dispatcher: Dispatcher;
-  /** @internal Resolves the driver's current wait; null when not waiting. */
+  /** @ignore Resolves the driver's current wait; null when not waiting. */
   _wakeResolve: (() => void) | null = null;
-  /** @internal */ _sinceHostYield = 0;
-  /** @internal The batch being run, where it is, and its length. */
+  /** @ignore */ _sinceHostYield = 0;
+  /** @ignore The batch being run, where it is, and its length. */
   _batch: Handle[] = EMPTY_BATCH;
-  /** @internal */ _batchIndex = 0;
-  /** @internal */ _batchLength = 0;
+  /** @ignore */ _batchIndex = 0;
+  /** @ignore */ _batchLength = 0;
   #timerId: ReturnType<typeof setTimeout> | null = null;
   #timerAt = Infinity;
   #immediate: unknown = null;
@@ -234,9 +234,16 @@ export class BaseEventLoop extends AbstractEventLoop {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
-   * loop.callLater(0.01, () => loop.stop());
-   * await loop.runForever();
+   * const seen: string[] = [];
+   * loop.callSoon(() => seen.push("soon"));
+   * loop.callLater(0.01, () => {
+   *   seen.push("later");
+   *   loop.stop();
+   * });
+   * await loop.runForever(); // until stop()
+   * assert.deepEqual(seen, ["soon", "later"]);
    * loop.close();
    * ```
    */
@@ -309,12 +316,13 @@ export class BaseEventLoop extends AbstractEventLoop {
    * @example
    * ```ts
    * import { newEventLoop, sleep } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const value = await loop.runUntilComplete(async () => {
    *   await sleep(0.001);
    *   return 7;
    * });
-   * console.assert(value === 7);
+   * assert.equal(value, 7);
    * loop.close();
    * ```
    */
@@ -348,9 +356,14 @@ export class BaseEventLoop extends AbstractEventLoop {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
+   * const seen: string[] = [];
    * loop.callSoon(() => loop.stop());
+   * loop.callSoon(() => seen.push("same iteration")); // still runs
    * await loop.runForever();
+   * assert.deepEqual(seen, ["same iteration"]);
+   * assert.equal(loop.isRunning(), false);
    * loop.close();
    * ```
    */
@@ -365,8 +378,9 @@ export class BaseEventLoop extends AbstractEventLoop {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
-   * console.assert(!loop.isRunning());
+   * assert(!loop.isRunning());
    * loop.close();
    * ```
    */
@@ -380,9 +394,10 @@ export class BaseEventLoop extends AbstractEventLoop {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * loop.close();
-   * console.assert(loop.isClosed());
+   * assert(loop.isClosed());
    * ```
    */
   override isClosed(): boolean {
@@ -398,10 +413,13 @@ export class BaseEventLoop extends AbstractEventLoop {
    * @throws {RuntimeError} if the loop is running.
    * @example
    * ```ts
-   * import { newEventLoop } from "@aio/loop";
+   * import { newEventLoop, RuntimeError } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * loop.close();
    * loop.close(); // no effect
+   * assert.equal(loop.isClosed(), true);
+   * assert.throws(() => loop.callSoon(() => {}), RuntimeError);
    * ```
    */
   override close(): void {
@@ -412,6 +430,7 @@ export class BaseEventLoop extends AbstractEventLoop {
     }
     if (this._closed) return;
     if (this._debug) logger.debug(`Close ${this}`);
+    reportUnretrieved(this);
     this._closed = true;
     for (const task of this._tasks) {
       if (!task.done() && task._logDestroyPending) {
@@ -453,8 +472,20 @@ export class BaseEventLoop extends AbstractEventLoop {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
+   * let closed = false;
+   * async function* numbers() {
+   *   try {
+   *     for (let i = 0;; i++) yield i;
+   *   } finally {
+   *     closed = true;
+   *   }
+   * }
+   * const gen = numbers();
+   * await loop.runUntilComplete(async () => void await gen.next()); // left open
    * await loop.runUntilComplete(() => loop.shutdownAsyncgens());
+   * assert.equal(closed, true);
    * loop.close();
    * ```
    */
@@ -492,9 +523,14 @@ export class BaseEventLoop extends AbstractEventLoop {
    * @param timeout Seconds to wait, or null to wait as long as it takes.
    * @example
    * ```ts
-   * import { newEventLoop } from "@aio/loop";
+   * import { newEventLoop, RuntimeError } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
-   * await loop.runUntilComplete(() => loop.shutdownDefaultExecutor());
+   * await loop.runUntilComplete(async () => {
+   *   assert.equal(await loop.runInExecutor(null, () => 6 * 7), 42); // starts the pool
+   *   await loop.shutdownDefaultExecutor(); // its workers finish and stop
+   *   assert.throws(() => loop.runInExecutor(null, () => 0), RuntimeError);
+   * });
    * loop.close();
    * ```
    */
@@ -579,6 +615,7 @@ export class BaseEventLoop extends AbstractEventLoop {
    * ```ts
    * import { newEventLoop } from "@aio/loop";
    * import type { Executor } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const inline: Executor = {
    *   submit: (fn, ...args) => Promise.resolve().then(() => fn(...args)),
    *   shutdown: () => {},
@@ -587,7 +624,7 @@ export class BaseEventLoop extends AbstractEventLoop {
    * const sum = await loop.runUntilComplete(
    *   loop.runInExecutor(inline, (a: number, b: number) => a + b, 2, 3),
    * );
-   * console.assert(sum === 5);
+   * assert.equal(sum, 5);
    * loop.close();
    * ```
    */
@@ -641,11 +678,19 @@ export class BaseEventLoop extends AbstractEventLoop {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
+   * const submitted: string[] = [];
    * loop.setDefaultExecutor({
-   *   submit: (fn, ...args) => Promise.resolve(fn(...args)),
+   *   submit: (fn, ...args) => {
+   *     submitted.push(fn.name);
+   *     return Promise.resolve().then(() => fn(...args));
+   *   },
    *   shutdown: () => {},
    * });
+   * const double = (n: number) => n * 2;
+   * assert.equal(await loop.runUntilComplete(loop.runInExecutor(null, double, 21)), 42);
+   * assert.deepEqual(submitted, ["double"]);
    * loop.close();
    * ```
    */
@@ -670,10 +715,13 @@ export class BaseEventLoop extends AbstractEventLoop {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
-   * loop.callSoon((who: string) => console.log(`hello ${who}`), "world");
+   * const greetings: string[] = [];
+   * loop.callSoon((who: string) => greetings.push(`hello ${who}`), "world");
    * loop.callSoon(() => loop.stop());
    * await loop.runForever();
+   * assert.deepEqual(greetings, ["hello world"]);
    * loop.close();
    * ```
    */
@@ -696,9 +744,18 @@ export class BaseEventLoop extends AbstractEventLoop {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
-   * setTimeout(() => loop.callSoonThreadsafe(() => loop.stop()), 1);
-   * await loop.runForever();
+   * let got = "";
+   * // A timer callback runs outside the loop, as another thread would:
+   * setTimeout(() => {
+   *   loop.callSoonThreadsafe((value: string) => {
+   *     got = value;
+   *     loop.stop();
+   *   }, "from outside");
+   * }, 1);
+   * await loop.runForever(); // sleeps until woken
+   * assert.equal(got, "from outside");
    * loop.close();
    * ```
    */
@@ -719,12 +776,19 @@ export class BaseEventLoop extends AbstractEventLoop {
    * @throws {TypeError} for a non-number delay or a non-function callback.
    * @throws {RangeError} for a NaN delay.
    * @throws {RuntimeError} if the loop is closed.
-   * @example
+   * @example On the virtual clock (the real one works the same, in real time)
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import { useEventLoopPolicy, VirtualTimePolicy } from "@aio/loop/testing";
+   * import assert from "node:assert/strict";
+   * using _policy = useEventLoopPolicy(new VirtualTimePolicy());
    * const loop = newEventLoop();
-   * loop.callLater(0.01, () => loop.stop());
+   * const calls: [string, number][] = [];
+   * loop.callLater(2, (what: string) => calls.push([what, loop.time()]), "later");
+   * loop.callLater(1, (what: string) => calls.push([what, loop.time()]), "sooner");
+   * loop.callLater(3, () => loop.stop());
    * await loop.runForever();
+   * assert.deepEqual(calls, [["sooner", 1], ["later", 2]]);
    * loop.close();
    * ```
    */
@@ -744,12 +808,21 @@ export class BaseEventLoop extends AbstractEventLoop {
    * @throws {TypeError} for a non-number time or a non-function callback.
    * @throws {RangeError} for NaN.
    * @throws {RuntimeError} if the loop is closed.
-   * @example
+   * @example On the virtual clock (the real one works the same, in real time)
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import { useEventLoopPolicy, VirtualTimePolicy } from "@aio/loop/testing";
+   * import assert from "node:assert/strict";
+   * using _policy = useEventLoopPolicy(new VirtualTimePolicy());
    * const loop = newEventLoop();
-   * loop.callAt(loop.time() + 0.01, () => loop.stop());
+   * const deadline = loop.time() + 5;
+   * let firedAt = -1;
+   * loop.callAt(deadline, () => {
+   *   firedAt = loop.time();
+   *   loop.stop();
+   * });
    * await loop.runForever();
+   * assert.equal(firedAt, deadline);
    * loop.close();
    * ```
    */
@@ -784,9 +857,10 @@ export class BaseEventLoop extends AbstractEventLoop {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const t0 = loop.time();
-   * console.assert(loop.time() >= t0);
+   * assert(loop.time() >= t0);
    * loop.close();
    * ```
    */
@@ -800,9 +874,10 @@ export class BaseEventLoop extends AbstractEventLoop {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const fut = loop.createFuture<string>();
-   * console.assert(!fut.done());
+   * assert(!fut.done());
    * loop.close();
    * ```
    */
@@ -821,9 +896,10 @@ export class BaseEventLoop extends AbstractEventLoop {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const task = loop.createTask(async () => 42, { name: "answer" });
-   * console.assert((await loop.runUntilComplete(task)) === 42);
+   * assert.equal(await loop.runUntilComplete(task), 42);
    * loop.close();
    * ```
    */
@@ -862,10 +938,18 @@ export class BaseEventLoop extends AbstractEventLoop {
    * @example
    * ```ts
    * import { newEventLoop, Task } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
-   * loop.setTaskFactory((loop, coro, opts) => new Task(coro, { loop, ...opts }));
-   * console.assert(loop.getTaskFactory() !== null);
-   * loop.setTaskFactory(null);
+   * const made: string[] = [];
+   * loop.setTaskFactory((loop, coro, opts) => {
+   *   const task = new Task(coro, { loop, ...opts });
+   *   made.push(task.getName());
+   *   return task;
+   * });
+   * const task = loop.createTask(async () => "done", { name: "job" });
+   * assert.equal(await loop.runUntilComplete(task), "done");
+   * assert.deepEqual(made, ["job"]);
+   * loop.setTaskFactory(null); // back to plain tasks
    * loop.close();
    * ```
    */
@@ -883,8 +967,9 @@ export class BaseEventLoop extends AbstractEventLoop {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
-   * console.assert(loop.getTaskFactory() === null);
+   * assert.equal(loop.getTaskFactory(), null);
    * loop.close();
    * ```
    */
@@ -902,13 +987,14 @@ export class BaseEventLoop extends AbstractEventLoop {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const messages: string[] = [];
    * loop.setExceptionHandler((_loop, ctx) => messages.push(ctx.message));
    * loop.callSoon(() => { throw new Error("boom"); });
    * loop.callSoon(() => loop.stop());
    * await loop.runForever();
-   * console.assert(messages.length === 1);
+   * assert.equal(messages.length, 1);
    * loop.close();
    * ```
    */
@@ -930,8 +1016,9 @@ export class BaseEventLoop extends AbstractEventLoop {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
-   * console.assert(loop.getExceptionHandler() === null);
+   * assert.equal(loop.getExceptionHandler(), null);
    * loop.close();
    * ```
    */
@@ -947,13 +1034,14 @@ export class BaseEventLoop extends AbstractEventLoop {
    * @example
    * ```ts
    * import { logger, newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const saved = logger.error;
    * let logged = "";
    * logger.error = (message) => { logged = message; };
    * loop.defaultExceptionHandler({ message: "something broke" });
    * logger.error = saved;
-   * console.assert(logged.startsWith("something broke"));
+   * assert(logged.startsWith("something broke"));
    * loop.close();
    * ```
    */
@@ -984,12 +1072,13 @@ export class BaseEventLoop extends AbstractEventLoop {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * let seen: unknown;
    * loop.setExceptionHandler((_l, ctx) => { seen = ctx.exception; });
    * const err = new Error("x");
    * loop.callExceptionHandler({ message: "m", exception: err });
-   * console.assert(seen === err);
+   * assert.equal(seen, err);
    * loop.close();
    * ```
    */
@@ -1038,9 +1127,10 @@ export class BaseEventLoop extends AbstractEventLoop {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * loop.setDebug(true);
-   * console.assert(loop.getDebug());
+   * assert(loop.getDebug());
    * loop.close();
    * ```
    */
@@ -1056,9 +1146,11 @@ export class BaseEventLoop extends AbstractEventLoop {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * loop.setDebug(true);
-   * loop.slowCallbackDuration = 0.05;
+   * assert.equal(loop.getDebug(), true);
+   * loop.slowCallbackDuration = 0.05; // log callbacks that take over 50 ms
    * loop.close();
    * ```
    */
@@ -1068,7 +1160,7 @@ export class BaseEventLoop extends AbstractEventLoop {
 
   // ---- internals ------------------------------------------------------
 
-  /** @internal */
+  /** @ignore */
   override _callSoonFrame(
     callback: Callback,
     args: unknown[],
@@ -1081,39 +1173,39 @@ export class BaseEventLoop extends AbstractEventLoop {
     if (this._wakeResolve !== null) this._wake();
   }
 
-  /** @internal */
+  /** @ignore */
   override _pushHandle(handle: Handle): void {
     if (this._closed) this._checkClosed();
     this._ready.push(handle);
     if (this._wakeResolve !== null) this._wake();
   }
 
-  /** @internal */
+  /** @ignore */
   override _registerTask(task: Task<unknown>): void {
     this._tasks.add(task);
   }
 
-  /** @internal */
+  /** @ignore */
   override _unregisterTask(task: Task<unknown>): void {
     this._tasks.delete(task);
   }
 
-  /** @internal */
+  /** @ignore */
   override _allTasks(): Iterable<Task<unknown>> {
     return this._tasks;
   }
 
-  /** @internal */
+  /** @ignore */
   override _timerHandleCancelled(handle: TimerHandle): void {
     if (handle._scheduled) this._timerCancelledCount++;
   }
 
-  /** @internal Throws if the loop is closed. */
+  /** @ignore Throws if the loop is closed. */
   _checkClosed(): void {
     if (this._closed) throw new RuntimeError("Event loop is closed");
   }
 
-  /** @internal Throws if this or another loop is running. */
+  /** @ignore Throws if this or another loop is running. */
   _checkRunning(): void {
     if (this._running) {
       throw new RuntimeError("This event loop is already running");
@@ -1125,7 +1217,7 @@ export class BaseEventLoop extends AbstractEventLoop {
     }
   }
 
-  /** @internal Wakes the driver if it is waiting. */
+  /** @ignore Wakes the driver if it is waiting. */
   _wake(): void {
     const resolve = this._wakeResolve;
     if (resolve !== null) {
@@ -1134,7 +1226,7 @@ export class BaseEventLoop extends AbstractEventLoop {
     }
   }
 
-  /** @internal Earliest live timer's time (drops cancelled tops). */
+  /** @ignore Earliest live timer's time (drops cancelled tops). */
   _nextTimerWhen(): number {
     const heap = this._scheduled;
     for (;;) {
@@ -1155,7 +1247,7 @@ export class BaseEventLoop extends AbstractEventLoop {
   }
 
   /**
-   * @internal The wait between iterations: resolves when a callback is
+   * @ignore The wait between iterations: resolves when a callback is
    * scheduled, an event is posted, `stop()` is called, or `timeout` seconds
    * pass. Subclasses (the virtual clock) override it.
    */
@@ -1245,7 +1337,7 @@ export class BaseEventLoop extends AbstractEventLoop {
     return new Promise<void>((resolve) => setImmediate(resolve));
   }
 
-  /** @internal Cancels host timers armed by `_wait` (the loop stopped). */
+  /** @ignore Cancels host timers armed by `_wait` (the loop stopped). */
   _clearWaitTimers(): void {
     if (this.#timerId !== null) {
       clearTimeout(this.#timerId);
@@ -1273,7 +1365,7 @@ export class BaseEventLoop extends AbstractEventLoop {
     };
   }
 
-  /** @internal Mirrors asyncio's `firstiter` async generator hook. */
+  /** @ignore Mirrors asyncio's `firstiter` async generator hook. */
   _asyncgenFirstiter(generator: object): void {
     if (this._asyncgensShutdownCalled) {
       logger.warning(
@@ -1292,7 +1384,7 @@ export class BaseEventLoop extends AbstractEventLoop {
    * Starts one iteration: takes posted events, moves due timers to the ready
    * queue, and makes the callbacks ready now the batch `_runBatch()` runs.
    * Mirrors the first half of `BaseEventLoop._run_once()`.
-   * @internal
+   * @ignore
    */
   _startBatch(): void {
     this._dispatcher.drain(this.#scheduleEvent);
@@ -1336,7 +1428,7 @@ export class BaseEventLoop extends AbstractEventLoop {
    * false when it paused because a callback resumed a task: the driver lets
    * the task's step (microtasks) run until it suspends, then calls again, so
    * a step runs exactly between the callbacks before and after it.
-   * @internal
+   * @ignore
    */
   _runBatch(): boolean {
     const batch = this._batch;

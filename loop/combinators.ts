@@ -28,10 +28,11 @@ import { checkOptionalSeconds, timeout as makeTimeout } from "./timeouts.ts";
  *
  * @example
  * ```ts
- * import type { Awaitable } from "@aio/loop";
- * const lazy: Awaitable<number> = async () => 1;
- * const started: Awaitable<number> = Promise.resolve(2);
- * console.assert(typeof lazy === "function" && started instanceof Promise);
+ * import { type Awaitable, gather, run } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ * const lazy: Awaitable<number> = async () => 1; // started by the loop
+ * const started: Awaitable<number> = Promise.resolve(2); // already running
+ * assert.deepEqual(await run(() => gather(lazy, started)), [1, 2]);
  * ```
  */
 export type Awaitable<T> = Future<T> | Coroutine<T>;
@@ -41,9 +42,11 @@ export type Awaitable<T> = Future<T> | Coroutine<T>;
  *
  * @example
  * ```ts
- * import type { AwaitableResult } from "@aio/loop";
- * const n: AwaitableResult<() => Promise<number>> = 1;
- * console.assert(n === 1);
+ * import { type AwaitableResult, run } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ * const job = async () => 1;
+ * const n: AwaitableResult<typeof job> = await run(job); // number
+ * assert.equal(n, 1);
  * ```
  */
 export type AwaitableResult<A> = A extends () => PromiseLike<infer R> ? R
@@ -56,9 +59,11 @@ export type AwaitableResult<A> = A extends () => PromiseLike<infer R> ? R
  *
  * @example
  * ```ts
- * import type { AwaitableResults } from "@aio/loop";
- * const r: AwaitableResults<[() => Promise<number>, Promise<string>]> = [1, "a"];
- * console.assert(r.length === 2);
+ * import { type AwaitableResults, gather, run } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ * const jobs = [async () => 1, Promise.resolve("a")] as const;
+ * const results: AwaitableResults<typeof jobs> = await run(() => gather(...jobs));
+ * assert.deepEqual(results, [1, "a"]); // [number, string]
  * ```
  */
 export type AwaitableResults<A extends readonly unknown[]> = {
@@ -99,9 +104,10 @@ function cancelledErrorOf(fut: Future<unknown>): CancelledError {
  * @example
  * ```ts
  * import { gather, type GatherOptions, run } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * const options: GatherOptions = { returnExceptions: true };
  * const [e] = await run(() => gather(async () => { throw new Error("x"); }, options));
- * console.assert(e instanceof Error);
+ * assert(e instanceof Error);
  * ```
  */
 export interface GatherOptions {
@@ -191,8 +197,9 @@ export function gather<A extends readonly Awaitable<unknown>[]>(
  * @example
  * ```ts
  * import { gather, run } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * const [n] = await run(() => gather(async () => 1, { returnExceptions: false }));
- * console.assert(n === 1);
+ * assert.equal(n, 1);
  * ```
  */
 export function gather<A extends readonly Awaitable<unknown>[]>(
@@ -205,10 +212,11 @@ export function gather<A extends readonly Awaitable<unknown>[]>(
  * @example
  * ```ts
  * import { gather, run } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * const [e] = await run(() =>
  *   gather(async () => { throw new Error("x"); }, { returnExceptions: true })
  * );
- * console.assert(e instanceof Error);
+ * assert(e instanceof Error);
  * ```
  */
 export function gather(
@@ -350,9 +358,9 @@ export function gather(...args: unknown[]): Future<unknown[]> {
  * import assert from "node:assert/strict";
  *
  * await run(async () => {
- *   const inner = createTask(() => sleep(0.02, "saved"));
+ *   const inner = createTask(() => sleep(0.01, "saved"));
  *   const waiter = createTask(() => shield(inner));
- *   await sleep(0.01);
+ *   await sleep(0); // the waiter starts waiting
  *   waiter.cancel();
  *   await assert.rejects(async () => await waiter, CancelledError);
  *   assert.equal(await inner, "saved"); // the inner task was not cancelled
@@ -402,10 +410,11 @@ export function shield<T>(awaitable: Awaitable<T>): Future<T> {
  * @example
  * ```ts
  * import { createTask, FIRST_COMPLETED, run, sleep, wait } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * await run(async () => {
  *   const t = createTask(() => sleep(0.01));
  *   const [done] = await wait([t], { returnWhen: FIRST_COMPLETED });
- *   console.assert(done.has(t));
+ *   assert(done.has(t));
  * });
  * ```
  */
@@ -417,11 +426,13 @@ export const FIRST_COMPLETED = "FIRST_COMPLETED";
  * @example
  * ```ts
  * import { createTask, FIRST_EXCEPTION, run, sleep, wait } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * await run(async () => {
  *   const bad = createTask(async () => { throw new Error("x"); });
  *   const slow = createTask(() => sleep(3600));
  *   const [done] = await wait([bad, slow], { returnWhen: FIRST_EXCEPTION });
- *   console.assert(done.has(bad) && !done.has(slow));
+ *   assert(done.has(bad));
+ *   assert(!done.has(slow));
  *   bad.exception();
  *   slow.cancel();
  * });
@@ -435,10 +446,11 @@ export const FIRST_EXCEPTION = "FIRST_EXCEPTION";
  * @example
  * ```ts
  * import { ALL_COMPLETED, createTask, run, wait } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * await run(async () => {
  *   const t = createTask(async () => 1);
  *   const [, pending] = await wait([t], { returnWhen: ALL_COMPLETED });
- *   console.assert(pending.size === 0);
+ *   assert.equal(pending.size, 0);
  * });
  * ```
  */
@@ -449,9 +461,11 @@ export const ALL_COMPLETED = "ALL_COMPLETED";
  *
  * @example
  * ```ts
- * import { FIRST_COMPLETED, type ReturnWhen } from "@aio/loop";
- * const when: ReturnWhen = FIRST_COMPLETED;
- * console.assert(when === "FIRST_COMPLETED");
+ * import { ALL_COMPLETED, createTask, type ReturnWhen, run, wait } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ * const returnWhen: ReturnWhen = ALL_COMPLETED; // or FIRST_COMPLETED, FIRST_EXCEPTION
+ * const [done] = await run(() => wait([createTask(async () => 1)], { returnWhen }));
+ * assert.equal(done.size, 1);
  * ```
  */
 export type ReturnWhen =
@@ -464,9 +478,16 @@ export type ReturnWhen =
  *
  * @example
  * ```ts
- * import { FIRST_COMPLETED, type WaitOptions } from "@aio/loop";
- * const options: WaitOptions = { timeout: 1, returnWhen: FIRST_COMPLETED };
- * console.assert(options.timeout === 1);
+ * import { createTask, run, sleep, wait, type WaitOptions } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ * const options: WaitOptions = { timeout: 0.01 };
+ * await run(async () => {
+ *   const slow = createTask(() => sleep(3600));
+ *   const [done, pending] = await wait([slow], options);
+ *   assert.equal(done.size, 0); // timing out is not an error for wait()
+ *   assert.deepEqual([...pending], [slow]);
+ *   slow.cancel();
+ * });
  * ```
  */
 export interface WaitOptions {
@@ -700,12 +721,15 @@ export async function waitFor<T>(
  * @example
  * ```ts
  * import { asCompleted, run, sleep } from "@aio/loop";
+ * import { useEventLoopPolicy, VirtualTimePolicy } from "@aio/loop/testing";
+ * import assert from "node:assert/strict";
+ * using _policy = useEventLoopPolicy(new VirtualTimePolicy()); // exact timers
  * await run(async () => {
  *   const order: string[] = [];
- *   for (const next of asCompleted([() => sleep(0.02, "b"), () => sleep(0.01, "a")])) {
+ *   for (const next of asCompleted([() => sleep(2, "b"), () => sleep(1, "a")])) {
  *     order.push(await next);
  *   }
- *   console.assert(order.join() === "a,b");
+ *   assert.deepEqual(order, ["a", "b"]);
  * });
  * ```
  */
@@ -853,11 +877,13 @@ class AsCompleted<T> implements AsCompletedIterator<T> {
  * @example
  * ```ts
  * import { asCompleted, createTask, run, sleep } from "@aio/loop";
+ * import { useEventLoopPolicy, VirtualTimePolicy } from "@aio/loop/testing";
  * import assert from "node:assert/strict";
  *
+ * using _policy = useEventLoopPolicy(new VirtualTimePolicy()); // exact timers
  * await run(async () => {
- *   const slow = createTask(() => sleep(0.02, "slow"));
- *   const fast = createTask(() => sleep(0.01, "fast"));
+ *   const slow = createTask(() => sleep(2, "slow"));
+ *   const fast = createTask(() => sleep(1, "fast"));
  *   const finished: string[] = [];
  *   for await (const result of asCompleted([slow, fast])) finished.push(result);
  *   assert.deepEqual(finished, ["fast", "slow"]);

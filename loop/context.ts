@@ -191,10 +191,11 @@ const frames = new WeakMap<Context, Frame>();
  * ```ts
  * import { Context } from "@aio/loop";
  * import { AsyncLocalStorage } from "node:async_hooks";
+ * import assert from "node:assert/strict";
  *
  * const requestId = new AsyncLocalStorage<string>();
  * const ctx = requestId.run("req-1", () => Context.current());
- * console.assert(ctx.run(() => requestId.getStore()) === "req-1");
+ * assert.equal(ctx.run(() => requestId.getStore()), "req-1");
  * ```
  */
 export class Context {
@@ -209,8 +210,9 @@ export class Context {
    * @example
    * ```ts
    * import { Context } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const ctx = Context.current();
-   * console.assert(ctx.run((a: number) => a + 1, 1) === 2);
+   * assert.equal(ctx.run((a: number) => a + 1, 1), 2);
    * ```
    */
   static current(): Context {
@@ -223,7 +225,8 @@ export class Context {
    * @example
    * ```ts
    * import { Context } from "@aio/loop";
-   * console.assert(Context.current().run(() => 42) === 42);
+   * import assert from "node:assert/strict";
+   * assert.equal(Context.current().run(() => 42), 42);
    * ```
    */
   run<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): R {

@@ -23,6 +23,7 @@ import {
 import {
   checkBytes,
   checkInetAddress,
+  type InetAddress,
   Socket,
   type SocketAddress,
   socketByFd,
@@ -276,16 +277,17 @@ function isWouldBlock(error: unknown): boolean {
  * @example
  * ```ts
  * import { EventLoop } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * const loop = new EventLoop();
  * const result = await loop.runUntilComplete(async () => "done");
- * console.assert(result === "done");
+ * assert.equal(result, "done");
  * loop.close();
  * ```
  */
 export class EventLoop extends BaseEventLoop {
-  /** @internal Readiness watches by socket. */
+  /** @ignore Readiness watches by socket. */
   _watches: Map<Socket, Watch> = new Map();
-  /** @internal Listening sockets being served, and their accept state. */
+  /** @ignore Listening sockets being served, and their accept state. */
   _serving: Map<
     Socket,
     {
@@ -294,7 +296,7 @@ export class EventLoop extends BaseEventLoop {
       accepting: Promise<void> | null;
     }
   > = new Map();
-  /** @internal Installed signal handlers (created on first use). */
+  /** @ignore Installed signal handlers (created on first use). */
   _signalHandlers: SignalHandlers | null = null;
 
   /**
@@ -304,9 +306,10 @@ export class EventLoop extends BaseEventLoop {
    * @example
    * ```ts
    * import { EventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = new EventLoop();
    * loop.close();
-   * console.assert(loop.isClosed());
+   * assert(loop.isClosed());
    * ```
    */
   override close(): void {
@@ -349,13 +352,16 @@ export class EventLoop extends BaseEventLoop {
    * @example Stopping the loop on SIGUSR1
    * ```ts
    * import { EventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = new EventLoop();
+   * const got: string[] = [];
    * loop.addSignalHandler("SIGUSR1", (name: string) => {
-   *   console.log(`got ${name}`);
+   *   got.push(name);
    *   loop.stop();
    * }, "SIGUSR1");
    * loop.callSoon(() => Deno.kill(Deno.pid, "SIGUSR1"));
    * await loop.runForever();
+   * assert.deepEqual(got, ["SIGUSR1"]);
    * loop.close(); // removes the handler
    * ```
    */
@@ -379,10 +385,11 @@ export class EventLoop extends BaseEventLoop {
    * @example
    * ```ts
    * import { EventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = new EventLoop();
    * loop.addSignalHandler("SIGUSR2", () => {});
-   * console.assert(loop.removeSignalHandler("SIGUSR2") === true);
-   * console.assert(loop.removeSignalHandler("SIGUSR2") === false);
+   * assert.equal(loop.removeSignalHandler("SIGUSR2"), true);
+   * assert.equal(loop.removeSignalHandler("SIGUSR2"), false);
    * loop.close();
    * ```
    */
@@ -393,7 +400,7 @@ export class EventLoop extends BaseEventLoop {
 
   // ---- watching sockets -----------------------------------------------
 
-  /** @internal The package socket behind `fd`. */
+  /** @ignore The package socket behind `fd`. */
   _socketOf(fd: unknown, method: string): Socket {
     let sock: Socket | undefined;
     if (fd instanceof Socket) sock = fd;
@@ -452,15 +459,18 @@ export class EventLoop extends BaseEventLoop {
    * @example Watch a socketpair for read events
    * ```ts
    * import { newEventLoop, socketpair } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const [rsock, wsock] = socketpair();
+   * let received = "";
    * loop.addReader(rsock, () => {
-   *   console.log("Received:", new TextDecoder().decode(rsock.recv(100)));
+   *   received = new TextDecoder().decode(rsock.recv(100));
    *   loop.removeReader(rsock);
    *   loop.stop();
    * });
    * loop.callSoon(() => wsock.send(new TextEncoder().encode("abc")));
    * await loop.runForever();
+   * assert.equal(received, "abc");
    * rsock.close();
    * wsock.close();
    * loop.close();
@@ -491,11 +501,12 @@ export class EventLoop extends BaseEventLoop {
    * @example
    * ```ts
    * import { newEventLoop, socketpair } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const [a, b] = socketpair();
    * loop.addReader(a, () => {});
-   * console.assert(loop.removeReader(a) === true);
-   * console.assert(loop.removeReader(a) === false);
+   * assert.equal(loop.removeReader(a), true);
+   * assert.equal(loop.removeReader(a), false);
    * a.close();
    * b.close();
    * loop.close();
@@ -521,14 +532,15 @@ export class EventLoop extends BaseEventLoop {
    * @example
    * ```ts
    * import { newEventLoop, socketpair } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const [a, b] = socketpair();
    * loop.addWriter(a, () => {
    *   a.send(new TextEncoder().encode("x"));
    *   loop.removeWriter(a);
-   *   loop.stop();
    * });
-   * await loop.runForever();
+   * const data = await loop.runUntilComplete(() => loop.sockRecv(b, 10));
+   * assert.equal(new TextDecoder().decode(data), "x");
    * a.close();
    * b.close();
    * loop.close();
@@ -558,9 +570,10 @@ export class EventLoop extends BaseEventLoop {
    * @example
    * ```ts
    * import { newEventLoop, socketpair } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const [a, b] = socketpair();
-   * console.assert(loop.removeWriter(a) === false);
+   * assert.equal(loop.removeWriter(a), false);
    * a.close();
    * b.close();
    * loop.close();
@@ -606,13 +619,14 @@ export class EventLoop extends BaseEventLoop {
    * @example
    * ```ts
    * import { newEventLoop, socketpair } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const [a, b] = socketpair();
    * const data = await loop.runUntilComplete(async () => {
    *   await loop.sockSendall(a, new Uint8Array([1, 2, 3]));
    *   return await loop.sockRecv(b, 10);
    * });
-   * console.assert(data.length === 3);
+   * assert.equal(data.length, 3);
    * a.close();
    * b.close();
    * loop.close();
@@ -635,6 +649,7 @@ export class EventLoop extends BaseEventLoop {
    * @example
    * ```ts
    * import { newEventLoop, socketpair } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const [a, b] = socketpair();
    * const buf = new Uint8Array(8);
@@ -642,7 +657,8 @@ export class EventLoop extends BaseEventLoop {
    *   await loop.sockSendall(a, new Uint8Array([9, 9]));
    *   return await loop.sockRecvInto(b, buf);
    * });
-   * console.assert(n === 2 && buf[0] === 9);
+   * assert.equal(n, 2);
+   * assert.equal(buf[0], 9);
    * a.close();
    * b.close();
    * loop.close();
@@ -694,10 +710,17 @@ export class EventLoop extends BaseEventLoop {
    * @example
    * ```ts
    * import { newEventLoop, socketpair } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const [a, b] = socketpair();
-   * await loop.runUntilComplete(() => loop.sockSendall(a, new Uint8Array(100)));
-   * a.close();
+   * const total = await loop.runUntilComplete(async () => {
+   *   await loop.sockSendall(a, new Uint8Array(100_000)); // all of it, however long
+   *   a.close();
+   *   let n = 0;
+   *   for (let chunk; (chunk = await loop.sockRecv(b, 65536)).length > 0;) n += chunk.length;
+   *   return n;
+   * });
+   * assert.equal(total, 100_000);
    * b.close();
    * loop.close();
    * ```
@@ -745,17 +768,17 @@ export class EventLoop extends BaseEventLoop {
    * @example
    * ```ts
    * import { newEventLoop, socket } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * await loop.runUntilComplete(async () => {
-   *   const listener = socket();
+   *   using listener = socket();
    *   listener.bind(["127.0.0.1", 0]);
    *   listener.listen();
-   *   const client = socket();
+   *   using client = socket();
    *   await loop.sockConnect(client, listener.getsockname());
+   *   assert.deepEqual(client.getpeername(), listener.getsockname());
    *   const [conn] = await loop.sockAccept(listener);
    *   conn.close();
-   *   client.close();
-   *   listener.close();
    * });
    * loop.close();
    * ```
@@ -819,11 +842,26 @@ export class EventLoop extends BaseEventLoop {
    *
    * @example
    * ```ts
-   * import { EventLoop } from "@aio/loop";
-   * console.assert(typeof EventLoop.prototype.sockAccept === "function");
+   * import { newEventLoop, socket } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * await loop.runUntilComplete(async () => {
+   *   using listener = socket();
+   *   listener.bind(["127.0.0.1", 0]);
+   *   listener.listen();
+   *   const accepting = loop.sockAccept(listener); // waits for a client
+   *   using client = socket();
+   *   await loop.sockConnect(client, listener.getsockname());
+   *   const [conn, address] = await accepting;
+   *   assert.deepEqual(address, client.getsockname());
+   *   conn.close();
+   * });
+   * loop.close();
    * ```
    */
-  override async sockAccept(sock: Socket): Promise<[Socket, SocketAddress]> {
+  override async sockAccept<A extends SocketAddress>(
+    sock: Socket<A>,
+  ): Promise<[Socket<A>, A]> {
     this.#checkSock(sock, "sockAccept");
     try {
       return sock.accept();
@@ -844,8 +882,8 @@ export class EventLoop extends BaseEventLoop {
    * import { AF_INET, newEventLoop, SOCK_DGRAM, socket } from "@aio/loop";
    * import assert from "node:assert/strict";
    * const loop = newEventLoop();
-   * const a = socket(AF_INET, SOCK_DGRAM);
-   * const b = socket(AF_INET, SOCK_DGRAM);
+   * using a = socket(AF_INET, SOCK_DGRAM);
+   * using b = socket(AF_INET, SOCK_DGRAM);
    * a.bind(["127.0.0.1", 0]);
    * b.bind(["127.0.0.1", 0]);
    * const [data, from] = await loop.runUntilComplete(async () => {
@@ -854,17 +892,16 @@ export class EventLoop extends BaseEventLoop {
    * });
    * assert.deepEqual([...data], [7]);
    * assert.deepEqual(from, b.getsockname());
-   * a.close();
-   * b.close();
-   * await Promise.all([a._dgramClosed, b._dgramClosed]);
    * loop.close();
    * ```
    */
-  override sockRecvfrom(
-    sock: Socket,
+  override sockRecvfrom<A extends SocketAddress>(
+    sock: Socket<A>,
     bufsize: number,
-  ): Promise<[Uint8Array, SocketAddress]> {
-    return datagram.sockRecvfrom(this, sock, bufsize);
+  ): Promise<[Uint8Array, A]> {
+    return datagram.sockRecvfrom(this, sock, bufsize) as Promise<
+      [Uint8Array, A]
+    >;
   }
 
   /**
@@ -874,16 +911,31 @@ export class EventLoop extends BaseEventLoop {
    *
    * @example
    * ```ts
-   * import { EventLoop } from "@aio/loop";
-   * console.assert(typeof EventLoop.prototype.sockRecvfromInto === "function");
+   * import { AF_INET, newEventLoop, SOCK_DGRAM, socket } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * using a = socket(AF_INET, SOCK_DGRAM);
+   * using b = socket(AF_INET, SOCK_DGRAM);
+   * a.bind(["127.0.0.1", 0]);
+   * b.bind(["127.0.0.1", 0]);
+   * const buf = new Uint8Array(16);
+   * const [n, from] = await loop.runUntilComplete(async () => {
+   *   await loop.sockSendto(b, new TextEncoder().encode("ping"), a.getsockname());
+   *   return await loop.sockRecvfromInto(a, buf);
+   * });
+   * assert.equal(new TextDecoder().decode(buf.subarray(0, n)), "ping");
+   * assert.deepEqual(from, b.getsockname());
+   * loop.close();
    * ```
    */
-  override sockRecvfromInto(
-    sock: Socket,
+  override sockRecvfromInto<A extends SocketAddress>(
+    sock: Socket<A>,
     buf: Uint8Array,
     nbytes = 0,
-  ): Promise<[number, SocketAddress]> {
-    return datagram.sockRecvfromInto(this, sock, buf, nbytes);
+  ): Promise<[number, A]> {
+    return datagram.sockRecvfromInto(this, sock, buf, nbytes) as Promise<
+      [number, A]
+    >;
   }
 
   /**
@@ -894,8 +946,19 @@ export class EventLoop extends BaseEventLoop {
    * limit.
    * @example
    * ```ts
-   * import { EventLoop } from "@aio/loop";
-   * console.assert(typeof EventLoop.prototype.sockSendto === "function");
+   * import { AF_INET, newEventLoop, SOCK_DGRAM, socket } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * using receiver = socket(AF_INET, SOCK_DGRAM);
+   * using sender = socket(AF_INET, SOCK_DGRAM);
+   * receiver.bind(["127.0.0.1", 0]);
+   * const [sent, [data]] = await loop.runUntilComplete(async () => [
+   *   await loop.sockSendto(sender, new Uint8Array([1, 2, 3]), receiver.getsockname()),
+   *   await loop.sockRecvfrom(receiver, 100),
+   * ] as const);
+   * assert.equal(sent, 3);
+   * assert.deepEqual(data, new Uint8Array([1, 2, 3]));
+   * loop.close();
    * ```
    */
   override sockSendto(
@@ -922,19 +985,30 @@ export class EventLoop extends BaseEventLoop {
    * @example UDP echo
    * ```ts
    * import { DatagramProtocol, type DatagramTransport, newEventLoop } from "@aio/loop";
-   * const loop = newEventLoop();
-   * await loop.runUntilComplete(async () => {
-   *   class Echo extends DatagramProtocol {
-   *     t!: DatagramTransport;
-   *     override connectionMade(t: DatagramTransport) { this.t = t; }
-   *     override datagramReceived(data: Uint8Array, addr: [string, number]) {
-   *       this.t.sendto(data, addr);
-   *     }
+   * import assert from "node:assert/strict";
+   * class Echo extends DatagramProtocol {
+   *   t!: DatagramTransport;
+   *   override connectionMade(t: DatagramTransport) { this.t = t; }
+   *   override datagramReceived(data: Uint8Array, addr: [string, number]) {
+   *     this.t.sendto(data, addr);
    *   }
+   * }
+   * const loop = newEventLoop();
+   * const reply = await loop.runUntilComplete(async () => {
    *   const [server] = await loop.createDatagramEndpoint(() => new Echo(), ["127.0.0.1", 0]);
-   *   console.log("listening on", server.getExtraInfo("sockname"));
+   *   const got = loop.createFuture<Uint8Array>();
+   *   class Client extends DatagramProtocol {
+   *     override datagramReceived(data: Uint8Array) { got.setResult(data); }
+   *   }
+   *   const address = server.getExtraInfo("sockname") as [string, number];
+   *   const [client] = await loop.createDatagramEndpoint(() => new Client(), null, address);
+   *   client.sendto(new TextEncoder().encode("hello"));
+   *   const data = await got;
+   *   client.close();
    *   server.close();
+   *   return new TextDecoder().decode(data);
    * });
+   * assert.equal(reply, "hello");
    * loop.close();
    * ```
    */
@@ -969,8 +1043,27 @@ export class EventLoop extends BaseEventLoop {
    * @throws {TypeError} for a non-integer offset or count.
    * @example
    * ```ts
-   * import { EventLoop } from "@aio/loop";
-   * console.assert(typeof EventLoop.prototype.sendfile === "function");
+   * import { newEventLoop, Protocol, startServer } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const path = await Deno.makeTempFile();
+   * await Deno.writeTextFile(path, "hello, sendfile");
+   * const loop = newEventLoop();
+   * const received = await loop.runUntilComplete(async () => {
+   *   const got = loop.createFuture<Uint8Array>();
+   *   await using server = await startServer(async (reader, writer) => {
+   *     got.setResult(await reader.read()); // to EOF
+   *     writer.close();
+   *   }, "127.0.0.1", 0);
+   *   const [, port] = server.sockets[0].getsockname();
+   *   const [transport] = await loop.createConnection(() => new Protocol(), "127.0.0.1", port);
+   *   using file = await Deno.open(path);
+   *   assert.equal(await loop.sendfile(transport, file, 7), 8); // from offset 7
+   *   transport.close();
+   *   return new TextDecoder().decode(await got);
+   * });
+   * assert.equal(received, "sendfile");
+   * loop.close();
+   * await Deno.remove(path);
    * ```
    */
   override sendfile(
@@ -992,8 +1085,24 @@ export class EventLoop extends BaseEventLoop {
    * @throws {RangeError} for a datagram socket or a bad offset/count.
    * @example
    * ```ts
-   * import { EventLoop } from "@aio/loop";
-   * console.assert(typeof EventLoop.prototype.sockSendfile === "function");
+   * import { newEventLoop, socketpair } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const path = await Deno.makeTempFile();
+   * await Deno.writeTextFile(path, "hello, sockSendfile");
+   * const loop = newEventLoop();
+   * const [a, b] = socketpair();
+   * const received = await loop.runUntilComplete(async () => {
+   *   using file = await Deno.open(path);
+   *   assert.equal(await loop.sockSendfile(a, file, 0, 5), 5); // the first 5 bytes
+   *   a.close();
+   *   const chunks: Uint8Array[] = [];
+   *   for (let c; (c = await loop.sockRecv(b, 100)).length > 0;) chunks.push(c);
+   *   return new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c])));
+   * });
+   * assert.equal(received, "hello");
+   * b.close();
+   * loop.close();
+   * await Deno.remove(path);
    * ```
    */
   override sockSendfile(
@@ -1016,11 +1125,12 @@ export class EventLoop extends BaseEventLoop {
    * @example
    * ```ts
    * import { AF_INET, newEventLoop, SOCK_STREAM } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const infos = await loop.runUntilComplete(() =>
    *   loop.getaddrinfo("127.0.0.1", 80, { type: SOCK_STREAM })
    * );
-   * console.assert(infos[0][0] === AF_INET);
+   * assert.equal(infos[0][0], AF_INET);
    * loop.close();
    * ```
    */
@@ -1039,12 +1149,13 @@ export class EventLoop extends BaseEventLoop {
    *
    * @example
    * ```ts
-   * import { newEventLoop } from "@aio/loop";
+   * import { newEventLoop, NI_NUMERICSERV } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const [, port] = await loop.runUntilComplete(() =>
-   *   loop.getnameinfo(["127.0.0.1", 8080], 2)
+   *   loop.getnameinfo(["127.0.0.1", 8080], NI_NUMERICSERV)
    * );
-   * console.assert(port === "8080");
+   * assert.equal(port, "8080");
    * loop.close();
    * ```
    */
@@ -1075,7 +1186,7 @@ export class EventLoop extends BaseEventLoop {
    * const loop = newEventLoop();
    * await loop.runUntilComplete(async () => {
    *   await using server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0);
-   *   const [host, port] = server.sockets[0].getsockname() as [string, number];
+   *   const [host, port] = server.sockets[0].getsockname();
    *   const [transport] = await loop.createConnection(() => new Protocol(), host, port);
    *   assert.deepEqual(transport.getExtraInfo("peername"), [host, port]);
    *   transport.close();
@@ -1339,8 +1450,19 @@ export class EventLoop extends BaseEventLoop {
    *
    * @example
    * ```ts
-   * import { EventLoop } from "@aio/loop";
-   * console.assert(typeof EventLoop.prototype.createUnixConnection === "function");
+   * import { newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const dir = await Deno.makeTempDir();
+   * const path = `${dir}/app.sock`;
+   * const loop = newEventLoop();
+   * await loop.runUntilComplete(async () => {
+   *   await using _server = await loop.createUnixServer(() => new Protocol(), path);
+   *   const [transport] = await loop.createUnixConnection(() => new Protocol(), path);
+   *   assert.equal(transport.getExtraInfo("peername"), path);
+   *   transport.close();
+   * });
+   * loop.close();
+   * await Deno.remove(dir, { recursive: true });
    * ```
    */
   override createUnixConnection<P extends BaseProtocol>(
@@ -1403,8 +1525,22 @@ export class EventLoop extends BaseEventLoop {
    *
    * @example
    * ```ts
-   * import { EventLoop } from "@aio/loop";
-   * console.assert(typeof EventLoop.prototype.connectAcceptedSocket === "function");
+   * import { newEventLoop, Protocol, socket } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * await loop.runUntilComplete(async () => {
+   *   using listener = socket();
+   *   listener.bind(["127.0.0.1", 0]);
+   *   listener.listen();
+   *   const [host, port] = listener.getsockname();
+   *   const [client] = await loop.createConnection(() => new Protocol(), host, port);
+   *   const [sock] = await loop.sockAccept(listener); // accepted by hand...
+   *   const [transport] = await loop.connectAcceptedSocket(() => new Protocol(), sock);
+   *   assert.deepEqual(transport.getExtraInfo("sockname"), [host, port]); // ...served as usual
+   *   transport.close();
+   *   client.close();
+   * });
+   * loop.close();
    * ```
    */
   override async connectAcceptedSocket<P extends BaseProtocol>(
@@ -1456,10 +1592,38 @@ export class EventLoop extends BaseEventLoop {
    * without a certificate, or a timeout that is not positive.
    * @throws {Deno.errors.InvalidData} when the handshake fails (a bad
    * certificate); {Deno.errors.ConnectionAborted} when it times out.
-   * @example
+   * @example Upgrading a plain connection (a test-only self-signed certificate for localhost)
    * ```ts
-   * import { EventLoop } from "@aio/loop";
-   * console.assert(typeof EventLoop.prototype.startTls === "function");
+   * import { createDefaultContext, newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const cert = `-----BEGIN CERTIFICATE-----
+   * MIIBMTCB16ADAgECAgEBMAoGCCqGSM49BAMCMBQxEjAQBgNVBAMMCWxvY2FsaG9z
+   * dDAgFw0wMDAxMDEwMDAwMDBaGA8yMTAwMDEwMTAwMDAwMFowFDESMBAGA1UEAwwJ
+   * bG9jYWxob3N0MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEYi6q6cnzNTymTN6O
+   * oYMW5P/LtwT0zKQlHhkm0ughni3tvil1pWB7mEpu9piF65EC9wkr3gdauMJIpyGQ
+   * Efa8o6MYMBYwFAYDVR0RBA0wC4IJbG9jYWxob3N0MAoGCCqGSM49BAMCA0kAMEYC
+   * IQCbBZ50lHfFj6CjM3WxtYm4pLsGi9hbNEdRcjpfuu1gWgIhAO25KiDoa5mmhMQG
+   * F+i+RB9Hy7JLhUMytKWzlgzhqH9t
+   * -----END CERTIFICATE-----`;
+   * const key = `-----BEGIN PRIVATE KEY-----
+   * MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgAdcnCt4igVAejm5P
+   * gpWRmM/Mb1vxifHKMRBbDhxmLtmhRANCAARiLqrpyfM1PKZM3o6hgxbk/8u3BPTM
+   * pCUeGSbS6CGeLe2+KXWlYHuYSm72mIXrkQL3CSveB1q4wkinIZAR9ryj
+   * -----END PRIVATE KEY-----`;
+   * const loop = newEventLoop();
+   * await loop.runUntilComplete(async () => {
+   *   const ssl = createDefaultContext({ purpose: "clientAuth", cert, key });
+   *   await using server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0, { ssl });
+   *   const [, port] = server.sockets[0].getsockname();
+   *   const client = new Protocol();
+   *   const [plain] = await loop.createConnection(() => client, "127.0.0.1", port);
+   *   const trusting = createDefaultContext({ caCerts: [cert] });
+   *   const tls = await loop.startTls(plain, client, trusting, { serverHostname: "localhost" });
+   *   const peer = tls!.getExtraInfo("peercert") as { subject: string[][][] };
+   *   assert.deepEqual(peer.subject, [[["commonName", "localhost"]]]);
+   *   tls!.close(); // closes the plain transport too
+   * });
+   * loop.close();
    * ```
    */
   override async startTls(
@@ -1488,15 +1652,20 @@ export class EventLoop extends BaseEventLoop {
    * @example
    * ```ts
    * import { newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
+   * const chunks: number[][] = [];
    * await loop.runUntilComplete(async () => {
    *   const lost = loop.createFuture<null>();
    *   class P extends Protocol {
+   *     override dataReceived(data: Uint8Array) { chunks.push([...data]); }
    *     override connectionLost() { lost.setResult(null); }
    *   }
-   *   await loop.connectReadPipe(() => new P(), ReadableStream.from([new Uint8Array([1])]));
-   *   await lost;
+   *   const pipe = ReadableStream.from([new Uint8Array([1, 2]), new Uint8Array([3])]);
+   *   await loop.connectReadPipe(() => new P(), pipe);
+   *   await lost; // at the end of the stream
    * });
+   * assert.deepEqual(chunks.flat(), [1, 2, 3]);
    * loop.close();
    * ```
    */
@@ -1520,15 +1689,21 @@ export class EventLoop extends BaseEventLoop {
    * @example
    * ```ts
    * import { BaseProtocol, newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
+   * const written: number[] = [];
    * await loop.runUntilComplete(async () => {
-   *   const [transport] = await loop.connectWritePipe(
-   *     () => new BaseProtocol(),
-   *     new WritableStream<Uint8Array>(),
-   *   );
+   *   const lost = loop.createFuture<null>();
+   *   class P extends BaseProtocol {
+   *     override connectionLost() { lost.setResult(null); }
+   *   }
+   *   const pipe = new WritableStream<Uint8Array>({ write: (c) => { written.push(...c); } });
+   *   const [transport] = await loop.connectWritePipe(() => new P(), pipe);
    *   transport.write(new Uint8Array([1, 2, 3]));
-   *   transport.close();
+   *   transport.close(); // after the buffered data is written
+   *   await lost;
    * });
+   * assert.deepEqual(written, [1, 2, 3]);
    * loop.close();
    * ```
    */
@@ -1558,6 +1733,7 @@ export class EventLoop extends BaseEventLoop {
    * @example
    * ```ts
    * import { newEventLoop, SubprocessProtocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * await loop.runUntilComplete(async () => {
    *   const lost = loop.createFuture<null>();
@@ -1566,7 +1742,7 @@ export class EventLoop extends BaseEventLoop {
    *   }
    *   const [transport] = await loop.subprocessExec(() => new P(), "true");
    *   await lost;
-   *   console.assert(transport.getReturncode() === 0);
+   *   assert.equal(transport.getReturncode(), 0);
    *   transport.close();
    * });
    * loop.close();
@@ -1594,6 +1770,7 @@ export class EventLoop extends BaseEventLoop {
    * @example
    * ```ts
    * import { newEventLoop, SubprocessProtocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * await loop.runUntilComplete(async () => {
    *   const lost = loop.createFuture<null>();
@@ -1602,7 +1779,7 @@ export class EventLoop extends BaseEventLoop {
    *   }
    *   const [transport] = await loop.subprocessShell(() => new P(), "exit 3");
    *   await lost;
-   *   console.assert(transport.getReturncode() === 3);
+   *   assert.equal(transport.getReturncode(), 3);
    *   transport.close();
    * });
    * loop.close();
@@ -1630,10 +1807,11 @@ export class EventLoop extends BaseEventLoop {
    * @example
    * ```ts
    * import { newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * await loop.runUntilComplete(async () => {
    *   await using server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0);
-   *   console.assert(server.isServing());
+   *   assert(server.isServing());
    * });
    * loop.close();
    * ```
@@ -1643,7 +1821,7 @@ export class EventLoop extends BaseEventLoop {
     host?: string | string[] | null,
     port?: number | string | null,
     options: CreateServerOptions = {},
-  ): Promise<Server> {
+  ): Promise<Server<InetAddress>> {
     this._checkClosed();
     checkFactory(protocolFactory, "createServer");
     const tls = serverTls("createServer()", options);
@@ -1706,10 +1884,15 @@ export class EventLoop extends BaseEventLoop {
       }
       sockets = [this.#checkListeningSock(options.sock, "createServer")];
     }
-    const server = new Server(this, sockets, protocolFactory, {
-      keepAlive: options.keepAlive ?? false,
-      tls,
-    });
+    const server = new Server<InetAddress>(
+      this,
+      sockets as Socket<InetAddress>[],
+      protocolFactory,
+      {
+        keepAlive: options.keepAlive ?? false,
+        tls,
+      },
+    );
     if (options.startServing ?? true) {
       server._startServing();
       await sleep(0);
@@ -1742,15 +1925,28 @@ export class EventLoop extends BaseEventLoop {
    *
    * @example
    * ```ts
-   * import { EventLoop } from "@aio/loop";
-   * console.assert(typeof EventLoop.prototype.createUnixServer === "function");
+   * import { newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const dir = await Deno.makeTempDir();
+   * const path = `${dir}/app.sock`;
+   * const loop = newEventLoop();
+   * await loop.runUntilComplete(async () => {
+   *   const server = await loop.createUnixServer(() => new Protocol(), path);
+   *   assert.equal(server.sockets[0].getsockname(), path);
+   *   assert.equal((await Deno.lstat(path)).isSocket, true);
+   *   server.close();
+   *   await server.waitClosed();
+   * });
+   * await assert.rejects(Deno.lstat(path), Deno.errors.NotFound); // cleaned up
+   * loop.close();
+   * await Deno.remove(dir);
    * ```
    */
   override async createUnixServer(
     protocolFactory: ProtocolFactory,
     path?: string | null,
     options: CreateUnixServerOptions = {},
-  ): Promise<Server> {
+  ): Promise<Server<string>> {
     this._checkClosed();
     checkFactory(protocolFactory, "createUnixServer");
     const tls = serverTls("createUnixServer()", options);
@@ -1795,7 +1991,12 @@ export class EventLoop extends BaseEventLoop {
       }
     }
     sock._unlinkOnClose = true;
-    const server = new Server(this, [sock], protocolFactory, { tls });
+    const server = new Server<string>(
+      this,
+      [sock as Socket<string>],
+      protocolFactory,
+      { tls },
+    );
     if (options.startServing ?? true) {
       server._startServing();
       await sleep(0);
@@ -1803,7 +2004,7 @@ export class EventLoop extends BaseEventLoop {
     return server;
   }
 
-  /** @internal Keeps one accept in flight on `sock` for `server`. */
+  /** @ignore Keeps one accept in flight on `sock` for `server`. */
   _startServing(server: Server, sock: Socket): void {
     if (this._serving.has(sock)) return;
     const registration = this._dispatcher.register("server");
@@ -1908,7 +2109,7 @@ export class EventLoop extends BaseEventLoop {
   };
 
   /**
-   * @internal Stops accepting on `sock` and closes it. Deno releases a
+   * @ignore Stops accepting on `sock` and closes it. Deno releases a
    * listener only once its pending accept settles: the promise says when
    * (until then the port still completes handshakes, then resets them).
    */

@@ -11,9 +11,17 @@
  *
  * @example
  * ```ts
- * import type { ExceptionContext } from "@aio/loop";
- * const ctx: ExceptionContext = { message: "boom", exception: new Error("x") };
- * console.assert(ctx.message === "boom");
+ * import { type ExceptionContext, newEventLoop } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ * const loop = newEventLoop();
+ * const seen: ExceptionContext[] = [];
+ * loop.setExceptionHandler((_loop, ctx) => seen.push(ctx));
+ * loop.callSoon(() => { throw new Error("boom"); });
+ * loop.callSoon(() => loop.stop());
+ * await loop.runForever();
+ * assert.match(seen[0].message, /^Exception in callback/);
+ * assert.equal((seen[0].exception as Error).message, "boom");
+ * loop.close();
  * ```
  */
 export interface ExceptionContext {

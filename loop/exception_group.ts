@@ -12,10 +12,13 @@
  *
  * @example
  * ```ts
- * import type { ExceptionMatcher } from "@aio/loop";
+ * import { ExceptionGroup, type ExceptionMatcher } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ * const eg = new ExceptionGroup("two", [new RangeError("r"), new TypeError("t")]);
  * const byClass: ExceptionMatcher = RangeError;
  * const byTest: ExceptionMatcher = (e) => e instanceof TypeError;
- * console.assert(typeof byClass === "function" && typeof byTest === "function");
+ * assert.deepEqual(eg.subgroup(byClass)?.exceptions, [eg.exceptions[0]]);
+ * assert.deepEqual(eg.subgroup(byTest)?.exceptions, [eg.exceptions[1]]);
  * ```
  */
 export type ExceptionMatcher =
@@ -133,8 +136,9 @@ export class ExceptionGroup<E = unknown> extends AggregateError {
    * @example
    * ```ts
    * import { ExceptionGroup } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const eg = new ExceptionGroup("two", [new Error("a"), new Error("b")]);
-   * console.assert(eg.derive([eg.exceptions[0]]).message === "two");
+   * assert.equal(eg.derive([eg.exceptions[0]]).message, "two");
    * ```
    */
   derive<F>(exceptions: Iterable<F>): ExceptionGroup<F> {
@@ -153,9 +157,10 @@ export class ExceptionGroup<E = unknown> extends AggregateError {
    * @example
    * ```ts
    * import { ExceptionGroup } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const eg = new ExceptionGroup("m", [new TypeError("t"), new Error("e")]);
-   * console.assert(eg.subgroup(TypeError)?.exceptions.length === 1);
-   * console.assert(eg.subgroup(SyntaxError) === null);
+   * assert.equal(eg.subgroup(TypeError)?.exceptions.length, 1);
+   * assert.equal(eg.subgroup(SyntaxError), null);
    * ```
    */
   subgroup(condition: ExceptionMatcher): ExceptionGroup<E> | null {
@@ -172,10 +177,11 @@ export class ExceptionGroup<E = unknown> extends AggregateError {
    * @example
    * ```ts
    * import { ExceptionGroup } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const eg = new ExceptionGroup("m", [new TypeError("t"), new Error("e")]);
    * const [types, rest] = eg.split(TypeError);
-   * console.assert(types?.exceptions.length === 1);
-   * console.assert(rest?.exceptions.length === 1);
+   * assert.equal(types?.exceptions.length, 1);
+   * assert.equal(rest?.exceptions.length, 1);
    * ```
    */
   split(

@@ -61,9 +61,9 @@ export class InvalidStateError extends Error {
  *
  * @example
  * ```ts
- * import { TimeoutError } from "@aio/loop";
- * const err = new TimeoutError("took too long");
- * console.assert(err.name === "TimeoutError");
+ * import { run, sleep, TimeoutError, waitFor } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ * await assert.rejects(run(() => waitFor(() => sleep(3600), 0.01)), TimeoutError);
  * ```
  */
 export class TimeoutError extends Error {
@@ -102,9 +102,10 @@ export class RuntimeError extends Error {
  *
  * @example
  * ```ts
- * import { NotImplementedError } from "@aio/loop";
- * const err = new NotImplementedError("subclass must override");
- * console.assert(err instanceof Error);
+ * import { AbstractEventLoop, NotImplementedError } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ * // The abstract loop only declares the methods a concrete loop implements.
+ * assert.throws(() => new AbstractEventLoop().time(), NotImplementedError);
  * ```
  */
 export class NotImplementedError extends Error {
@@ -124,8 +125,9 @@ export class NotImplementedError extends Error {
  * @example
  * ```ts
  * import { KeyboardInterrupt } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * const err = new KeyboardInterrupt();
- * console.assert(err.name === "KeyboardInterrupt");
+ * assert.equal(err.name, "KeyboardInterrupt");
  * ```
  */
 export class KeyboardInterrupt extends Error {
@@ -142,8 +144,20 @@ export class KeyboardInterrupt extends Error {
  *
  * @example
  * ```ts
- * import { SendfileNotAvailableError } from "@aio/loop";
- * console.assert(new SendfileNotAvailableError("no fast path") instanceof Error);
+ * import { newEventLoop, SendfileNotAvailableError, socketpair } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ * const path = await Deno.makeTempFile();
+ * const loop = newEventLoop();
+ * const [a, b] = socketpair();
+ * using file = await Deno.open(path);
+ * await assert.rejects(
+ *   loop.runUntilComplete(() => loop.sockSendfile(a, file, 0, null, { fallback: false })),
+ *   SendfileNotAvailableError, // there is no zero-copy path, and no fallback was allowed
+ * );
+ * a.close();
+ * b.close();
+ * loop.close();
+ * await Deno.remove(path);
  * ```
  */
 export class SendfileNotAvailableError extends RuntimeError {
@@ -160,9 +174,19 @@ export class SendfileNotAvailableError extends RuntimeError {
  *
  * @example
  * ```ts
- * import { IncompleteReadError } from "@aio/loop";
- * const err = new IncompleteReadError(new Uint8Array([1, 2]), 4);
- * console.assert(err.partial.length === 2 && err.expected === 4);
+ * import { IncompleteReadError, run, StreamReader } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ * await run(async () => {
+ *   const reader = new StreamReader();
+ *   reader.feedData(new Uint8Array([1, 2]));
+ *   reader.feedEof();
+ *   await assert.rejects(reader.readexactly(4), (err) => {
+ *     assert(err instanceof IncompleteReadError);
+ *     assert.deepEqual(err.partial, new Uint8Array([1, 2])); // what there was
+ *     assert.equal(err.expected, 4);
+ *     return true;
+ *   });
+ * });
  * ```
  */
 export class IncompleteReadError extends Error {
@@ -189,9 +213,17 @@ export class IncompleteReadError extends Error {
  *
  * @example
  * ```ts
- * import { LimitOverrunError } from "@aio/loop";
- * const err = new LimitOverrunError("separator not found", 65536);
- * console.assert(err.consumed === 65536);
+ * import { LimitOverrunError, run, StreamReader } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ * await run(async () => {
+ *   const reader = new StreamReader(4); // a 4-byte limit
+ *   reader.feedData(new TextEncoder().encode("too long\n"));
+ *   await assert.rejects(reader.readuntil(), (err) => {
+ *     assert(err instanceof LimitOverrunError);
+ *     assert.equal(err.consumed, 8); // the bytes before the separator stay buffered
+ *     return true;
+ *   });
+ * });
  * ```
  */
 export class LimitOverrunError extends Error {

@@ -12,12 +12,18 @@
  *
  * @example An executor that runs functions in a microtask (for tests)
  * ```ts
- * import type { Executor } from "@aio/loop";
+ * import { type Executor, newEventLoop } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * const inline: Executor = {
  *   submit: (fn, ...args) => Promise.resolve().then(() => fn(...args)),
  *   shutdown: () => {},
  * };
- * console.assert(typeof inline.submit === "function");
+ * const loop = newEventLoop();
+ * const sum = await loop.runUntilComplete(
+ *   loop.runInExecutor(inline, (a: number, b: number) => a + b, 2, 3),
+ * );
+ * assert.equal(sum, 5);
+ * loop.close();
  * ```
  */
 export interface Executor {

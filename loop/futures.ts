@@ -35,6 +35,8 @@ interface Unretrieved {
   snapshot: { name: string; message: string } | null;
   description: string;
   sourceTraceback: string | undefined;
+  /** The future's entry in its loop's `unreported` set. */
+  token: WeakRef<Future<unknown>>;
 }
 
 // A future whose exception nobody retrieved is reported when it is collected,
@@ -46,7 +48,14 @@ interface Unretrieved {
 // carries an Error rebuilt from its name and message. (Its stack is not kept:
 // formatting a stack costs tens of microseconds, too much to pay on every
 // failed future for a report that is rarely made.)
-const unretrieved = new FinalizationRegistry<Unretrieved>((info) => {
+const unretrieved = new FinalizationRegistry<Unretrieved>(reportCollected);
+
+/**
+ * Reports a collected future's exception, unless its loop's `close()`
+ * already did (the future was collected but its finalizer had not run yet).
+ */
+function reportCollected(info: Unretrieved): void {
+  if (unreported.get(info.loop)?.delete(info.token) !== true) return;
   let exception = info.ref === null ? info.value : info.ref.deref();
   if (exception === undefined && info.snapshot !== null) {
     const rebuilt = new Error(info.snapshot.message);
@@ -64,7 +73,34 @@ const unretrieved = new FinalizationRegistry<Unretrieved>((info) => {
     context.sourceTraceback = info.sourceTraceback;
   }
   info.loop.callExceptionHandler(context as { message: string });
-});
+}
+
+// The garbage collector may never run in a short program, or in a server
+// that idles, so each loop also keeps (weakly) its futures whose exception
+// is still unretrieved: `close()` reports them; in debug mode each one is
+// reported once it has stayed unretrieved for `slowCallbackDuration`; and a
+// missing permission (`Deno.errors.NotCapable`) is reported as soon as the
+// future's done callbacks have run without retrieving it.
+const unreported = new WeakMap<
+  AbstractEventLoop,
+  Map<WeakRef<Future<unknown>>, Unretrieved>
+>();
+
+/**
+ * Reports every future of `loop` whose exception was never retrieved, as
+ * the garbage collector would, and forgets them. `close()` calls it.
+ *
+ * @ignore
+ */
+export function reportUnretrieved(loop: AbstractEventLoop): void {
+  const entries = unreported.get(loop);
+  if (entries === undefined) return;
+  for (const [token, info] of [...entries]) {
+    const future = token.deref();
+    if (future === undefined) reportCollected(info);
+    else future._reportUnretrieved();
+  }
+}
 
 /** What stands in for a collected exception in a never-retrieved report. */
 function snapshotOf(exception: object): { name: string; message: string } {
@@ -108,18 +144,20 @@ export interface DoneCallbackOptions {
  * ```
  */
 export class Future<T = unknown> implements PromiseLike<T> {
-  /** @internal */ _state = PENDING;
-  /** @internal */ _result: T | undefined = undefined;
-  /** @internal */ _exception: unknown = undefined;
-  /** @internal Finished with an exception (any thrown value, even undefined). */
+  /** @ignore */ _state = PENDING;
+  /** @ignore */ _result: T | undefined = undefined;
+  /** @ignore */ _exception: unknown = undefined;
+  /** @ignore Finished with an exception (any thrown value, even undefined). */
   _failed = false;
-  /** @internal */ _loop: AbstractEventLoop;
-  /** @internal Pending done callbacks and their frames, interleaved. */
+  /** @ignore */ _loop: AbstractEventLoop;
+  /** @ignore Pending done callbacks and their frames, interleaved. */
   _callbacks: unknown[] | null = null;
-  /** @internal */ _cancelMessage: string | undefined = undefined;
-  /** @internal */ _cancelledExc: CancelledError | null = null;
-  /** @internal */ _logTraceback = false;
-  /** @internal */ _sourceTraceback: string | undefined = undefined;
+  /** @ignore */ _cancelMessage: string | undefined = undefined;
+  /** @ignore */ _cancelledExc: CancelledError | null = null;
+  /** @ignore */ _logTraceback = false;
+  /** @ignore */ _sourceTraceback: string | undefined = undefined;
+  /** @ignore This future's entry in its loop's unreported set. */
+  _unreportedToken: WeakRef<Future<unknown>> | null = null;
   /** Marks asyncio-compatible futures (asyncio's duck-typing attribute). */
   _asyncioFutureBlocking = false;
 
@@ -143,8 +181,9 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
-   * console.assert(loop.createFuture().getLoop() === loop);
+   * assert.equal(loop.createFuture().getLoop(), loop);
    * loop.close();
    * ```
    */
@@ -159,10 +198,11 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const fut = loop.createFuture<number>();
    * fut.setResult(1);
-   * console.assert(fut.done());
+   * assert(fut.done());
    * loop.close();
    * ```
    */
@@ -176,10 +216,11 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const fut = loop.createFuture();
    * fut.cancel();
-   * console.assert(fut.cancelled());
+   * assert(fut.cancelled());
    * loop.close();
    * ```
    */
@@ -196,10 +237,11 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const fut = loop.createFuture<string>();
    * fut.setResult("ok");
-   * console.assert(fut.result() === "ok");
+   * assert.equal(fut.result(), "ok");
    * loop.close();
    * ```
    */
@@ -222,10 +264,11 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const fut = loop.createFuture();
    * fut.setException(new Error("bad"));
-   * console.assert((fut.exception() as Error).message === "bad");
+   * assert.equal((fut.exception() as Error).message, "bad");
    * loop.close();
    * ```
    */
@@ -287,12 +330,13 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const fut = loop.createFuture();
    * const cb = () => {};
    * fut.addDoneCallback(cb);
    * fut.addDoneCallback(cb);
-   * console.assert(fut.removeDoneCallback(cb) === 2);
+   * assert.equal(fut.removeDoneCallback(cb), 2);
    * loop.close();
    * ```
    */
@@ -316,10 +360,11 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const fut = loop.createFuture();
-   * console.assert(fut.cancel("bye") === true);
-   * console.assert(fut.cancel() === false);
+   * assert.equal(fut.cancel("bye"), true);
+   * assert.equal(fut.cancel(), false);
    * loop.close();
    * ```
    */
@@ -397,35 +442,77 @@ export class Future<T = unknown> implements PromiseLike<T> {
     this._setExceptionUnchecked(exception);
   }
 
-  /** @internal Sets any thrown value as the exception. */
+  /** @ignore Sets any thrown value as the exception. */
   _setExceptionUnchecked(exception: unknown): void {
     this._exception = exception;
     this._failed = true;
     this._state = FINISHED;
     this._scheduleCallbacks();
     this._logTraceback = true;
+    const loop = this._loop;
     const isObject = exception !== null &&
       (typeof exception === "object" || typeof exception === "function");
-    unretrieved.register(this, {
-      loop: this._loop,
+    const token = new WeakRef<Future<unknown>>(this);
+    this._unreportedToken = token;
+    const info: Unretrieved = {
+      loop,
+      token,
       message: `${this.constructor.name} exception was never retrieved`,
       value: isObject ? undefined : exception,
       ref: isObject ? new WeakRef(exception as object) : null,
       snapshot: isObject ? snapshotOf(exception as object) : null,
       description: this.toString(),
       sourceTraceback: this._sourceTraceback,
-    }, this);
+    };
+    let entries = unreported.get(loop);
+    if (entries === undefined) unreported.set(loop, entries = new Map());
+    entries.set(token, info);
+    unretrieved.register(this, info, this);
+    if (loop.isClosed()) return;
+    if (exception instanceof Deno.errors.NotCapable) {
+      // A missing permission flag: say so as soon as the done callbacks
+      // (scheduled above) have had their chance to retrieve it.
+      loop.callSoon(() => this._reportUnretrieved());
+    } else if (loop.getDebug()) {
+      loop.callLater(
+        loop.slowCallbackDuration,
+        () => this._reportUnretrieved(),
+      );
+    }
   }
 
-  /** @internal */
+  /** @ignore */
   _clearLogTraceback(): void {
     if (this._logTraceback) {
       this._logTraceback = false;
       unretrieved.unregister(this);
+      const token = this._unreportedToken;
+      if (token !== null) {
+        this._unreportedToken = null;
+        unreported.get(this._loop)?.delete(token);
+      }
     }
   }
 
-  /** @internal Mirrors `Future._make_cancelled_error()`. */
+  /**
+   * @ignore Reports the exception as never retrieved, now, if it still is
+   * (the loop is closing, or debug mode's grace period ran out).
+   */
+  _reportUnretrieved(): void {
+    if (!this._logTraceback) return;
+    this._clearLogTraceback();
+    const context: Record<string, unknown> = {
+      message: `${this.constructor.name} exception was never retrieved`,
+      exception: this._exception,
+      future: this,
+    };
+    if (this._sourceTraceback !== undefined) {
+      context.sourceTraceback = this._sourceTraceback;
+    }
+    this._loop.callExceptionHandler(context as { message: string });
+  }
+
+  /** @ignore Mirrors `Future._make_cancelled_error()`. */
   _makeCancelledError(): CancelledError {
     const stored = this._cancelledExc;
     if (stored !== null) {
@@ -435,7 +522,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return new CancelledError(this._cancelMessage);
   }
 
-  /** @internal */
+  /** @ignore */
   _scheduleCallbacks(): void {
     const callbacks = this._callbacks;
     if (callbacks === null) return;
@@ -458,11 +545,12 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const fut = loop.createFuture<number>();
    * const doubled = fut.then((v) => v * 2);
    * fut.setResult(21);
-   * console.assert((await loop.runUntilComplete(() => doubled)) === 42);
+   * assert.equal(await loop.runUntilComplete(() => doubled), 42);
    * loop.close();
    * ```
    */
@@ -548,11 +636,12 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const fut = loop.createFuture();
    * const caught = fut.catch((e) => (e as Error).message);
    * fut.setException(new Error("x"));
-   * console.assert((await loop.runUntilComplete(() => caught)) === "x");
+   * assert.equal(await loop.runUntilComplete(() => caught), "x");
    * loop.close();
    * ```
    */
@@ -568,13 +657,14 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const fut = loop.createFuture<number>();
    * let ran = false;
    * const p = fut.finally(() => { ran = true; });
    * fut.setResult(1);
    * await loop.runUntilComplete(() => p);
-   * console.assert(ran);
+   * assert(ran);
    * loop.close();
    * ```
    */
@@ -591,7 +681,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     );
   }
 
-  /** @internal */
+  /** @ignore */
   protected _reprInfo(): string[] {
     const info = [STATE_NAMES[this._state].toLowerCase()];
     if (this._state === FINISHED) {
@@ -648,9 +738,10 @@ export function describe(value: unknown): string {
  * @example
  * ```ts
  * import { isFuture, newEventLoop } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * const loop = newEventLoop();
- * console.assert(isFuture(loop.createFuture()));
- * console.assert(!isFuture(Promise.resolve()));
+ * assert(isFuture(loop.createFuture()));
+ * assert(!isFuture(Promise.resolve()));
  * loop.close();
  * ```
  */

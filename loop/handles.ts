@@ -78,12 +78,12 @@ const inspect = Symbol.for("Deno.customInspect");
  * ```
  */
 export class Handle {
-  /** @internal */ _callback: AnyFunction | null;
-  /** @internal */ _args: unknown[] | null;
-  /** @internal */ _loop: HandleOwner;
-  /** @internal */ _frame: Frame;
-  /** @internal */ _cancelled = false;
-  /** @internal Debug-mode extras: where it was created, its description. */
+  /** @ignore */ _callback: AnyFunction | null;
+  /** @ignore */ _args: unknown[] | null;
+  /** @ignore */ _loop: HandleOwner;
+  /** @ignore */ _frame: Frame;
+  /** @ignore */ _cancelled = false;
+  /** @ignore Debug-mode extras: where it was created, its description. */
   _debugInfo: { sourceTraceback?: string; repr?: string } | null = null;
 
   /**
@@ -117,9 +117,10 @@ export class Handle {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const h = loop.callSoon(() => {});
-   * console.assert(h.getContext().run(() => 1) === 1);
+   * assert.equal(h.getContext().run(() => 1), 1);
    * loop.close();
    * ```
    */
@@ -134,10 +135,11 @@ export class Handle {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const h = loop.callSoon(() => {});
    * h.cancel();
-   * console.assert(h.cancelled());
+   * assert(h.cancelled());
    * loop.close();
    * ```
    */
@@ -156,8 +158,9 @@ export class Handle {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
-   * console.assert(!loop.callSoon(() => {}).cancelled());
+   * assert(!loop.callSoon(() => {}).cancelled());
    * loop.close();
    * ```
    */
@@ -168,7 +171,7 @@ export class Handle {
   /**
    * Runs the callback, sending an exception it throws to the loop's exception
    * handler (package-internal; the loop sets the async context first).
-   * @internal
+   * @ignore
    */
   _run(): void {
     const callback = this._callback!;
@@ -199,7 +202,7 @@ export class Handle {
     }
   }
 
-  /** @internal */
+  /** @ignore */
   protected _reprInfo(): string[] {
     const info: string[] = [];
     if (this._cancelled) info.push("cancelled");
@@ -229,16 +232,17 @@ export class Handle {
  * @example Reading when a timer is due
  * ```ts
  * import { newEventLoop } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * const loop = newEventLoop();
  * const t = loop.callAt(loop.time() + 10, () => {});
- * console.assert(t.when() > loop.time());
+ * assert(t.when() > loop.time());
  * t.cancel();
  * loop.close();
  * ```
  */
 export class TimerHandle extends Handle {
-  /** @internal */ _when: number;
-  /** @internal Whether it is in the loop's timer heap. */
+  /** @ignore */ _when: number;
+  /** @ignore Whether it is in the loop's timer heap. */
   _scheduled = false;
 
   /**
@@ -268,9 +272,10 @@ export class TimerHandle extends Handle {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const t = loop.callAt(42, () => {});
-   * console.assert(t.when() === 42);
+   * assert.equal(t.when(), 42);
    * t.cancel();
    * loop.close();
    * ```
@@ -285,10 +290,11 @@ export class TimerHandle extends Handle {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const t = loop.callLater(1, () => {});
    * t.cancel();
-   * console.assert(t.cancelled());
+   * assert(t.cancelled());
    * loop.close();
    * ```
    */
@@ -297,7 +303,7 @@ export class TimerHandle extends Handle {
     super.cancel();
   }
 
-  /** @internal */
+  /** @ignore */
   protected override _reprInfo(): string[] {
     const info = super._reprInfo();
     info.splice(this._cancelled ? 1 : 0, 0, `when=${this._when}`);

@@ -22,12 +22,13 @@ export interface Logger {
  * @example Collecting log output in a test
  * ```ts
  * import { logger } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * const seen: string[] = [];
  * const saved = logger.warning;
  * logger.warning = (message) => seen.push(message);
  * logger.warning("hello");
  * logger.warning = saved;
- * console.assert(seen[0] === "hello");
+ * assert.equal(seen[0], "hello");
  * ```
  */
 export const logger: Logger = {

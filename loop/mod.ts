@@ -7,8 +7,9 @@
  * @example
  * ```ts
  * import { EventLoop } from "@aio/loop/loop";
+ * import assert from "node:assert/strict";
  * const loop = new EventLoop();
- * console.assert((await loop.runUntilComplete(async () => 1)) === 1);
+ * assert.equal(await loop.runUntilComplete(async () => 1), 1);
  * loop.close();
  * ```
  *
@@ -48,6 +49,7 @@ export {
   AF_INET,
   AF_INET6,
   AF_UNIX,
+  type InetAddress,
   IPPROTO_TCP,
   SHUT_RD,
   SHUT_RDWR,
@@ -179,7 +181,10 @@ export {
   type CreateSubprocessExecArgs,
   type CreateSubprocessOptions,
   createSubprocessShell,
+  type ExecOptionsIn,
+  type Piped,
   Process,
+  type StdioIn,
   SubprocessStreamProtocol,
 } from "./subprocess.ts";
 export { type Logger, logger } from "./log.ts";

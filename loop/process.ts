@@ -24,10 +24,12 @@ import { signalNumber } from "./signals.ts";
  * @example
  * ```ts
  * import { createSubprocessExec, PIPE, run } from "@aio/loop";
- * await run(async () => {
- *   const proc = await createSubprocessExec("true", { stdout: PIPE });
- *   await proc.communicate();
+ * import assert from "node:assert/strict";
+ * const [out] = await run(async () => {
+ *   const proc = await createSubprocessExec("echo", "piped", { stdout: PIPE });
+ *   return await proc.communicate();
  * });
+ * assert.equal(new TextDecoder().decode(out!), "piped\n");
  * ```
  */
 export const PIPE: -1 = -1;
@@ -37,11 +39,12 @@ export const PIPE: -1 = -1;
  * @example
  * ```ts
  * import { createSubprocessShell, PIPE, run, STDOUT } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * const [out] = await run(async () => {
  *   const proc = await createSubprocessShell("echo err >&2", { stdout: PIPE, stderr: STDOUT });
  *   return await proc.communicate();
  * });
- * console.assert(new TextDecoder().decode(out!) === "err\n");
+ * assert.equal(new TextDecoder().decode(out!), "err\n");
  * ```
  */
 export const STDOUT: -2 = -2;
@@ -50,11 +53,13 @@ export const STDOUT: -2 = -2;
  *
  * @example
  * ```ts
- * import { createSubprocessExec, DEVNULL, run } from "@aio/loop";
- * await run(async () => {
- *   const proc = await createSubprocessExec("echo", "quiet", { stdout: DEVNULL });
- *   await proc.wait();
+ * import { createSubprocessExec, DEVNULL, PIPE, run } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ * const [out] = await run(async () => {
+ *   const proc = await createSubprocessExec("cat", { stdin: DEVNULL, stdout: PIPE });
+ *   return await proc.communicate();
  * });
+ * assert.equal(out!.length, 0); // cat read an empty stdin and exited
  * ```
  */
 export const DEVNULL: -3 = -3;

@@ -504,8 +504,10 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
   }
 
   /**
-   * @internal Makes the item container (asyncio's `_init`); subclasses pick
-   * their ordering here. Called by the constructor.
+   * Makes the item container (asyncio's `_init`); subclasses pick their
+   * ordering here. Called by the constructor.
+   *
+   * @ignore
    */
   [makeItems](_options: Record<string, unknown> | undefined): ItemStore<T> {
     return new Ring<T>(8);
@@ -1090,7 +1092,11 @@ export class PriorityQueue<T = unknown> extends Queue<T> {
     super(options);
   }
 
-  /** @internal A heap in the given order (asyncio's `_init`). */
+  /**
+   * A heap in the given order (asyncio's `_init`).
+   *
+   * @ignore
+   */
   override [makeItems](
     options: Record<string, unknown> | undefined,
   ): ItemStore<T> {
@@ -1144,7 +1150,11 @@ export class LifoQueue<T = unknown> extends Queue<T> {
     super(options);
   }
 
-  /** @internal A stack (asyncio's `_init`). */
+  /**
+   * A stack (asyncio's `_init`).
+   *
+   * @ignore
+   */
   override [makeItems](): ItemStore<T> {
     return new Stack<T>();
   }

@@ -41,19 +41,39 @@ export const contextTask = taskInContext as () => Task<unknown> | undefined;
  * @example
  * ```ts
  * import { getRunningLoop, run } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * await run(async () => {
- *   console.assert(getRunningLoop().isRunning());
+ *   assert(getRunningLoop().isRunning());
  * });
  * ```
  */
 export function getRunningLoop(): AbstractEventLoop {
   const loop = state.runningLoop;
   if (loop === null) {
-    throw new RuntimeError(
+    throw noRunningLoop(
       "no running event loop: call this from a coroutine or a callback run by a loop",
     );
   }
   return loop;
+}
+
+const NO_RUNNING_LOOP = Symbol("noRunningLoop");
+
+/**
+ * The `RuntimeError` of a call that needs a running loop and found none,
+ * marked so that `run()` can tell a coroutine started before its loop
+ * (package-internal).
+ */
+export function noRunningLoop(message: string): RuntimeError {
+  const error = new RuntimeError(message);
+  Object.defineProperty(error, NO_RUNNING_LOOP, { value: true });
+  return error;
+}
+
+/** Whether `error` came from `noRunningLoop()` (package-internal). */
+export function isNoRunningLoop(error: unknown): boolean {
+  return typeof error === "object" && error !== null &&
+    NO_RUNNING_LOOP in error;
 }
 
 /** The running loop or null (package-internal, mirrors `_get_running_loop`). */

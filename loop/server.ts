@@ -7,7 +7,7 @@
 import type { AbstractEventLoop } from "./abstract_loop.ts";
 import { CancelledError, RuntimeError } from "./exceptions.ts";
 import type { Future } from "./futures.ts";
-import type { Socket } from "./socket.ts";
+import type { Socket, SocketAddress } from "./socket.ts";
 import { sleep } from "./tasks.ts";
 
 /** A connection a server tracks (its transport). */
@@ -43,11 +43,12 @@ export interface ServingLoop extends AbstractEventLoop {
  * loop.close();
  * ```
  */
-export class Server implements AsyncDisposable {
+export class Server<A extends SocketAddress = SocketAddress>
+  implements AsyncDisposable {
   #loop: ServingLoop;
-  #sockets: Socket[] | null;
-  /** @internal */ readonly _protocolFactory: () => unknown;
-  /** @internal */ readonly _extra: Record<string, unknown>;
+  #sockets: Socket<A>[] | null;
+  /** @ignore */ readonly _protocolFactory: () => unknown;
+  /** @ignore */ readonly _extra: Record<string, unknown>;
   #clients = new Set<Client>();
   #waiters: Future<null>[] | null = [];
   #serving = false;
@@ -66,7 +67,7 @@ export class Server implements AsyncDisposable {
    */
   constructor(
     loop: ServingLoop,
-    sockets: Socket[],
+    sockets: Socket<A>[],
     protocolFactory: () => unknown,
     extra: Record<string, unknown> = {},
   ) {
@@ -76,12 +77,12 @@ export class Server implements AsyncDisposable {
     this._extra = extra;
   }
 
-  /** @internal A connection was made. */
+  /** @ignore A connection was made. */
   _attach(client: Client): void {
     this.#clients.add(client);
   }
 
-  /** @internal A connection ended. */
+  /** @ignore A connection ended. */
   _detach(client: Client): void {
     this.#clients.delete(client);
     if (this.#clients.size === 0 && this.#sockets === null) this.#wakeup();
@@ -107,7 +108,7 @@ export class Server implements AsyncDisposable {
     }
   }
 
-  /** @internal */
+  /** @ignore */
   _startServing(): void {
     if (this.#serving || this.#sockets === null) return;
     this.#serving = true;
@@ -120,10 +121,11 @@ export class Server implements AsyncDisposable {
    * @example
    * ```ts
    * import { newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * await loop.runUntilComplete(async () => {
    *   await using server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0);
-   *   console.assert(server.getLoop() === loop);
+   *   assert.equal(server.getLoop(), loop);
    * });
    * loop.close();
    * ```
@@ -138,10 +140,11 @@ export class Server implements AsyncDisposable {
    * @example
    * ```ts
    * import { newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * await loop.runUntilComplete(async () => {
    *   const server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0, { startServing: false });
-   *   console.assert(!server.isServing());
+   *   assert(!server.isServing());
    *   server.close();
    * });
    * loop.close();
@@ -157,16 +160,18 @@ export class Server implements AsyncDisposable {
    * @example
    * ```ts
    * import { newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * await loop.runUntilComplete(async () => {
    *   await using server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0);
-   *   const [host, port] = server.sockets[0].getsockname() as [string, number];
-   *   console.assert(host === "127.0.0.1" && port > 0);
+   *   const [host, port] = server.sockets[0].getsockname();
+   *   assert.equal(host, "127.0.0.1");
+   *   assert(port > 0);
    * });
    * loop.close();
    * ```
    */
-  get sockets(): Socket[] {
+  get sockets(): Socket<A>[] {
     return this.#sockets === null ? [] : [...this.#sockets];
   }
 
@@ -177,12 +182,13 @@ export class Server implements AsyncDisposable {
    * @example
    * ```ts
    * import { newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * await loop.runUntilComplete(async () => {
    *   const server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0);
    *   server.close();
    *   await server.waitClosed();
-   *   console.assert(server.sockets.length === 0);
+   *   assert.equal(server.sockets.length, 0);
    * });
    * loop.close();
    * ```
@@ -210,8 +216,28 @@ export class Server implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * import { Server } from "@aio/loop";
-   * console.assert(typeof Server.prototype.closeClients === "function");
+   * import { newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * await loop.runUntilComplete(async () => {
+   *   const accepted = loop.createFuture<null>();
+   *   const hungUp = loop.createFuture<Error | null>();
+   *   class ServerSide extends Protocol {
+   *     override connectionMade() { accepted.setResult(null); }
+   *   }
+   *   class ClientSide extends Protocol {
+   *     override connectionLost(exc: Error | null) { hungUp.setResult(exc); }
+   *   }
+   *   const server = await loop.createServer(() => new ServerSide(), "127.0.0.1", 0);
+   *   const [, port] = server.sockets[0].getsockname();
+   *   await loop.createConnection(() => new ClientSide(), "127.0.0.1", port);
+   *   await accepted;
+   *   server.close(); // stops listening; the connection stays open...
+   *   server.closeClients(); // ...until closed here
+   *   assert.equal(await hungUp, null); // the client saw a clean close
+   *   await server.waitClosed();
+   * });
+   * loop.close();
    * ```
    */
   closeClients(): void {
@@ -224,8 +250,25 @@ export class Server implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * import { Server } from "@aio/loop";
-   * console.assert(typeof Server.prototype.abortClients === "function");
+   * import { newEventLoop, Protocol, type Transport } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * await loop.runUntilComplete(async () => {
+   *   const accepted = loop.createFuture<Transport>();
+   *   class ServerSide extends Protocol {
+   *     override connectionMade(t: Transport) { accepted.setResult(t); }
+   *   }
+   *   const server = await loop.createServer(() => new ServerSide(), "127.0.0.1", 0);
+   *   const [, port] = server.sockets[0].getsockname();
+   *   const [client] = await loop.createConnection(() => new Protocol(), "127.0.0.1", port);
+   *   const serverSide = await accepted;
+   *   server.close();
+   *   server.abortClients(); // at once, dropping anything not yet sent
+   *   assert.equal(serverSide.isClosing(), true);
+   *   await server.waitClosed();
+   *   client.close();
+   * });
+   * loop.close();
    * ```
    */
   abortClients(): void {
@@ -239,11 +282,12 @@ export class Server implements AsyncDisposable {
    * @example
    * ```ts
    * import { newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * await loop.runUntilComplete(async () => {
    *   await using server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0, { startServing: false });
    *   await server.startServing();
-   *   console.assert(server.isServing());
+   *   assert(server.isServing());
    * });
    * loop.close();
    * ```
@@ -261,14 +305,17 @@ export class Server implements AsyncDisposable {
    * forever.
    * @example
    * ```ts
-   * import { newEventLoop, Protocol } from "@aio/loop";
+   * import { CancelledError, newEventLoop, Protocol, sleep } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * await loop.runUntilComplete(async () => {
    *   const server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0);
    *   const task = loop.createTask(() => server.serveForever());
-   *   loop.callLater(0.01, () => task.cancel());
-   *   await task.catch(() => {});
-   *   console.assert(!server.isServing());
+   *   await sleep(0); // the task starts serving
+   *   task.cancel();
+   *   await assert.rejects(async () => await task, CancelledError);
+   *   assert.equal(server.isServing(), false); // cancelling closed the server
+   *   assert.equal(server.sockets.length, 0);
    * });
    * loop.close();
    * ```
@@ -306,11 +353,13 @@ export class Server implements AsyncDisposable {
    * @example
    * ```ts
    * import { newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * await loop.runUntilComplete(async () => {
    *   const server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0);
    *   server.close();
-   *   await server.waitClosed();
+   *   await server.waitClosed(); // the listener and every connection are gone
+   *   assert.equal(server.isServing(), false);
    * });
    * loop.close();
    * ```

@@ -34,8 +34,9 @@ import { describe } from "./futures.ts";
  * @example
  * ```ts
  * import { Signals } from "@aio/loop";
- * console.assert(Signals.SIGTERM === 15);
- * console.assert(Signals.SIGPOLL === Signals.SIGIO);
+ * import assert from "node:assert/strict";
+ * assert.equal(Signals.SIGTERM, 15);
+ * assert.equal(Signals.SIGPOLL, Signals.SIGIO);
  * ```
  */
 export const Signals: Readonly<Record<string, number>> = Object.freeze({
@@ -114,8 +115,9 @@ const WINDOWS_SIGNALS: ReadonlyMap<string, number> = new Map([
  * @example
  * ```ts
  * import { signalName } from "@aio/loop";
- * console.assert(signalName(15) === "SIGTERM");
- * console.assert(signalName("SIGPOLL") === "SIGIO");
+ * import assert from "node:assert/strict";
+ * assert.equal(signalName(15), "SIGTERM");
+ * assert.equal(signalName("SIGPOLL"), "SIGIO");
  * ```
  */
 export function signalName(sig: string | number): string {
@@ -133,8 +135,9 @@ export function signalName(sig: string | number): string {
  * @example
  * ```ts
  * import { signalNumber } from "@aio/loop";
- * console.assert(signalNumber("SIGINT") === 2);
- * console.assert(signalNumber(10) === 10);
+ * import assert from "node:assert/strict";
+ * assert.equal(signalNumber("SIGINT"), 2);
+ * assert.equal(signalNumber(10), 10);
  * ```
  */
 export function signalNumber(sig: string | number): number {

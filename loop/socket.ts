@@ -55,11 +55,16 @@ export const SHUT_WR = 1;
 /** `shutdown` mode: neither. */
 export const SHUT_RDWR = 2;
 
-/** A socket address: `[host, port]`, `[host, port, flowinfo, scopeid]`, or a Unix path. */
-export type SocketAddress =
-  | [string, number]
-  | [string, number, number, number]
-  | string;
+/**
+ * An IP socket address: `[host, port]` (IPv4), or `[host, port, flowinfo,
+ * scopeid]` (IPv6). `const [host, port] = address` works for both.
+ */
+export type InetAddress =
+  | [host: string, port: number]
+  | [host: string, port: number, flowinfo: number, scopeid: number];
+
+/** A socket address: an `InetAddress`, or a Unix socket path. */
+export type SocketAddress = InetAddress | string;
 
 /** How much a socket reads ahead into its receive buffer. */
 const RECV_BUFFER_LIMIT = 256 * 1024;
@@ -204,7 +209,8 @@ function checkUnixAddress(address: unknown, what = "address"): string {
  * b.close();
  * ```
  */
-export class Socket implements Disposable {
+export class Socket<A extends SocketAddress = SocketAddress>
+  implements Disposable {
   /** The address family: `AF_INET`, `AF_INET6` or `AF_UNIX`. */
   readonly family: number;
   /** The socket type: `SOCK_STREAM`. */
@@ -212,51 +218,51 @@ export class Socket implements Disposable {
   /** The protocol number (0). */
   readonly proto: number;
   #fd: number;
-  /** @internal The connection, once connected. */
+  /** @ignore The connection, once connected. */
   _conn: StreamConn | null = null;
-  /** @internal The listener, once bound for listening. */
+  /** @ignore The listener, once bound for listening. */
   _listener: Deno.Listener | null = null;
-  /** @internal */ _bound: SocketAddress | null = null;
-  /** @internal */ _listening = false;
-  /** @internal */ _connecting: Promise<void> | null = null;
-  /** @internal The error a background connect ended with (SO_ERROR). */
+  /** @ignore */ _bound: SocketAddress | null = null;
+  /** @ignore */ _listening = false;
+  /** @ignore */ _connecting: Promise<void> | null = null;
+  /** @ignore The error a background connect ended with (SO_ERROR). */
   _connectError: unknown = null;
-  /** @internal Aborts the connect in flight (closing the socket does). */
+  /** @ignore Aborts the connect in flight (closing the socket does). */
   _connectAbort: AbortController | null = null;
-  /** @internal Receive buffer. */
+  /** @ignore Receive buffer. */
   _rchunks: Uint8Array[] = [];
-  /** @internal */ _rbytes = 0;
-  /** @internal */ _eof = false;
-  /** @internal */ _error: unknown = null;
-  /** @internal A read (or accept) in flight. */
+  /** @ignore */ _rbytes = 0;
+  /** @ignore */ _eof = false;
+  /** @ignore */ _error: unknown = null;
+  /** @ignore A read (or accept) in flight. */
   _pending: Promise<void> | null = null;
-  /** @internal Accepted connections waiting for `accept()`. */
+  /** @ignore Accepted connections waiting for `accept()`. */
   _accepted: Deno.Conn[] = [];
-  /** @internal Send buffer. */
+  /** @ignore Send buffer. */
   _wchunks: Uint8Array[] = [];
-  /** @internal */ _wbytes = 0;
-  /** @internal */ _writing = false;
-  /** @internal The write in flight. */
+  /** @ignore */ _wbytes = 0;
+  /** @ignore */ _writing = false;
+  /** @ignore The write in flight. */
   _writePromise: Promise<void> | null = null;
-  /** @internal */ _shutWrite = false;
-  /** @internal */ _shutRead = false;
-  /** @internal Whether someone waits for readability. */
+  /** @ignore */ _shutWrite = false;
+  /** @ignore */ _shutRead = false;
+  /** @ignore Whether someone waits for readability. */
   _wantRead = false;
-  /** @internal */ _watcher: SocketWatcher | null = null;
-  /** @internal The transport that owns the socket, if one does. */
+  /** @ignore */ _watcher: SocketWatcher | null = null;
+  /** @ignore The transport that owns the socket, if one does. */
   _owner: object | null = null;
-  /** @internal */ _noDelay = false;
-  /** @internal */ _keepAlive = false;
-  /** @internal */ _reusePort = false;
-  /** @internal Remove the Unix socket file on close. */
+  /** @ignore */ _noDelay = false;
+  /** @ignore */ _keepAlive = false;
+  /** @ignore */ _reusePort = false;
+  /** @ignore Remove the Unix socket file on close. */
   _unlinkOnClose = false;
-  /** @internal The datagram backend of a `SOCK_DGRAM` socket. */
+  /** @ignore The datagram backend of a `SOCK_DGRAM` socket. */
   _dgram: DgramBackend | null = null;
-  /** @internal Datagrams received and not yet taken, with their senders. */
+  /** @ignore Datagrams received and not yet taken, with their senders. */
   _dgrams: [Uint8Array, SocketAddress][] = [];
-  /** @internal Resolves the wait a watched datagram socket holds. */
+  /** @ignore Resolves the wait a watched datagram socket holds. */
   _dgramWake: (() => void) | null = null;
-  /** @internal Resolves once a datagram socket's resources are released. */
+  /** @ignore Resolves once a datagram socket's resources are released. */
   _dgramClosed: Promise<void> | null = null;
 
   /**
@@ -287,7 +293,7 @@ export class Socket implements Disposable {
     openSockets.set(this.#fd, this);
   }
 
-  /** @internal Wraps a connected Deno connection. */
+  /** @ignore Wraps a connected Deno connection. */
   static _fromConn(conn: StreamConn, family: number): Socket {
     unrefConn(conn);
     const sock = new Socket(family, SOCK_STREAM);
@@ -302,10 +308,11 @@ export class Socket implements Disposable {
    * @example
    * ```ts
    * import { socket } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const s = socket();
-   * console.assert(s.fileno() > 0);
+   * assert(s.fileno() > 0);
    * s.close();
-   * console.assert(s.fileno() === -1);
+   * assert.equal(s.fileno(), -1);
    * ```
    */
   fileno(): number {
@@ -318,9 +325,10 @@ export class Socket implements Disposable {
    * @example
    * ```ts
    * import { socket } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const s = socket();
    * s.close();
-   * console.assert(s.closed);
+   * assert(s.closed);
    * ```
    */
   get closed(): boolean {
@@ -348,9 +356,10 @@ export class Socket implements Disposable {
    * @example
    * ```ts
    * import { socket } from "@aio/loop";
-   * const s = socket();
-   * s.setblocking(false);
-   * s.close();
+   * import assert from "node:assert/strict";
+   * using s = socket();
+   * s.setblocking(false); // the only mode there is
+   * assert.throws(() => s.setblocking(true), RangeError);
    * ```
    */
   setblocking(flag: boolean): void {
@@ -371,14 +380,16 @@ export class Socket implements Disposable {
    * @example
    * ```ts
    * import { socket } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const s = socket();
    * s.bind(["127.0.0.1", 0]);
-   * const [host, port] = s.getsockname() as [string, number];
-   * console.assert(host === "127.0.0.1" && port > 0);
+   * const [host, port] = s.getsockname();
+   * assert.equal(host, "127.0.0.1");
+   * assert(port > 0);
    * s.close();
    * ```
    */
-  bind(address: SocketAddress): void {
+  bind(address: A): void {
     this.#checkOpen("bind()");
     if (this._dgram !== null) {
       if (this._dgram.bound) {
@@ -406,7 +417,7 @@ export class Socket implements Disposable {
     }
   }
 
-  /** @internal Opens the TCP listener for `host`:`port`. */
+  /** @ignore Opens the TCP listener for `host`:`port`. */
   _bindListener(host: string, port: number, backlog?: number): void {
     this.#checkOpen("bind()");
     checkFamilyHost(host, this.family);
@@ -430,11 +441,13 @@ export class Socket implements Disposable {
    * (the servers pass `backlog` to `Deno.listen`).
    * @example
    * ```ts
-   * import { socket } from "@aio/loop";
-   * const s = socket();
+   * import { RuntimeError, socket } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * using s = socket();
    * s.bind(["127.0.0.1", 0]);
+   * assert.throws(() => s.accept(), RuntimeError); // not listening yet
    * s.listen();
-   * s.close();
+   * assert.throws(() => s.accept(), Deno.errors.WouldBlock); // nobody has connected
    * ```
    */
   listen(_backlog?: number): void {
@@ -461,7 +474,7 @@ export class Socket implements Disposable {
    * s.close();
    * ```
    */
-  accept(): [Socket, SocketAddress] {
+  accept(): [Socket<A>, A] {
     this.#checkOpen("accept()");
     this.#checkNotOwned("accept()");
     if (!this._listening) {
@@ -474,8 +487,8 @@ export class Socket implements Disposable {
       throw wouldBlock("accept()");
     }
     if (this._accepted.length === 0) this._startAccept();
-    const sock = Socket._fromConn(conn, this.family);
-    return [sock, fromDenoAddr(conn.remoteAddr)];
+    const sock = Socket._fromConn(conn, this.family) as Socket<A>;
+    return [sock, fromDenoAddr(conn.remoteAddr) as A];
   }
 
   /**
@@ -488,13 +501,23 @@ export class Socket implements Disposable {
    * @param address `[host, port]` (an IP literal or a name) or a Unix path.
    * @example
    * ```ts
-   * import { socket } from "@aio/loop";
-   * const s = socket();
-   * console.assert(typeof s.connect === "function");
-   * s.close();
+   * import { newEventLoop, SO_ERROR, SOL_SOCKET, socket } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * using listener = socket();
+   * listener.bind(["127.0.0.1", 0]);
+   * listener.listen();
+   * using s = socket();
+   * assert.throws(() => s.connect(listener.getsockname()), Deno.errors.WouldBlock);
+   * loop.addWriter(s, () => loop.stop());
+   * await loop.runForever(); // until s is writable: the connect is over
+   * loop.removeWriter(s);
+   * assert.equal(s.getsockopt(SOL_SOCKET, SO_ERROR), 0); // and it worked
+   * assert.deepEqual(s.getpeername(), listener.getsockname());
+   * loop.close();
    * ```
    */
-  connect(address: SocketAddress): void {
+  connect(address: A): void {
     this.#checkOpen("connect()");
     this.#checkNotOwned("connect()");
     if (this._dgram !== null) {
@@ -573,11 +596,22 @@ export class Socket implements Disposable {
    *
    * @example
    * ```ts
-   * import { socket } from "@aio/loop";
-   * console.assert(typeof socket().connectEx === "function");
+   * import { newEventLoop, SO_ERROR, SOL_SOCKET, socket } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * using listener = socket();
+   * listener.bind(["127.0.0.1", 0]);
+   * listener.listen();
+   * using s = socket();
+   * assert.equal(s.connectEx(listener.getsockname()), 0); // under way
+   * loop.addWriter(s, () => loop.stop());
+   * await loop.runForever(); // until the connect is over
+   * loop.removeWriter(s);
+   * assert.equal(s.getsockopt(SOL_SOCKET, SO_ERROR), 0);
+   * loop.close();
    * ```
    */
-  connectEx(address: SocketAddress): number {
+  connectEx(address: A): number {
     try {
       this.connect(address);
     } catch (error) {
@@ -594,13 +628,20 @@ export class Socket implements Disposable {
    * @throws {Deno.errors.WouldBlock} when no data has arrived yet.
    * @example
    * ```ts
-   * import { socketpair } from "@aio/loop";
+   * import { newEventLoop, socketpair } from "@aio/loop";
    * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
    * const [a, b] = socketpair();
    * a.send(new Uint8Array([1, 2, 3]));
-   * assert.throws(() => b.recv(2), Deno.errors.WouldBlock); // not yet here
+   * assert.throws(() => b.recv(2), Deno.errors.WouldBlock); // not here yet
+   * loop.addReader(b, () => loop.stop());
+   * await loop.runForever(); // until b is readable
+   * loop.removeReader(b);
+   * assert.deepEqual(b.recv(2), new Uint8Array([1, 2])); // at most 2 bytes
+   * assert.deepEqual(b.recv(2), new Uint8Array([3]));
    * a.close();
    * b.close();
+   * loop.close();
    * ```
    */
   recv(bufsize: number): Uint8Array {
@@ -629,11 +670,20 @@ export class Socket implements Disposable {
    * @throws {Deno.errors.WouldBlock} when no data has arrived yet.
    * @example
    * ```ts
-   * import { socketpair } from "@aio/loop";
+   * import { newEventLoop, socketpair } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
    * const [a, b] = socketpair();
-   * console.assert(typeof b.recvInto === "function");
+   * a.send(new TextEncoder().encode("hello"));
+   * loop.addReader(b, () => loop.stop());
+   * await loop.runForever(); // until b is readable
+   * loop.removeReader(b);
+   * const buf = new Uint8Array(16);
+   * const n = b.recvInto(buf);
+   * assert.equal(new TextDecoder().decode(buf.subarray(0, n)), "hello");
    * a.close();
    * b.close();
+   * loop.close();
    * ```
    */
   recvInto(buffer: Uint8Array, nbytes = 0): number {
@@ -660,8 +710,9 @@ export class Socket implements Disposable {
    * @example
    * ```ts
    * import { socketpair } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const [a, b] = socketpair();
-   * console.assert(a.send(new Uint8Array(10)) === 10);
+   * assert.equal(a.send(new Uint8Array(10)), 10);
    * a.close();
    * b.close();
    * ```
@@ -704,11 +755,17 @@ export class Socket implements Disposable {
    *
    * @example
    * ```ts
-   * import { socketpair, SHUT_WR } from "@aio/loop";
+   * import { newEventLoop, SHUT_WR, socketpair } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
    * const [a, b] = socketpair();
-   * a.shutdown(SHUT_WR);
+   * a.shutdown(SHUT_WR); // no more sending: the peer reads EOF
+   * assert.throws(() => a.send(new Uint8Array([1])), Deno.errors.BrokenPipe);
+   * const eof = await loop.runUntilComplete(() => loop.sockRecv(b, 100));
+   * assert.equal(eof.length, 0);
    * a.close();
    * b.close();
+   * loop.close();
    * ```
    */
   shutdown(how: number): void {
@@ -737,9 +794,12 @@ export class Socket implements Disposable {
    * @example
    * ```ts
    * import { socket } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const s = socket();
    * s.close();
-   * s.close();
+   * s.close(); // no effect
+   * assert.equal(s.fileno(), -1);
+   * assert.throws(() => s.bind(["127.0.0.1", 0]), Deno.errors.BadResource);
    * ```
    */
   close(): void {
@@ -787,13 +847,18 @@ export class Socket implements Disposable {
    * @example
    * ```ts
    * import { socket } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const s = socket();
    * s.bind(["127.0.0.1", 0]);
-   * console.assert((s.getsockname() as [string, number])[0] === "127.0.0.1");
+   * assert.equal(s.getsockname()[0], "127.0.0.1");
    * s.close();
    * ```
    */
-  getsockname(): SocketAddress {
+  getsockname(): A {
+    return this.#sockname() as A;
+  }
+
+  #sockname(): SocketAddress {
     this.#checkOpen("getsockname()");
     if (this._dgram !== null) return this._dgram.sockname();
     if (this._conn !== null) return fromDenoAddr(this._conn.localAddr);
@@ -812,13 +877,18 @@ export class Socket implements Disposable {
    * @example
    * ```ts
    * import { socketpair } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const [a, b] = socketpair();
-   * console.assert(a.getpeername() === "");
+   * assert.equal(a.getpeername(), "");
    * a.close();
    * b.close();
    * ```
    */
-  getpeername(): SocketAddress {
+  getpeername(): A {
+    return this.#peername() as A;
+  }
+
+  #peername(): SocketAddress {
     this.#checkOpen("getpeername()");
     if (this._dgram !== null) {
       const peer = this._dgram.peer;
@@ -844,9 +914,10 @@ export class Socket implements Disposable {
    * @example
    * ```ts
    * import { IPPROTO_TCP, socket, TCP_NODELAY } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const s = socket();
    * s.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1);
-   * console.assert(s.getsockopt(IPPROTO_TCP, TCP_NODELAY) === 1);
+   * assert.equal(s.getsockopt(IPPROTO_TCP, TCP_NODELAY), 1);
    * s.close();
    * ```
    */
@@ -880,8 +951,9 @@ export class Socket implements Disposable {
    * @example
    * ```ts
    * import { SO_ERROR, SOL_SOCKET, socket } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const s = socket();
-   * console.assert(s.getsockopt(SOL_SOCKET, SO_ERROR) === 0);
+   * assert.equal(s.getsockopt(SOL_SOCKET, SO_ERROR), 0);
    * s.close();
    * ```
    */
@@ -938,7 +1010,7 @@ export class Socket implements Disposable {
    * s.close();
    * ```
    */
-  recvfrom(bufsize: number): [Uint8Array, SocketAddress] {
+  recvfrom(bufsize: number): [Uint8Array, A] {
     this.#checkOpen("recvfrom()");
     this.#checkNotOwned("recvfrom()");
     checkSize(bufsize, "recvfrom()", "bufsize");
@@ -950,7 +1022,7 @@ export class Socket implements Disposable {
       }
       return [this.recv(bufsize), this.getpeername()];
     }
-    return this.#takeDatagram(bufsize, "recvfrom()");
+    return this.#takeDatagram(bufsize, "recvfrom()") as [Uint8Array, A];
   }
 
   /**
@@ -960,13 +1032,25 @@ export class Socket implements Disposable {
    * @throws {Deno.errors.WouldBlock} when no datagram has arrived.
    * @example
    * ```ts
-   * import { AF_INET, SOCK_DGRAM, socket } from "@aio/loop";
-   * const s = socket(AF_INET, SOCK_DGRAM);
-   * console.assert(typeof s.recvfromInto === "function");
-   * s.close();
+   * import { AF_INET, newEventLoop, SOCK_DGRAM, socket } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * using a = socket(AF_INET, SOCK_DGRAM);
+   * using b = socket(AF_INET, SOCK_DGRAM);
+   * a.bind(["127.0.0.1", 0]);
+   * b.bind(["127.0.0.1", 0]);
+   * b.sendto(new TextEncoder().encode("ping"), a.getsockname());
+   * loop.addReader(a, () => loop.stop());
+   * await loop.runForever(); // until the datagram is here
+   * loop.removeReader(a);
+   * const buf = new Uint8Array(16);
+   * const [n, from] = a.recvfromInto(buf);
+   * assert.equal(new TextDecoder().decode(buf.subarray(0, n)), "ping");
+   * assert.deepEqual(from, b.getsockname());
+   * loop.close();
    * ```
    */
-  recvfromInto(buffer: Uint8Array, nbytes = 0): [number, SocketAddress] {
+  recvfromInto(buffer: Uint8Array, nbytes = 0): [number, A] {
     if (!(buffer instanceof Uint8Array)) {
       throw new TypeError(
         `recvfromInto() expects a Uint8Array, got ${typeof buffer}`,
@@ -993,15 +1077,16 @@ export class Socket implements Disposable {
    * @example
    * ```ts
    * import { AF_INET, SOCK_DGRAM, socket } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const a = socket(AF_INET, SOCK_DGRAM);
    * a.bind(["127.0.0.1", 0]);
    * const b = socket(AF_INET, SOCK_DGRAM);
-   * console.assert(b.sendto(new Uint8Array([1, 2]), a.getsockname()) === 2);
+   * assert.equal(b.sendto(new Uint8Array([1, 2]), a.getsockname()), 2);
    * a.close();
    * b.close();
    * ```
    */
-  sendto(data: Uint8Array, address: SocketAddress): number {
+  sendto(data: Uint8Array, address: A): number {
     checkBytes(data, "sendto()");
     this.#checkOpen("sendto()");
     this.#checkNotOwned("sendto()");
@@ -1060,7 +1145,7 @@ export class Socket implements Disposable {
     return datagramAddress(this.family, address, what);
   }
 
-  /** @internal A datagram arrived (the kernel's receive queue). */
+  /** @ignore A datagram arrived (the kernel's receive queue). */
   _onDatagram(data: Uint8Array, addr: SocketAddress): void {
     if (this.#fd === -1) return;
     // Past the receive buffer, datagrams are dropped, as a kernel does.
@@ -1076,7 +1161,7 @@ export class Socket implements Disposable {
     if (this._wantRead) this._armDatagramWait();
   }
 
-  /** @internal While watched, hold a wait on peers (for the virtual clock). */
+  /** @ignore While watched, hold a wait on peers (for the virtual clock). */
   _armDatagramWait(): void {
     if (this._pending !== null || this.#fd === -1 || this._owner !== null) {
       return;
@@ -1089,14 +1174,14 @@ export class Socket implements Disposable {
 
   // ---- readiness (package-internal) ------------------------------------
 
-  /** @internal Readable: bytes, EOF, an error, or a connection to accept. */
+  /** @ignore Readable: bytes, EOF, an error, or a connection to accept. */
   _readable(): boolean {
     return this.#fd === -1 || this._rbytes > 0 || this._dgrams.length > 0 ||
       this._eof ||
       this._error !== null || this._accepted.length > 0 || this._shutRead;
   }
 
-  /** @internal Writable: connected (or failed) with room to send. */
+  /** @ignore Writable: connected (or failed) with room to send. */
   _writable(): boolean {
     return this.#fd === -1 || this._dgram !== null ||
       this._connectError !== null ||
@@ -1104,7 +1189,7 @@ export class Socket implements Disposable {
       (this._conn !== null && this._wbytes < SEND_BUFFER_LIMIT);
   }
 
-  /** @internal Someone waits to read: keep a read (or accept) in flight. */
+  /** @ignore Someone waits to read: keep a read (or accept) in flight. */
   _watchRead(on: boolean): void {
     this._wantRead = on;
     if (this._dgram !== null) {
@@ -1117,14 +1202,14 @@ export class Socket implements Disposable {
     }
   }
 
-  /** @internal */
+  /** @ignore */
   _takeError(): unknown {
     const error = this._error;
     this._error = null;
     return error;
   }
 
-  /** @internal */
+  /** @ignore */
   _take(bufsize: number): Uint8Array {
     const first = this._rchunks[0];
     let out: Uint8Array;
@@ -1154,7 +1239,7 @@ export class Socket implements Disposable {
     return out;
   }
 
-  /** @internal Keeps one read in flight while the buffer has room. */
+  /** @ignore Keeps one read in flight while the buffer has room. */
   _startRead(): void {
     const conn = this._conn;
     if (
@@ -1185,7 +1270,7 @@ export class Socket implements Disposable {
     this._watcher?.track(this._pending, true);
   }
 
-  /** @internal Keeps one accept in flight on a listening socket. */
+  /** @ignore Keeps one accept in flight on a listening socket. */
   _startAccept(): void {
     const listener = this._listener;
     if (
@@ -1212,7 +1297,7 @@ export class Socket implements Disposable {
     this._watcher?.track(this._pending, true);
   }
 
-  /** @internal Keeps one write in flight while there is something to send. */
+  /** @ignore Keeps one write in flight while there is something to send. */
   _flush(): void {
     const conn = this._conn;
     if (conn === null || this._writing || this.#fd === -1) return;
@@ -1257,7 +1342,7 @@ export class Socket implements Disposable {
     this._watcher?.track(this._writePromise, false);
   }
 
-  /** @internal Applies options that need a live connection. */
+  /** @ignore Applies options that need a live connection. */
   _applyOptions(): void {
     const conn = this._conn;
     if (conn === null) return;
@@ -1398,10 +1483,29 @@ function checkFamilyHost(host: string, family: number): void {
  * @example
  * ```ts
  * import { AF_INET, SOCK_STREAM, socket } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * using s = socket(AF_INET, SOCK_STREAM);
- * console.assert(s.family === AF_INET);
+ * assert.equal(s.family, AF_INET);
+ * s.bind(["127.0.0.1", 0]);
+ * // The family types the address: no cast needed.
+ * const [host, port] = s.getsockname();
+ * assert.equal(host, "127.0.0.1");
+ * assert(port > 0);
  * ```
  */
+export function socket(
+  family?: typeof AF_INET | typeof AF_INET6,
+  type?: number,
+  proto?: number,
+): Socket<InetAddress>;
+/** An `AF_UNIX` socket: its addresses are paths. */
+export function socket(
+  family: typeof AF_UNIX,
+  type?: number,
+  proto?: number,
+): Socket<string>;
+/** A socket of a family known only at run time. */
+export function socket(family?: number, type?: number, proto?: number): Socket;
 export function socket(
   family: number = AF_INET,
   type: number = SOCK_STREAM,
@@ -1533,10 +1637,13 @@ class PairEnd implements StreamConn {
  * loop.close();
  * ```
  */
-export function socketpair(): [Socket, Socket] {
+export function socketpair(): [Socket<string>, Socket<string>] {
   const a = new PairEnd();
   const b = new PairEnd();
   a.peer = b;
   b.peer = a;
-  return [Socket._fromConn(a, AF_UNIX), Socket._fromConn(b, AF_UNIX)];
+  return [
+    Socket._fromConn(a, AF_UNIX) as Socket<string>,
+    Socket._fromConn(b, AF_UNIX) as Socket<string>,
+  ];
 }

@@ -75,12 +75,15 @@ function checkStrings(
  * settings Deno's TLS takes (PEM strings rather than files). Usually made
  * with `createDefaultContext()`.
  *
- * @example A client context that trusts a private CA
+ * @example A client context offering HTTP/2
  * ```ts
  * import { SSLContext } from "@aio/loop";
- * const ctx = new SSLContext({ caCerts: [] });
+ * import assert from "node:assert/strict";
+ * const ctx = new SSLContext(); // checks servers against the system's roots
  * ctx.setAlpnProtocols(["h2", "http/1.1"]);
- * console.assert(ctx.checkHostname && ctx.purpose === "serverAuth");
+ * assert.equal(ctx.purpose, "serverAuth");
+ * assert.equal(ctx.checkHostname, true);
+ * assert.deepEqual(ctx.alpnProtocols, ["h2", "http/1.1"]);
  * ```
  */
 export class SSLContext {
@@ -107,7 +110,8 @@ export class SSLContext {
    * @example
    * ```ts
    * import { SSLContext } from "@aio/loop";
-   * console.assert(new SSLContext().purpose === "serverAuth");
+   * import assert from "node:assert/strict";
+   * assert.equal(new SSLContext().purpose, "serverAuth");
    * ```
    */
   constructor(options: SSLContextOptions = {}) {
@@ -148,15 +152,29 @@ export class SSLContext {
    * @param cert The certificate chain, PEM.
    * @param key Its private key, PEM.
    * @throws {RangeError} when either is missing or not PEM.
-   * @example
+   * @example PEM text (here a test-only self-signed pair), not file names
    * ```ts
    * import { SSLContext } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const cert = `-----BEGIN CERTIFICATE-----
+   * MIIBMTCB16ADAgECAgEBMAoGCCqGSM49BAMCMBQxEjAQBgNVBAMMCWxvY2FsaG9z
+   * dDAgFw0wMDAxMDEwMDAwMDBaGA8yMTAwMDEwMTAwMDAwMFowFDESMBAGA1UEAwwJ
+   * bG9jYWxob3N0MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEYi6q6cnzNTymTN6O
+   * oYMW5P/LtwT0zKQlHhkm0ughni3tvil1pWB7mEpu9piF65EC9wkr3gdauMJIpyGQ
+   * Efa8o6MYMBYwFAYDVR0RBA0wC4IJbG9jYWxob3N0MAoGCCqGSM49BAMCA0kAMEYC
+   * IQCbBZ50lHfFj6CjM3WxtYm4pLsGi9hbNEdRcjpfuu1gWgIhAO25KiDoa5mmhMQG
+   * F+i+RB9Hy7JLhUMytKWzlgzhqH9t
+   * -----END CERTIFICATE-----`;
+   * const key = `-----BEGIN PRIVATE KEY-----
+   * MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgAdcnCt4igVAejm5P
+   * gpWRmM/Mb1vxifHKMRBbDhxmLtmhRANCAARiLqrpyfM1PKZM3o6hgxbk/8u3BPTM
+   * pCUeGSbS6CGeLe2+KXWlYHuYSm72mIXrkQL3CSveB1q4wkinIZAR9ryj
+   * -----END PRIVATE KEY-----`;
    * const ctx = new SSLContext({ purpose: "clientAuth" });
-   * try {
-   *   ctx.loadCertChain("not pem", "");
-   * } catch (error) {
-   *   console.assert(error instanceof RangeError);
-   * }
+   * assert.throws(() => ctx.loadCertChain("cert.pem", "key.pem"), RangeError);
+   * ctx.loadCertChain(cert, key);
+   * assert.equal(ctx.cert, cert);
+   * assert.equal(ctx.key, key);
    * ```
    */
   loadCertChain(cert: string, key: string): void {
@@ -173,11 +191,22 @@ export class SSLContext {
    * Trusts more CA certificates. Mirrors `load_verify_locations(cadata=)`.
    *
    * @param cadata One or more PEM certificates.
-   * @example
+   * @example Trusting a test-only self-signed certificate
    * ```ts
    * import { SSLContext } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const selfSigned = `-----BEGIN CERTIFICATE-----
+   * MIIBMTCB16ADAgECAgEBMAoGCCqGSM49BAMCMBQxEjAQBgNVBAMMCWxvY2FsaG9z
+   * dDAgFw0wMDAxMDEwMDAwMDBaGA8yMTAwMDEwMTAwMDAwMFowFDESMBAGA1UEAwwJ
+   * bG9jYWxob3N0MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEYi6q6cnzNTymTN6O
+   * oYMW5P/LtwT0zKQlHhkm0ughni3tvil1pWB7mEpu9piF65EC9wkr3gdauMJIpyGQ
+   * Efa8o6MYMBYwFAYDVR0RBA0wC4IJbG9jYWxob3N0MAoGCCqGSM49BAMCA0kAMEYC
+   * IQCbBZ50lHfFj6CjM3WxtYm4pLsGi9hbNEdRcjpfuu1gWgIhAO25KiDoa5mmhMQG
+   * F+i+RB9Hy7JLhUMytKWzlgzhqH9t
+   * -----END CERTIFICATE-----`;
    * const ctx = new SSLContext();
-   * console.assert(ctx.caCerts.length === 0);
+   * ctx.loadVerifyLocations(selfSigned);
+   * assert.deepEqual(ctx.caCerts, [selfSigned]);
    * ```
    */
   loadVerifyLocations(cadata: string): void {
@@ -191,9 +220,10 @@ export class SSLContext {
    * @example
    * ```ts
    * import { SSLContext } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const ctx = new SSLContext();
    * ctx.setAlpnProtocols(["http/1.1"]);
-   * console.assert(ctx.alpnProtocols?.[0] === "http/1.1");
+   * assert.equal(ctx.alpnProtocols?.[0], "http/1.1");
    * ```
    */
   setAlpnProtocols(protocols: string[]): void {
@@ -217,11 +247,13 @@ export class SSLContext {
  * @param options The settings.
  * @returns A new `SSLContext`.
  * @throws {RangeError} for a server context without `cert` and `key`.
- * @example A server context and a client context for a private CA
+ * @example A client context; a server context needs its certificate
  * ```ts
  * import { createDefaultContext } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * const client = createDefaultContext({ alpnProtocols: ["h2"] });
- * console.assert(client.checkHostname);
+ * assert.equal(client.checkHostname, true);
+ * assert.throws(() => createDefaultContext({ purpose: "clientAuth" }), RangeError);
  * ```
  */
 export function createDefaultContext(

@@ -14,6 +14,7 @@ import type {
 } from "./event_loop.ts";
 import { getRunningLoop } from "./running.ts";
 import type { Server } from "./server.ts";
+import type { InetAddress } from "./socket.ts";
 import {
   type ClientConnectedCallback,
   DEFAULT_LIMIT,
@@ -104,7 +105,7 @@ function connected(
  *     await writer.drain();
  *     writer.close();
  *   }, "127.0.0.1", 0);
- *   const [, port] = server.sockets[0].getsockname() as [string, number];
+ *   const [, port] = server.sockets[0].getsockname();
  *   const [reader, writer] = await openConnection("127.0.0.1", port);
  *   writer.write(new TextEncoder().encode("ping\n"));
  *   const line = new TextDecoder().decode(await reader.readline());
@@ -151,12 +152,14 @@ export async function openConnection(
  * @example Serving until cancelled (asyncio's `serve_forever()` example)
  * ```ts
  * import { run, startServer } from "@aio/loop";
+ * import assert from "node:assert/strict";
  *
  * await run(async () => {
  *   const server = await startServer(async (reader, writer) => {
  *     await reader.readline();
  *     writer.close();
  *   }, "127.0.0.1", 0);
+ *   assert.equal(server.isServing(), true); // accepting already
  *   // await server.serveForever(); would serve until cancelled.
  *   server.close();
  *   await server.waitClosed();
@@ -168,7 +171,7 @@ export async function startServer(
   host?: string | string[] | null,
   port?: number | string | null,
   options: StartServerOptions = {},
-): Promise<Server> {
+): Promise<Server<InetAddress>> {
   checkCallback(clientConnectedCb, "startServer");
   const loop = getRunningLoop();
   const [limit, rest] = split(options);
@@ -246,10 +249,12 @@ export async function openUnixConnection(
  * @example
  * ```ts
  * import { run, startUnixServer } from "@aio/loop";
+ * import assert from "node:assert/strict";
  *
  * const dir = await Deno.makeTempDir();
  * await run(async () => {
  *   const server = await startUnixServer(() => {}, `${dir}/s.sock`);
+ *   assert.equal(server.sockets[0].getsockname(), `${dir}/s.sock`);
  *   server.close();
  *   await server.waitClosed();
  * });
@@ -260,7 +265,7 @@ export async function startUnixServer(
   clientConnectedCb: ClientConnectedCallback,
   path?: string | null,
   options: StartUnixServerOptions = {},
-): Promise<Server> {
+): Promise<Server<string>> {
   checkCallback(clientConnectedCb, "startUnixServer");
   const loop = getRunningLoop();
   const [limit, rest] = split(options);

@@ -138,8 +138,17 @@ export class StreamReader {
    *
    * @example
    * ```ts
-   * import { StreamReader } from "@aio/loop";
-   * console.assert(typeof StreamReader.prototype.exception === "function");
+   * import { run, StreamReader } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * await run(async () => {
+   *   const reader = new StreamReader();
+   *   assert.equal(reader.exception(), null);
+   *   const error = new Error("connection reset");
+   *   reader.setException(error);
+   *   assert.equal(reader.exception(), error);
+   *   await assert.rejects(reader.read(), /connection reset/);
+   * });
    * ```
    */
   exception(): Error | null {
@@ -152,8 +161,15 @@ export class StreamReader {
    *
    * @example
    * ```ts
-   * import { StreamReader } from "@aio/loop";
-   * console.assert(typeof StreamReader.prototype.setException === "function");
+   * import { run, StreamReader } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * await run(async () => {
+   *   const reader = new StreamReader();
+   *   const pending = reader.readline(); // waits for data
+   *   reader.setException(new Error("connection reset"));
+   *   await assert.rejects(pending, /connection reset/);
+   * });
    * ```
    */
   setException(exc: Error): void {
@@ -179,8 +195,20 @@ export class StreamReader {
    * @throws {RuntimeError} when a transport is already set.
    * @example
    * ```ts
-   * import { StreamReader } from "@aio/loop";
-   * console.assert(typeof StreamReader.prototype.setTransport === "function");
+   * import { run, StreamReader } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const calls: string[] = [];
+   * await run(async () => {
+   *   const reader = new StreamReader(4);
+   *   reader.setTransport({
+   *     pauseReading: () => calls.push("pause"),
+   *     resumeReading: () => calls.push("resume"),
+   *   });
+   *   reader.feedData(new Uint8Array(9)); // over twice the limit: pause
+   *   assert.equal((await reader.read(9)).length, 9); // drained: resume
+   * });
+   * assert.deepEqual(calls, ["pause", "resume"]);
    * ```
    */
   setTransport(transport: PausableTransport): void {
@@ -190,7 +218,7 @@ export class StreamReader {
     this.#transport = transport;
   }
 
-  /** @internal The connection moved to a new transport (TLS upgrade). */
+  /** @ignore The connection moved to a new transport (TLS upgrade). */
   _replaceTransport(transport: PausableTransport): void {
     this.#transport = transport;
   }
@@ -207,8 +235,17 @@ export class StreamReader {
    *
    * @example
    * ```ts
-   * import { StreamReader } from "@aio/loop";
-   * console.assert(typeof StreamReader.prototype.feedEof === "function");
+   * import { run, StreamReader } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const text = await run(async () => {
+   *   const reader = new StreamReader();
+   *   const all = reader.read(); // everything until EOF
+   *   reader.feedData(new TextEncoder().encode("last words"));
+   *   reader.feedEof();
+   *   return new TextDecoder().decode(await all);
+   * });
+   * assert.equal(text, "last words");
    * ```
    */
   feedEof(): void {
@@ -221,8 +258,17 @@ export class StreamReader {
    *
    * @example
    * ```ts
-   * import { StreamReader } from "@aio/loop";
-   * console.assert(typeof StreamReader.prototype.atEof === "function");
+   * import { run, StreamReader } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * await run(async () => {
+   *   const reader = new StreamReader();
+   *   reader.feedData(new Uint8Array([1, 2]));
+   *   reader.feedEof();
+   *   assert.equal(reader.atEof(), false); // two bytes are still buffered
+   *   assert.deepEqual(await reader.read(), new Uint8Array([1, 2]));
+   *   assert.equal(reader.atEof(), true);
+   * });
    * ```
    */
   atEof(): boolean {
@@ -237,8 +283,18 @@ export class StreamReader {
    * @throws {RuntimeError} after `feedEof()`.
    * @example
    * ```ts
-   * import { StreamReader } from "@aio/loop";
-   * console.assert(typeof StreamReader.prototype.feedData === "function");
+   * import { run, StreamReader } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const decode = (data: Uint8Array) => new TextDecoder().decode(data);
+   * await run(async () => {
+   *   const reader = new StreamReader();
+   *   const line = reader.readline();
+   *   reader.feedData(new TextEncoder().encode("hel"));
+   *   reader.feedData(new TextEncoder().encode("lo\nrest"));
+   *   assert.equal(decode(await line), "hello\n");
+   *   assert.equal(decode(await reader.read(4)), "rest");
+   * });
    * ```
    */
   feedData(data: Uint8Array): void {
@@ -327,8 +383,20 @@ export class StreamReader {
    *   `ValueError`); the line is dropped from the buffer.
    * @example
    * ```ts
-   * import { StreamReader } from "@aio/loop";
-   * console.assert(typeof StreamReader.prototype.readline === "function");
+   * import { run, StreamReader } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const lines = await run(async () => {
+   *   const reader = new StreamReader();
+   *   reader.feedData(new TextEncoder().encode("first\nsecond"));
+   *   reader.feedEof();
+   *   const out: string[] = [];
+   *   for (let i = 0; i < 3; i++) {
+   *     out.push(new TextDecoder().decode(await reader.readline()));
+   *   }
+   *   return out;
+   * });
+   * assert.deepEqual(lines, ["first\n", "second", ""]);
    * ```
    */
   async readline(): Promise<Uint8Array> {
@@ -359,8 +427,20 @@ export class StreamReader {
    * @throws {RangeError} for an empty separator.
    * @example
    * ```ts
-   * import { StreamReader } from "@aio/loop";
-   * console.assert(typeof StreamReader.prototype.readuntil === "function");
+   * import { IncompleteReadError, run, StreamReader } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const crlf = new TextEncoder().encode("\r\n");
+   * await run(async () => {
+   *   const reader = new StreamReader();
+   *   reader.feedData(new TextEncoder().encode("HTTP/1.1 200 OK\r\nrest"));
+   *   reader.feedEof();
+   *   const status = await reader.readuntil(crlf);
+   *   assert.equal(new TextDecoder().decode(status), "HTTP/1.1 200 OK\r\n");
+   *   await assert.rejects(reader.readuntil(crlf), (error) =>
+   *     error instanceof IncompleteReadError &&
+   *     new TextDecoder().decode(error.partial) === "rest");
+   * });
    * ```
    */
   async readuntil(
@@ -432,8 +512,17 @@ export class StreamReader {
    *
    * @example
    * ```ts
-   * import { StreamReader } from "@aio/loop";
-   * console.assert(typeof StreamReader.prototype.read === "function");
+   * import { run, StreamReader } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * await run(async () => {
+   *   const reader = new StreamReader();
+   *   reader.feedData(new Uint8Array([1, 2, 3, 4, 5]));
+   *   reader.feedEof();
+   *   assert.deepEqual(await reader.read(2), new Uint8Array([1, 2])); // at most 2
+   *   assert.deepEqual(await reader.read(), new Uint8Array([3, 4, 5])); // to EOF
+   *   assert.deepEqual(await reader.read(), new Uint8Array(0)); // at EOF
+   * });
    * ```
    */
   async read(n: number = -1): Promise<Uint8Array> {
@@ -476,8 +565,18 @@ export class StreamReader {
    * @throws {RangeError} for a negative `n`.
    * @example
    * ```ts
-   * import { StreamReader } from "@aio/loop";
-   * console.assert(typeof StreamReader.prototype.readexactly === "function");
+   * import { IncompleteReadError, run, StreamReader } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * await run(async () => {
+   *   const reader = new StreamReader();
+   *   reader.feedData(new Uint8Array([0, 3, 7, 8, 9]));
+   *   reader.feedEof();
+   *   const [high, low] = await reader.readexactly(2); // a 2-byte length prefix
+   *   const body = await reader.readexactly(high * 256 + low);
+   *   assert.deepEqual(body, new Uint8Array([7, 8, 9]));
+   *   await assert.rejects(reader.readexactly(1), IncompleteReadError); // EOF first
+   * });
    * ```
    */
   async readexactly(n: number): Promise<Uint8Array> {
@@ -505,8 +604,18 @@ export class StreamReader {
    *
    * @example
    * ```ts
-   * import { StreamReader } from "@aio/loop";
-   * console.assert(typeof StreamReader.prototype[Symbol.asyncIterator] === "function");
+   * import { run, StreamReader } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const lines = await run(async () => {
+   *   const reader = new StreamReader();
+   *   reader.feedData(new TextEncoder().encode("a\nb\nc"));
+   *   reader.feedEof();
+   *   const out: string[] = [];
+   *   for await (const line of reader) out.push(new TextDecoder().decode(line));
+   *   return out;
+   * });
+   * assert.deepEqual(lines, ["a\n", "b\n", "c"]);
    * ```
    */
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, undefined> {
@@ -537,17 +646,23 @@ export class StreamReader {
  *
  * @example
  * ```ts
- * import { FlowControlMixin, newEventLoop } from "@aio/loop";
- * const loop = newEventLoop();
- * const proto = new FlowControlMixin(loop);
- * proto.pauseWriting();
- * proto.resumeWriting();
- * await loop.runUntilComplete(() => proto._drainHelper());
- * loop.close();
+ * import { FlowControlMixin, run } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ *
+ * await run(async () => {
+ *   const protocol = new FlowControlMixin();
+ *   protocol.pauseWriting(); // the transport's buffer is full
+ *   let drained = false;
+ *   const drain = protocol._drainHelper().then(() => (drained = true));
+ *   assert.equal(drained, false);
+ *   protocol.resumeWriting(); // it drained: waiting writers go on
+ *   await drain;
+ *   assert.equal(drained, true);
+ * });
  * ```
  */
 export class FlowControlMixin extends Protocol {
-  /** @internal */ protected _loop: AbstractEventLoop;
+  /** @ignore */ protected _loop: AbstractEventLoop;
   #paused = false;
   #drainWaiters: Future<null>[] = [];
   #connectionLost = false;
@@ -587,7 +702,7 @@ export class FlowControlMixin extends Protocol {
     }
   }
 
-  /** @internal What `StreamWriter.drain()` awaits. */
+  /** @ignore What `StreamWriter.drain()` awaits. */
   async _drainHelper(): Promise<void> {
     if (this.#connectionLost) {
       throw new Deno.errors.ConnectionReset("Connection lost");
@@ -602,7 +717,7 @@ export class FlowControlMixin extends Protocol {
     }
   }
 
-  /** @internal The future `StreamWriter.waitClosed()` awaits. */
+  /** @ignore The future `StreamWriter.waitClosed()` awaits. */
   _getCloseWaiter(_stream: StreamWriter): Future<null> {
     throw new RuntimeError("this protocol has no close waiter");
   }
@@ -613,10 +728,27 @@ export class FlowControlMixin extends Protocol {
  * never blocks; `await drain()` after writing waits for the transport's
  * buffer to drain (and reports a lost connection).
  *
- * @example
+ * @example An echo round trip
  * ```ts
- * import { StreamWriter } from "@aio/loop";
- * console.assert(typeof StreamWriter.prototype.drain === "function");
+ * import { openConnection, run, startServer } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ *
+ * const reply = await run(async () => {
+ *   await using server = await startServer(async (reader, writer) => {
+ *     writer.write(await reader.readline()); // echo one line
+ *     await writer.drain();
+ *     writer.close();
+ *   }, "127.0.0.1", 0);
+ *   const [host, port] = server.sockets[0].getsockname();
+ *   const [reader, writer] = await openConnection(host, port);
+ *   writer.write(new TextEncoder().encode("ping\n"));
+ *   await writer.drain();
+ *   const line = new TextDecoder().decode(await reader.readline());
+ *   writer.close();
+ *   await writer.waitClosed();
+ *   return line;
+ * });
+ * assert.equal(reply, "ping\n");
  * ```
  */
 export class StreamWriter {
@@ -655,8 +787,24 @@ export class StreamWriter {
    *
    * @example
    * ```ts
-   * import { StreamWriter } from "@aio/loop";
-   * console.assert(typeof StreamWriter.prototype.write === "function");
+   * import { openConnection, run, startServer } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const reply = await run(async () => {
+   *   await using server = await startServer(async (reader, writer) => {
+   *     writer.write(await reader.read()); // echo everything, after EOF
+   *     writer.close();
+   *   }, "127.0.0.1", 0);
+   *   const [host, port] = server.sockets[0].getsockname();
+   *   const [reader, writer] = await openConnection(host, port);
+   *   writer.write(new TextEncoder().encode("hello"));
+   *   writer.writeEof();
+   *   const echoed = new TextDecoder().decode(await reader.read());
+   *   writer.close();
+   *   await writer.waitClosed();
+   *   return echoed;
+   * });
+   * assert.equal(reply, "hello");
    * ```
    */
   write(data: Uint8Array): void {
@@ -668,8 +816,25 @@ export class StreamWriter {
    *
    * @example
    * ```ts
-   * import { StreamWriter } from "@aio/loop";
-   * console.assert(typeof StreamWriter.prototype.writelines === "function");
+   * import { openConnection, run, startServer } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const reply = await run(async () => {
+   *   await using server = await startServer(async (reader, writer) => {
+   *     writer.write(await reader.read()); // echo everything, after EOF
+   *     writer.close();
+   *   }, "127.0.0.1", 0);
+   *   const [host, port] = server.sockets[0].getsockname();
+   *   const [reader, writer] = await openConnection(host, port);
+   *   const enc = new TextEncoder();
+   *   writer.writelines([enc.encode("one\n"), enc.encode("two\n")]);
+   *   writer.writeEof();
+   *   const echoed = new TextDecoder().decode(await reader.read());
+   *   writer.close();
+   *   await writer.waitClosed();
+   *   return echoed;
+   * });
+   * assert.equal(reply, "one\ntwo\n");
    * ```
    */
   writelines(data: Iterable<Uint8Array>): void {
@@ -681,8 +846,24 @@ export class StreamWriter {
    *
    * @example
    * ```ts
-   * import { StreamWriter } from "@aio/loop";
-   * console.assert(typeof StreamWriter.prototype.writeEof === "function");
+   * import { openConnection, run, startServer } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const reply = await run(async () => {
+   *   await using server = await startServer(async (reader, writer) => {
+   *     writer.write(await reader.read()); // echo everything, after EOF
+   *     writer.close();
+   *   }, "127.0.0.1", 0);
+   *   const [host, port] = server.sockets[0].getsockname();
+   *   const [reader, writer] = await openConnection(host, port);
+   *   writer.write(new TextEncoder().encode("over"));
+   *   writer.writeEof(); // the peer sees EOF; this side can still read
+   *   const echoed = new TextDecoder().decode(await reader.read());
+   *   writer.close();
+   *   await writer.waitClosed();
+   *   return echoed;
+   * });
+   * assert.equal(reply, "over");
    * ```
    */
   writeEof(): void {
@@ -694,8 +875,20 @@ export class StreamWriter {
    *
    * @example
    * ```ts
-   * import { StreamWriter } from "@aio/loop";
-   * console.assert(typeof StreamWriter.prototype.canWriteEof === "function");
+   * import { openConnection, run, startServer } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * await run(async () => {
+   *   await using server = await startServer(async (reader, writer) => {
+   *     await reader.read();
+   *     writer.close();
+   *   }, "127.0.0.1", 0);
+   *   const [host, port] = server.sockets[0].getsockname();
+   *   const [, writer] = await openConnection(host, port);
+   *   assert.equal(writer.canWriteEof(), true); // TCP can half-close
+   *   writer.close();
+   *   await writer.waitClosed();
+   * });
    * ```
    */
   canWriteEof(): boolean {
@@ -707,8 +900,23 @@ export class StreamWriter {
    *
    * @example
    * ```ts
-   * import { StreamWriter } from "@aio/loop";
-   * console.assert(typeof StreamWriter.prototype.close === "function");
+   * import { openConnection, run, startServer } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const received = await run(async () => {
+   *   const got = Promise.withResolvers<string>();
+   *   await using server = await startServer(async (reader, writer) => {
+   *     got.resolve(new TextDecoder().decode(await reader.read())); // until EOF
+   *     writer.close();
+   *   }, "127.0.0.1", 0);
+   *   const [host, port] = server.sockets[0].getsockname();
+   *   const [, writer] = await openConnection(host, port);
+   *   writer.write(new TextEncoder().encode("bye"));
+   *   writer.close(); // flushes, then closes: the peer gets "bye" and EOF
+   *   await writer.waitClosed();
+   *   return await got.promise;
+   * });
+   * assert.equal(received, "bye");
    * ```
    */
   close(): void {
@@ -720,8 +928,25 @@ export class StreamWriter {
    *
    * @example
    * ```ts
-   * import { StreamWriter } from "@aio/loop";
-   * console.assert(typeof StreamWriter.prototype.isClosing === "function");
+   * import { openConnection, run, startServer } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const received = await run(async () => {
+   *   const got = Promise.withResolvers<string>();
+   *   await using server = await startServer(async (reader, writer) => {
+   *     got.resolve(new TextDecoder().decode(await reader.read())); // until EOF
+   *     writer.close();
+   *   }, "127.0.0.1", 0);
+   *   const [host, port] = server.sockets[0].getsockname();
+   *   const [, writer] = await openConnection(host, port);
+   *   writer.write(new TextEncoder().encode("bye"));
+   *   assert.equal(writer.isClosing(), false);
+   *   writer.close();
+   *   assert.equal(writer.isClosing(), true);
+   *   await writer.waitClosed();
+   *   return await got.promise;
+   * });
+   * assert.equal(received, "bye");
    * ```
    */
   isClosing(): boolean {
@@ -734,8 +959,24 @@ export class StreamWriter {
    * @throws the error that closed it, if any (e.g. `Deno.errors.BrokenPipe`).
    * @example
    * ```ts
-   * import { StreamWriter } from "@aio/loop";
-   * console.assert(typeof StreamWriter.prototype.waitClosed === "function");
+   * import { openConnection, run, startServer } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const received = await run(async () => {
+   *   const got = Promise.withResolvers<string>();
+   *   await using server = await startServer(async (reader, writer) => {
+   *     got.resolve(new TextDecoder().decode(await reader.read())); // until EOF
+   *     writer.close();
+   *   }, "127.0.0.1", 0);
+   *   const [host, port] = server.sockets[0].getsockname();
+   *   const [, writer] = await openConnection(host, port);
+   *   writer.write(new TextEncoder().encode("bye"));
+   *   writer.close();
+   *   await writer.waitClosed(); // resolves once the connection is closed
+   *   assert.equal(writer.transport.isClosing(), true);
+   *   return await got.promise;
+   * });
+   * assert.equal(received, "bye");
    * ```
    */
   async waitClosed(): Promise<void> {
@@ -747,8 +988,21 @@ export class StreamWriter {
    *
    * @example
    * ```ts
-   * import { StreamWriter } from "@aio/loop";
-   * console.assert(typeof StreamWriter.prototype.getExtraInfo === "function");
+   * import { openConnection, run, startServer } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * await run(async () => {
+   *   await using server = await startServer(async (reader, writer) => {
+   *     await reader.read();
+   *     writer.close();
+   *   }, "127.0.0.1", 0);
+   *   const [host, port] = server.sockets[0].getsockname();
+   *   const [, writer] = await openConnection(host, port);
+   *   assert.deepEqual(writer.getExtraInfo("peername"), ["127.0.0.1", port]);
+   *   assert.equal(writer.getExtraInfo("no such key", "default"), "default");
+   *   writer.close();
+   *   await writer.waitClosed();
+   * });
    * ```
    */
   getExtraInfo(name: string, defaultValue: unknown = null): unknown {
@@ -763,8 +1017,26 @@ export class StreamWriter {
    *   `Deno.errors.ConnectionReset` once it is lost.
    * @example
    * ```ts
-   * import { StreamWriter } from "@aio/loop";
-   * console.assert(typeof StreamWriter.prototype.drain === "function");
+   * import { openConnection, run, startServer } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const reply = await run(async () => {
+   *   await using server = await startServer(async (reader, writer) => {
+   *     const data = await reader.read(); // until EOF
+   *     writer.write(new TextEncoder().encode(`${data.length} bytes`));
+   *     writer.close();
+   *   }, "127.0.0.1", 0);
+   *   const [host, port] = server.sockets[0].getsockname();
+   *   const [reader, writer] = await openConnection(host, port);
+   *   writer.write(new Uint8Array(1 << 20)); // far over the high-water mark
+   *   await writer.drain(); // waits until the buffer is below it again
+   *   writer.writeEof();
+   *   const text = new TextDecoder().decode(await reader.read());
+   *   writer.close();
+   *   await writer.waitClosed();
+   *   return text;
+   * });
+   * assert.equal(reply, "1048576 bytes");
    * ```
    */
   async drain(): Promise<void> {
@@ -793,8 +1065,37 @@ export class StreamWriter {
    * @throws {Deno.errors.ConnectionReset} if the connection closed first.
    * @example
    * ```ts
-   * import { StreamWriter } from "@aio/loop";
-   * console.assert(typeof StreamWriter.prototype.startTls === "function");
+   * import { createDefaultContext, openConnection, run, startServer } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * // Test-only certificates from this repository's tests/fixtures/tls/.
+   * const pem = (name: string) =>
+   *   Deno.readTextFileSync(new URL(`../tests/fixtures/tls/${name}`, import.meta.url));
+   * const enc = (text: string) => new TextEncoder().encode(text);
+   * const reply = await run(async () => {
+   *   await using server = await startServer(async (reader, writer) => {
+   *     await reader.readline(); // "STARTTLS\n"
+   *     writer.write(enc("GO\n"));
+   *     await writer.startTls(createDefaultContext({
+   *       purpose: "clientAuth", cert: pem("server.pem"), key: pem("server.key"),
+   *     }));
+   *     writer.write(await reader.readline()); // echoed over TLS
+   *     writer.close();
+   *   }, "127.0.0.1", 0);
+   *   const [host, port] = server.sockets[0].getsockname();
+   *   const [reader, writer] = await openConnection(host, port);
+   *   writer.write(enc("STARTTLS\n"));
+   *   await reader.readline(); // "GO\n"
+   *   await writer.startTls(createDefaultContext({ caCerts: [pem("ca.pem")] }), {
+   *     serverHostname: "localhost",
+   *   });
+   *   writer.write(enc("secret\n"));
+   *   const line = new TextDecoder().decode(await reader.readline());
+   *   writer.close();
+   *   await writer.waitClosed();
+   *   return line;
+   * });
+   * assert.equal(reply, "secret\n");
    * ```
    */
   async startTls(
@@ -944,12 +1245,12 @@ export class StreamReaderProtocol extends FlowControlMixin {
     });
   }
 
-  /** @internal Whether this is a server's connection (it has a callback). */
+  /** @ignore Whether this is a server's connection (it has a callback). */
   get _serverSide(): boolean {
     return this.#clientConnectedCb !== null;
   }
 
-  /** @internal `StreamWriter.startTls` moved the connection to `transport`. */
+  /** @ignore `StreamWriter.startTls` moved the connection to `transport`. */
   _replaceTransport(transport: AnyTransport): void {
     const t = transport as BaseTransport & PausableTransport;
     this.#reader?._replaceTransport(t);
@@ -990,7 +1291,7 @@ export class StreamReaderProtocol extends FlowControlMixin {
     return !this.#overSsl;
   }
 
-  /** @internal */
+  /** @ignore */
   override _getCloseWaiter(_stream: StreamWriter): Future<null> {
     return this.#closed;
   }

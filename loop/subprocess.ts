@@ -14,6 +14,7 @@ import type { AbstractEventLoop } from "./abstract_loop.ts";
 import { getRunningLoop } from "./running.ts";
 import {
   execSpec,
+  type PIPE,
   shellSpec,
   splitExecArgs,
   type StdioOption,
@@ -45,6 +46,31 @@ export type CreateSubprocessExecArgs =
   | (string | URL)[]
   | [...(string | URL)[], CreateSubprocessOptions];
 
+/**
+ * What a stdio option makes of a stream of type `S`: `S` when the option
+ * is `PIPE`, null when it is anything else or absent, and `S | null` when
+ * the type alone cannot tell.
+ */
+export type Piped<V, S> = [V] extends [typeof PIPE] ? S
+  : typeof PIPE extends V ? S | null
+  : null;
+
+/**
+ * The stdio option `K` of an options type (undefined when it has none):
+ * `StdioIn<{ stdout: -1 }, "stdout">` is `-1`.
+ */
+export type StdioIn<O, K extends "stdin" | "stdout" | "stderr"> = K extends
+  keyof O ? O[K]
+  : undefined;
+
+/**
+ * The options object at the end of `createSubprocessExec`'s arguments (an
+ * empty object type when there is none).
+ */
+export type ExecOptionsIn<A> = A extends readonly [...unknown[], infer L]
+  ? (L extends string | URL ? Record<never, never> : L)
+  : Record<never, never>;
+
 /** Errors `communicate()` ignores while feeding stdin (asyncio's). */
 function isPipeGone(error: unknown): boolean {
   return error instanceof Deno.errors.BrokenPipe ||
@@ -55,10 +81,24 @@ function isPipeGone(error: unknown): boolean {
  * The protocol behind a `Process`: pipes become `StreamReader`s and a
  * `StreamWriter`. Mirrors asyncio's `SubprocessStreamProtocol`.
  *
- * @example
+ * @example What createSubprocessExec() does
  * ```ts
- * import { SubprocessStreamProtocol } from "@aio/loop";
- * console.assert(typeof SubprocessStreamProtocol.prototype.pipeDataReceived === "function");
+ * import { DEVNULL, newEventLoop, Process, SubprocessStreamProtocol } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ * const loop = newEventLoop();
+ * const out = await loop.runUntilComplete(async () => {
+ *   const [transport, protocol] = await loop.subprocessExec(
+ *     () => new SubprocessStreamProtocol(2 ** 16, loop),
+ *     "echo",
+ *     "hi",
+ *     { stdin: DEVNULL, stderr: DEVNULL }, // stdout: PIPE, the default
+ *   );
+ *   const line = await protocol.stdout!.readline(); // stdout became a StreamReader
+ *   await new Process(transport, protocol, loop).wait();
+ *   return new TextDecoder().decode(line);
+ * });
+ * assert.equal(out, "hi\n");
+ * loop.close();
  * ```
  */
 export class SubprocessStreamProtocol extends FlowControlMixin {
@@ -154,7 +194,7 @@ export class SubprocessStreamProtocol extends FlowControlMixin {
     }
   }
 
-  /** @internal */
+  /** @ignore */
   override _getCloseWaiter(stream: StreamWriter): Future<null> {
     if (stream === this.stdin) return this.#stdinClosed;
     return super._getCloseWaiter(stream);
@@ -178,13 +218,17 @@ export class SubprocessStreamProtocol extends FlowControlMixin {
  * assert.equal(code, 0);
  * ```
  */
-export class Process {
-  /** The child's stdin (a writer), or null unless it is PIPE. */
-  readonly stdin: StreamWriter | null;
+export class Process<O extends SubprocessOptions = SubprocessOptions> {
+  /**
+   * The child's stdin (a writer), or null unless it is PIPE. Typed from the
+   * options the process was made with: a writer when `stdin: PIPE` was
+   * given.
+   */
+  readonly stdin: Piped<StdioIn<O, "stdin">, StreamWriter>;
   /** The child's stdout (a reader), or null unless it is PIPE. */
-  readonly stdout: StreamReader | null;
+  readonly stdout: Piped<StdioIn<O, "stdout">, StreamReader>;
   /** The child's stderr (a reader), or null unless it is PIPE. */
-  readonly stderr: StreamReader | null;
+  readonly stderr: Piped<StdioIn<O, "stderr">, StreamReader>;
   /** The child's process id. */
   readonly pid: number;
   #transport: SubprocessTransport & { _wait(): Promise<number> };
@@ -203,9 +247,9 @@ export class Process {
       _wait(): Promise<number>;
     };
     this.#loop = loop;
-    this.stdin = protocol.stdin;
-    this.stdout = protocol.stdout;
-    this.stderr = protocol.stderr;
+    this.stdin = protocol.stdin as Piped<StdioIn<O, "stdin">, StreamWriter>;
+    this.stdout = protocol.stdout as Piped<StdioIn<O, "stdout">, StreamReader>;
+    this.stderr = protocol.stderr as Piped<StdioIn<O, "stderr">, StreamReader>;
     this.pid = transport.getPid();
   }
 
@@ -221,8 +265,13 @@ export class Process {
    *
    * @example
    * ```ts
-   * import { Process } from "@aio/loop";
-   * console.assert(typeof Process.prototype.wait === "function");
+   * import { createSubprocessExec, run } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * await run(async () => {
+   *   const proc = await createSubprocessExec("sh", "-c", "exit 3");
+   *   assert.equal(await proc.wait(), 3);
+   *   assert.equal(proc.returncode, 3);
+   * });
    * ```
    */
   async wait(): Promise<number> {
@@ -238,13 +287,28 @@ export class Process {
    *
    * @example
    * ```ts
-   * import { Process } from "@aio/loop";
-   * console.assert(typeof Process.prototype.communicate === "function");
+   * import { createSubprocessShell, PIPE, run } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const [out, err] = await run(async () => {
+   *   const proc = await createSubprocessShell("cat; echo oops >&2", {
+   *     stdin: PIPE,
+   *     stdout: PIPE,
+   *     stderr: PIPE,
+   *   });
+   *   return await proc.communicate(new TextEncoder().encode("hello"));
+   * });
+   * assert.equal(new TextDecoder().decode(out!), "hello");
+   * assert.equal(new TextDecoder().decode(err!), "oops\n");
    * ```
    */
   async communicate(
     input: Uint8Array | null = null,
-  ): Promise<[Uint8Array | null, Uint8Array | null]> {
+  ): Promise<
+    [
+      Piped<StdioIn<O, "stdout">, Uint8Array>,
+      Piped<StdioIn<O, "stderr">, Uint8Array>,
+    ]
+  > {
     if (input !== null && !(input instanceof Uint8Array)) {
       throw new TypeError(
         `communicate(): input must be a Uint8Array or null, got ${typeof input}`,
@@ -255,7 +319,10 @@ export class Process {
     const err = this.stderr !== null ? this.#readStream(2) : null;
     const [, stdout, stderr] = await Promise.all([feed, out, err]);
     await this.wait();
-    return [stdout, stderr];
+    return [stdout, stderr] as [
+      Piped<StdioIn<O, "stdout">, Uint8Array>,
+      Piped<StdioIn<O, "stderr">, Uint8Array>,
+    ];
   }
 
   async #feedStdin(input: Uint8Array | null): Promise<void> {
@@ -287,8 +354,14 @@ export class Process {
    *
    * @example
    * ```ts
-   * import { Process } from "@aio/loop";
-   * console.assert(typeof Process.prototype.sendSignal === "function");
+   * import { createSubprocessExec, run } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const code = await run(async () => {
+   *   const proc = await createSubprocessExec("sleep", "60");
+   *   proc.sendSignal("SIGUSR1");
+   *   return await proc.wait();
+   * });
+   * assert.equal(code, -10); // killed by signal 10, SIGUSR1
    * ```
    */
   sendSignal(signal: string | number): void {
@@ -300,8 +373,14 @@ export class Process {
    *
    * @example
    * ```ts
-   * import { Process } from "@aio/loop";
-   * console.assert(typeof Process.prototype.terminate === "function");
+   * import { createSubprocessExec, run } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const code = await run(async () => {
+   *   const proc = await createSubprocessExec("sleep", "60");
+   *   proc.terminate();
+   *   return await proc.wait();
+   * });
+   * assert.equal(code, -15); // SIGTERM
    * ```
    */
   terminate(): void {
@@ -313,8 +392,14 @@ export class Process {
    *
    * @example
    * ```ts
-   * import { Process } from "@aio/loop";
-   * console.assert(typeof Process.prototype.kill === "function");
+   * import { createSubprocessExec, run } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const code = await run(async () => {
+   *   const proc = await createSubprocessExec("sleep", "60");
+   *   proc.kill();
+   *   return await proc.wait();
+   * });
+   * assert.equal(code, -9); // SIGKILL
    * ```
    */
   kill(): void {
@@ -358,19 +443,22 @@ const INHERIT: StdioOption = null;
  * @example
  * ```ts
  * import { createSubprocessExec, PIPE, run } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * const line = await run(async () => {
  *   const proc = await createSubprocessExec("echo", "hello", { stdout: PIPE });
  *   const text = new TextDecoder().decode(await proc.stdout!.readline());
  *   await proc.wait();
  *   return text;
  * });
- * console.assert(line === "hello\n");
+ * assert.equal(line, "hello\n");
  * ```
  */
-export async function createSubprocessExec(
+export async function createSubprocessExec<
+  const A extends CreateSubprocessExecArgs,
+>(
   program: string | URL,
-  ...args: CreateSubprocessExecArgs
-): Promise<Process> {
+  ...args: A
+): Promise<Process<ExecOptionsIn<A>>> {
   const loop = getRunningLoop();
   const [argv, options] = splitExecArgs(args);
   const [limit, rest] = splitLimit(options as CreateSubprocessOptions);
@@ -388,7 +476,7 @@ export async function createSubprocessExec(
     ...(argv as string[]),
     withDefaults,
   );
-  return new Process(transport, protocol, loop);
+  return new Process<ExecOptionsIn<A>>(transport, protocol, loop);
 }
 
 /**
@@ -401,17 +489,20 @@ export async function createSubprocessExec(
  * @example
  * ```ts
  * import { createSubprocessShell, run } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * const code = await run(async () => {
  *   const proc = await createSubprocessShell("exit 7");
  *   return await proc.wait();
  * });
- * console.assert(code === 7);
+ * assert.equal(code, 7);
  * ```
  */
-export async function createSubprocessShell(
+export async function createSubprocessShell<
+  const O extends CreateSubprocessOptions = Record<never, never>,
+>(
   cmd: string,
-  options?: CreateSubprocessOptions,
-): Promise<Process> {
+  options?: O,
+): Promise<Process<O>> {
   const loop = getRunningLoop();
   const [limit, rest] = splitLimit(options);
   shellSpec(cmd, rest, "createSubprocessShell", INHERIT);
@@ -426,5 +517,5 @@ export async function createSubprocessShell(
     cmd,
     withDefaults,
   );
-  return new Process(transport, protocol, loop);
+  return new Process<O>(transport, protocol, loop);
 }

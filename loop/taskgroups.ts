@@ -31,9 +31,13 @@ const inspect = Symbol.for("Deno.customInspect");
  *
  * @example
  * ```ts
- * import type { TaskGroupCreateTaskOptions } from "@aio/loop";
+ * import { run, TaskGroup, type TaskGroupCreateTaskOptions } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * const options: TaskGroupCreateTaskOptions = { name: "worker" };
- * console.assert(options.name === "worker");
+ * const name = await run(() =>
+ *   new TaskGroup().run((tg) => tg.createTask(async () => {}, options).getName())
+ * );
+ * assert.equal(name, "worker");
  * ```
  */
 export interface TaskGroupCreateTaskOptions {
@@ -102,6 +106,7 @@ export class TaskGroup {
    * @example
    * ```ts
    * import { run, TaskGroup } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const sum = await run(() =>
    *   new TaskGroup().run(async (tg) => {
    *     const parts = [1, 2, 3].map((n) => tg.createTask(async () => n * 10));
@@ -110,7 +115,7 @@ export class TaskGroup {
    *     return total;
    *   })
    * );
-   * console.assert(sum === 60);
+   * assert.equal(sum, 60);
    * ```
    */
   async run<T>(body: (group: TaskGroup) => T | PromiseLike<T>): Promise<T> {
@@ -224,10 +229,11 @@ export class TaskGroup {
    * @example
    * ```ts
    * import { run, TaskGroup } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * await run(() =>
    *   new TaskGroup().run((tg) => {
    *     const task = tg.createTask(async () => 1, { name: "one" });
-   *     console.assert(task.getName() === "one");
+   *     assert.equal(task.getName(), "one");
    *   })
    * );
    * ```

@@ -40,6 +40,7 @@ import {
   _getEventLoop,
   contextTask,
   getRunningLoop,
+  noRunningLoop,
   state,
 } from "./running.ts";
 import type { AbstractEventLoop, TaskFactory } from "./abstract_loop.ts";
@@ -105,26 +106,26 @@ export function isCoroutine(value: unknown): value is Coroutine<unknown> {
  * ```
  */
 export class Task<T = unknown> extends Future<T> {
-  /** @internal */ _coro: Coroutine<T>;
-  /** @internal */ _name: string;
-  /** @internal */ _numCancelsRequested = 0;
-  /** @internal */ _mustCancel = false;
-  /** @internal The loop future the coroutine is awaiting, if known. */
+  /** @ignore */ _coro: Coroutine<T>;
+  /** @ignore */ _name: string;
+  /** @ignore */ _numCancelsRequested = 0;
+  /** @ignore */ _mustCancel = false;
+  /** @ignore The loop future the coroutine is awaiting, if known. */
   _futWaiter: Future<unknown> | null = null;
-  /** @internal The task's own async context (it names the task). */
+  /** @ignore The task's own async context (it names the task). */
   _frame: Frame;
-  /** @internal Report the task if its loop closes while it is pending. */
+  /** @ignore Report the task if its loop closes while it is pending. */
   _logDestroyPending = true;
-  /** @internal */ _abort: AbortController | null = null;
-  /** @internal Promise form: whether the first step ran, and the outcome. */
+  /** @ignore */ _abort: AbortController | null = null;
+  /** @ignore Promise form: whether the first step ran, and the outcome. */
   _started = false;
-  /** @internal */ _outcome: { ok: boolean; value: unknown } | null = null;
-  /** @internal The reusable handle that resumes a `sleep(0)`. */
+  /** @ignore */ _outcome: { ok: boolean; value: unknown } | null = null;
+  /** @ignore The reusable handle that resumes a `sleep(0)`. */
   _yieldHandle: Handle | null = null;
-  /** @internal The pending `sleep(0)`: its resolvers and value. */
+  /** @ignore The pending `sleep(0)`: its resolvers and value. */
   _yieldResolve: ((value: unknown) => void) | null = null;
-  /** @internal */ _yieldReject: ((reason: unknown) => void) | null = null;
-  /** @internal */ _yieldValue: unknown = undefined;
+  /** @ignore */ _yieldReject: ((reason: unknown) => void) | null = null;
+  /** @ignore */ _yieldValue: unknown = undefined;
 
   /**
    * Wraps a coroutine in a task and schedules its first step;
@@ -181,10 +182,11 @@ export class Task<T = unknown> extends Future<T> {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const work = async () => 1;
    * const task = loop.createTask(work);
-   * console.assert(task.getCoro() === work);
+   * assert.equal(task.getCoro(), work);
    * await loop.runUntilComplete(task);
    * loop.close();
    * ```
@@ -199,9 +201,10 @@ export class Task<T = unknown> extends Future<T> {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const task = loop.createTask(async () => 1);
-   * console.assert(task.getContext().run(() => 2) === 2);
+   * assert.equal(task.getContext().run(() => 2), 2);
    * await loop.runUntilComplete(task);
    * loop.close();
    * ```
@@ -216,9 +219,10 @@ export class Task<T = unknown> extends Future<T> {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const task = loop.createTask(async () => {}, { name: "worker" });
-   * console.assert(task.getName() === "worker");
+   * assert.equal(task.getName(), "worker");
    * await loop.runUntilComplete(task);
    * loop.close();
    * ```
@@ -233,10 +237,11 @@ export class Task<T = unknown> extends Future<T> {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const task = loop.createTask(async () => {});
    * task.setName("renamed");
-   * console.assert(task.getName() === "renamed");
+   * assert.equal(task.getName(), "renamed");
    * await loop.runUntilComplete(task);
    * loop.close();
    * ```
@@ -252,10 +257,11 @@ export class Task<T = unknown> extends Future<T> {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const task = loop.createTask(async () => {});
    * task.cancel();
-   * console.assert(task.signal.aborted);
+   * assert(task.signal.aborted);
    * await loop.runUntilComplete(async () => {}).catch(() => {});
    * loop.close();
    * ```
@@ -289,10 +295,11 @@ export class Task<T = unknown> extends Future<T> {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const task = loop.createTask(async () => {});
-   * console.assert(task.cancel() === true);
-   * console.assert(task.cancelling() === 1);
+   * assert.equal(task.cancel(), true);
+   * assert.equal(task.cancelling(), 1);
    * await loop.runUntilComplete(async () => {}).catch(() => {});
    * loop.close();
    * ```
@@ -321,9 +328,10 @@ export class Task<T = unknown> extends Future<T> {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const task = loop.createTask(async () => {});
-   * console.assert(task.cancelling() === 0);
+   * assert.equal(task.cancelling(), 0);
    * await loop.runUntilComplete(task);
    * loop.close();
    * ```
@@ -340,11 +348,12 @@ export class Task<T = unknown> extends Future<T> {
    * @example
    * ```ts
    * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const loop = newEventLoop();
    * const task = loop.createTask(async () => 1);
    * task.cancel();
-   * console.assert(task.uncancel() === 0);
-   * console.assert((await loop.runUntilComplete(task)) === 1);
+   * assert.equal(task.uncancel(), 0);
+   * assert.equal(await loop.runUntilComplete(task), 1);
    * loop.close();
    * ```
    */
@@ -356,7 +365,7 @@ export class Task<T = unknown> extends Future<T> {
     return this._numCancelsRequested;
   }
 
-  /** @internal Why the coroutine may not await `fut`, or null. */
+  /** @ignore Why the coroutine may not await `fut`, or null. */
   _checkAwait(fut: Future<unknown>): Error | null {
     if (fut === this) {
       return new RuntimeError(`Task cannot await on itself: ${this}`);
@@ -369,7 +378,7 @@ export class Task<T = unknown> extends Future<T> {
     return null;
   }
 
-  /** @internal Called by `Future.then` when the coroutine awaits `fut`. */
+  /** @ignore Called by `Future.then` when the coroutine awaits `fut`. */
   _onAwait(fut: Future<unknown>): void {
     if (state.stepping === this) state.stepping = null;
     this._futWaiter = fut;
@@ -378,7 +387,7 @@ export class Task<T = unknown> extends Future<T> {
     }
   }
 
-  /** @internal The coroutine settled. Mirrors the end of `Task.__step`. */
+  /** @ignore The coroutine settled. Mirrors the end of `Task.__step`. */
   _finish(ok: boolean, value: unknown): void {
     if (state.stepping === this) state.stepping = null;
     if (this._state !== PENDING) return;
@@ -403,13 +412,13 @@ export class Task<T = unknown> extends Future<T> {
     this._loop._unregisterTask(this);
   }
 
-  /** @internal An adopted promise settled. */
+  /** @ignore An adopted promise settled. */
   _adopted(ok: boolean, value: unknown): void {
     if (this._started) this._finish(ok, value);
     else this._outcome = { ok, value };
   }
 
-  /** @internal */
+  /** @ignore */
   protected override _reprInfo(): string[] {
     const info = super._reprInfo();
     if (this._state === PENDING && this._numCancelsRequested > 0) {
@@ -748,12 +757,13 @@ export function cancellableOperation<T>(
  * @example
  * ```ts
  * import { createTask, run } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * const total = await run(async () => {
  *   const a = createTask(async () => 1);
  *   const b = createTask(async () => 2, { name: "second" });
  *   return (await a) + (await b);
  * });
- * console.assert(total === 3);
+ * assert.equal(total, 3);
  * ```
  */
 export function createTask<T>(
@@ -772,11 +782,12 @@ export function createTask<T>(
  * @example
  * ```ts
  * import { ensureFuture, newEventLoop } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * const loop = newEventLoop();
  * const fut = loop.createFuture();
- * console.assert(ensureFuture(fut, { loop }) === fut);
+ * assert.equal(ensureFuture(fut, { loop }), fut);
  * const task = ensureFuture(async () => 5, { loop });
- * console.assert((await loop.runUntilComplete(task)) === 5);
+ * assert.equal(await loop.runUntilComplete(task), 5);
  * loop.close();
  * ```
  */
@@ -812,8 +823,9 @@ export function ensureFuture<T>(
  * @example
  * ```ts
  * import { currentTask, run } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * await run(async () => {
- *   console.assert(currentTask() !== null);
+ *   assert.notEqual(currentTask(), null);
  * }, {});
  * ```
  */
@@ -834,8 +846,9 @@ export function currentTask(loop?: AbstractEventLoop): Task<unknown> | null {
  * @example
  * ```ts
  * import { allTasks, run } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * await run(async () => {
- *   console.assert(allTasks().size === 1); // the main task
+ *   assert.equal(allTasks().size, 1); // the main task
  * });
  * ```
  */
@@ -949,8 +962,9 @@ async function sleepFor<T>(
  * @example
  * ```ts
  * import { run, sleep } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * const value = await run(async () => await sleep(0.01, "done"));
- * console.assert(value === "done");
+ * assert.equal(value, "done");
  * ```
  */
 export function sleep<T = undefined>(delay: number, result?: T): Promise<T> {
@@ -967,7 +981,7 @@ export function sleep<T = undefined>(delay: number, result?: T): Promise<T> {
   const loop = state.runningLoop;
   if (loop === null) {
     return Promise.reject(
-      new RuntimeError(
+      noRunningLoop(
         "sleep() needs a running event loop: await it inside a coroutine the loop runs",
       ),
     );

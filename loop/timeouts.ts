@@ -104,8 +104,9 @@ export class Timeout {
    * @example
    * ```ts
    * import { timeoutAt } from "@aio/loop";
-   * console.assert(timeoutAt(123).when() === 123);
-   * console.assert(timeoutAt(null).when() === null);
+   * import assert from "node:assert/strict";
+   * assert.equal(timeoutAt(123).when(), 123);
+   * assert.equal(timeoutAt(null).when(), null);
    * ```
    */
   when(): number | null {
@@ -121,16 +122,20 @@ export class Timeout {
    * fired.
    * @throws {TypeError} if `when` is neither a number nor null.
    * @throws {RangeError} if `when` is NaN.
-   * @example Extending the deadline from inside the block
+   * @example Extending the deadline from inside the block (on the virtual clock)
    * ```ts
    * import { getRunningLoop, run, sleep, timeout } from "@aio/loop";
+   * import { useEventLoopPolicy, VirtualTimePolicy } from "@aio/loop/testing";
+   * import assert from "node:assert/strict";
    *
-   * await run(async () => {
-   *   await timeout(0.01).run(async (cm) => {
-   *     cm.reschedule(getRunningLoop().time() + 1);
-   *     await sleep(0.02); // past the first deadline, within the second
-   *   });
-   * });
+   * using _policy = useEventLoopPolicy(new VirtualTimePolicy());
+   * const result = await run(() =>
+   *   timeout(1).run(async (cm) => {
+   *     cm.reschedule(getRunningLoop().time() + 10);
+   *     return await sleep(5, "done"); // past the first deadline, within the second
+   *   })
+   * );
+   * assert.equal(result, "done");
    * ```
    */
   reschedule(when: number | null): void {
@@ -158,10 +163,11 @@ export class Timeout {
    * @example
    * ```ts
    * import { run, timeout } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * await run(async () => {
    *   const cm = timeout(1);
    *   await cm.run(async () => {});
-   *   console.assert(!cm.expired());
+   *   assert(!cm.expired());
    * });
    * ```
    */
@@ -186,8 +192,9 @@ export class Timeout {
    * @example
    * ```ts
    * import { run, sleep, timeout } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const value = await run(() => timeout(1).run(() => sleep(0.01, "in time")));
-   * console.assert(value === "in time");
+   * assert.equal(value, "in time");
    * ```
    */
   async run<T>(body: (timeout: Timeout) => T | PromiseLike<T>): Promise<T> {
@@ -275,6 +282,7 @@ export class Timeout {
  * @example
  * ```ts
  * import { run, sleep, timeout, TimeoutError } from "@aio/loop";
+ * import assert from "node:assert/strict";
  *
  * const outcome = await run(async () => {
  *   try {
@@ -287,7 +295,7 @@ export class Timeout {
  *     throw e;
  *   }
  * });
- * console.assert(outcome === "timed out");
+ * assert.equal(outcome, "timed out");
  * ```
  */
 export function timeout(delay: number | null): Timeout {
@@ -307,12 +315,14 @@ export function timeout(delay: number | null): Timeout {
  * @example
  * ```ts
  * import { getRunningLoop, run, sleep, timeoutAt } from "@aio/loop";
+ * import assert from "node:assert/strict";
  *
  * await run(async () => {
  *   const deadline = getRunningLoop().time() + 1;
  *   const cm = timeoutAt(deadline);
  *   await cm.run(() => sleep(0.01));
- *   console.assert(cm.when() === deadline && !cm.expired());
+ *   assert.equal(cm.when(), deadline);
+ *   assert(!cm.expired());
  * });
  * ```
  */

@@ -58,6 +58,16 @@ export function workerMain(): void {
   // deno-lint-ignore ban-types
   type Fn = Function;
   const MAX_COMPILED = 256;
+  // A module the worker may not read fails its import with a TypeError
+  // ("Requires read access to ..."): report it as the permission error it
+  // is, saying which module and what to do.
+  const importFailure = (mod: string, error: unknown): unknown => {
+    const message = error instanceof Error ? error.message : String(error);
+    if (!/^Requires \w+ access/.test(message)) return error;
+    return new Deno.errors.NotCapable(
+      `the executor's worker cannot import ${mod}: ${message} (workers inherit the program's permissions)`,
+    );
+  };
   const scope = globalThis as unknown as Scope;
   const compiled = new Map<string, Fn>();
   let current: number | null = null;
@@ -142,7 +152,12 @@ export function workerMain(): void {
           compiled.set(job.src, fn);
         }
       } else {
-        const module = await import(job.mod!);
+        let module;
+        try {
+          module = await import(job.mod!);
+        } catch (error) {
+          throw importFailure(job.mod!, error);
+        }
         fn = module[job.name!];
         if (typeof fn !== "function") {
           throw new TypeError(

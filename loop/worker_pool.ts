@@ -76,10 +76,11 @@ interface PoolWorker {
  * @example
  * ```ts
  * import { WorkerPoolExecutor } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * await using pool = new WorkerPoolExecutor({ maxWorkers: 1 });
  * const job = pool.submit(() => 1);
- * console.assert(job.cancel() === false); // already sent to a worker
- * console.assert((await job) === 1);
+ * assert.equal(job.cancel(), false); // already sent to a worker
+ * assert.equal(await job, 1);
  * ```
  */
 export type ExecutorPromise<T = unknown> = Promise<T> & {
@@ -97,9 +98,10 @@ export type ExecutorPromise<T = unknown> = Promise<T> & {
  * @example
  * ```ts
  * import { WorkerPoolExecutor, type WorkerPoolExecutorOptions } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * const options: WorkerPoolExecutorOptions = { maxWorkers: 2, namePrefix: "hash" };
  * await using pool = new WorkerPoolExecutor(options);
- * console.assert(pool.maxWorkers === 2);
+ * assert.equal(pool.maxWorkers, 2);
  * ```
  */
 export interface WorkerPoolExecutorOptions {

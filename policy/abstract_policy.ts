@@ -15,7 +15,8 @@ import { NotImplementedError } from "../loop/exceptions.ts";
  * @example
  * ```ts
  * import { AbstractEventLoopPolicy, getEventLoopPolicy } from "@aio/loop";
- * console.assert(getEventLoopPolicy() instanceof AbstractEventLoopPolicy);
+ * import assert from "node:assert/strict";
+ * assert(getEventLoopPolicy() instanceof AbstractEventLoopPolicy);
  * ```
  */
 export class AbstractEventLoopPolicy {

@@ -25,6 +25,7 @@ import { AbstractEventLoopPolicy } from "./abstract_policy.ts";
  *   getEventLoopPolicy,
  *   setEventLoopPolicy,
  * } from "@aio/loop";
+ * import assert from "node:assert/strict";
  *
  * class DebugPolicy extends DefaultEventLoopPolicy {
  *   override newEventLoop(): EventLoop {
@@ -35,7 +36,7 @@ import { AbstractEventLoopPolicy } from "./abstract_policy.ts";
  * }
  * setEventLoopPolicy(new DebugPolicy());
  * const loop = getEventLoopPolicy().newEventLoop();
- * console.assert(loop.getDebug());
+ * assert(loop.getDebug());
  * loop.close();
  * setEventLoopPolicy(null);
  * ```

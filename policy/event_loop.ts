@@ -19,7 +19,8 @@ let policy: AbstractEventLoopPolicy | null = null;
  * @example
  * ```ts
  * import { DefaultEventLoopPolicy, getEventLoopPolicy } from "@aio/loop";
- * console.assert(getEventLoopPolicy() instanceof DefaultEventLoopPolicy);
+ * import assert from "node:assert/strict";
+ * assert(getEventLoopPolicy() instanceof DefaultEventLoopPolicy);
  * ```
  */
 export function getEventLoopPolicy(): AbstractEventLoopPolicy {
@@ -35,9 +36,10 @@ export function getEventLoopPolicy(): AbstractEventLoopPolicy {
  * @example
  * ```ts
  * import { DefaultEventLoopPolicy, getEventLoopPolicy, setEventLoopPolicy } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * const mine = new DefaultEventLoopPolicy();
  * setEventLoopPolicy(mine);
- * console.assert(getEventLoopPolicy() === mine);
+ * assert.equal(getEventLoopPolicy(), mine);
  * setEventLoopPolicy(null);
  * ```
  */
@@ -64,8 +66,9 @@ export function _getRawPolicy(): AbstractEventLoopPolicy | null {
  * @example
  * ```ts
  * import { getEventLoop, run } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * await run(async () => {
- *   console.assert(getEventLoop().isRunning());
+ *   assert(getEventLoop().isRunning());
  * });
  * ```
  */
@@ -79,9 +82,10 @@ export function getEventLoop(): AbstractEventLoop {
  * @example
  * ```ts
  * import { getEventLoop, newEventLoop, setEventLoop } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * const loop = newEventLoop();
  * setEventLoop(loop);
- * console.assert(getEventLoop() === loop);
+ * assert.equal(getEventLoop(), loop);
  * setEventLoop(null);
  * loop.close();
  * ```
@@ -96,8 +100,9 @@ export function setEventLoop(loop: AbstractEventLoop | null): void {
  * @example
  * ```ts
  * import { newEventLoop } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * const loop = newEventLoop();
- * console.assert(!loop.isClosed());
+ * assert(!loop.isClosed());
  * loop.close();
  * ```
  */

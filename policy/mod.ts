@@ -4,8 +4,11 @@
  *
  * @example
  * ```ts
- * import { newEventLoop } from "@aio/loop/policy";
+ * import { newEventLoop, run } from "@aio/loop/policy";
+ * import assert from "node:assert/strict";
+ * assert.equal(await run(async () => "ran"), "ran"); // a new loop, closed after
  * const loop = newEventLoop();
+ * assert.equal(loop.isClosed(), false);
  * loop.close();
  * ```
  *

@@ -16,7 +16,7 @@ import {
   RuntimeError,
 } from "../loop/exceptions.ts";
 import { describe, type Future } from "../loop/futures.ts";
-import { state } from "../loop/running.ts";
+import { isNoRunningLoop, state } from "../loop/running.ts";
 import { allTasks, type Coroutine, isCoroutine } from "../loop/tasks.ts";
 import { newEventLoop, setEventLoop } from "./event_loop.ts";
 
@@ -41,10 +41,11 @@ type RunnerState = "created" | "initialized" | "closed";
  * @example Two coroutines on the same loop
  * ```ts
  * import { Runner, sleep } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * await using runner = new Runner();
  * const a = await runner.run(async () => { await sleep(0); return 1; });
  * const b = await runner.run(async () => 2);
- * console.assert(a + b === 3);
+ * assert.equal(a + b, 3);
  * ```
  */
 export class Runner {
@@ -85,8 +86,9 @@ export class Runner {
    * @example
    * ```ts
    * import { Runner } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const runner = new Runner();
-   * console.assert((await runner.run(async () => "hi")) === "hi");
+   * assert.equal(await runner.run(async () => "hi"), "hi");
    * await runner.close();
    * ```
    */
@@ -123,6 +125,14 @@ export class Runner {
     try {
       return await loop.runUntilComplete(task);
     } catch (error) {
+      if (typeof coro !== "function" && isNoRunningLoop(error)) {
+        throw new RuntimeError(
+          `${
+            (error as Error).message
+          }; the coroutine was given as a promise, which started running before the loop existed: pass the async function itself, run(main) or run(() => main()), not run(main())`,
+          { cause: error },
+        );
+      }
       if (
         error instanceof CancelledError && interrupts.count > 0 &&
         task.uncancel() === 0
@@ -143,8 +153,9 @@ export class Runner {
    * @example
    * ```ts
    * import { Runner } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const runner = new Runner();
-   * console.assert(!runner.getLoop().isClosed());
+   * assert(!runner.getLoop().isClosed());
    * await runner.close();
    * ```
    */
@@ -160,10 +171,13 @@ export class Runner {
    * @example
    * ```ts
    * import { Runner } from "@aio/loop";
+   * import assert from "node:assert/strict";
    * const runner = new Runner();
+   * const loop = runner.getLoop();
    * await runner.run(async () => {});
    * await runner.close();
-   * await runner.close();
+   * assert.equal(loop.isClosed(), true);
+   * await runner.close(); // no effect
    * ```
    */
   async close(): Promise<void> {
@@ -221,11 +235,11 @@ function noop(): void {}
 let interruptExitInstalled = false;
 
 /**
- * Makes a `KeyboardInterrupt` that nobody catches end the process as
- * Python's does: "KeyboardInterrupt" on stderr and exit status 130 (128 +
- * SIGINT), which shells and supervisors read as "stopped by Ctrl-C",
- * rather than Deno's stack trace and status 1. A program that catches it
- * decides for itself.
+ * Makes a `KeyboardInterrupt` that nobody catches end the process quietly
+ * with exit status 130 (128 + SIGINT), as a Deno program stopped by Ctrl-C
+ * does and as shells and supervisors read "stopped by Ctrl-C" (Python's
+ * status too), rather than with Deno's stack trace and status 1. A program
+ * that catches it decides for itself.
  */
 function exitOnUncaughtInterrupt(): void {
   if (interruptExitInstalled) return;
@@ -233,7 +247,6 @@ function exitOnUncaughtInterrupt(): void {
   globalThis.addEventListener("unhandledrejection", (event) => {
     if (!(event.reason instanceof KeyboardInterrupt)) return;
     event.preventDefault();
-    console.error("KeyboardInterrupt");
     Deno.exit(130);
   });
 }
@@ -307,11 +320,12 @@ function waitAll(
  * @example
  * ```ts
  * import { run, sleep } from "@aio/loop";
+ * import assert from "node:assert/strict";
  * const answer = await run(async () => {
  *   await sleep(0.001);
  *   return 42;
  * });
- * console.assert(answer === 42);
+ * assert.equal(answer, 42);
  * ```
  */
 export async function run<T>(

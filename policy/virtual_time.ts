@@ -14,13 +14,13 @@
  *
  * @example Testing timer-heavy code instantly
  * ```ts
- * import { run, sleep } from "@aio/loop";
+ * import { getRunningLoop, run, sleep } from "@aio/loop";
  * import { useEventLoopPolicy, VirtualTimePolicy } from "@aio/loop/testing";
  * import assert from "node:assert/strict";
  *
  * using _policy = useEventLoopPolicy(new VirtualTimePolicy());
  * const elapsed = await run(async () => {
- *   const loop = (await import("@aio/loop")).getRunningLoop();
+ *   const loop = getRunningLoop();
  *   const start = loop.time();
  *   await sleep(3600);
  *   return loop.time() - start;
@@ -75,8 +75,9 @@ export class VirtualTimeEventLoop extends EventLoop {
    * @example
    * ```ts
    * import { VirtualTimeEventLoop } from "@aio/loop/testing";
+   * import assert from "node:assert/strict";
    * const loop = new VirtualTimeEventLoop();
-   * console.assert(loop.time() === 0);
+   * assert.equal(loop.time(), 0);
    * loop.close();
    * ```
    */
@@ -93,9 +94,10 @@ export class VirtualTimeEventLoop extends EventLoop {
    * @example
    * ```ts
    * import { VirtualTimeEventLoop } from "@aio/loop/testing";
+   * import assert from "node:assert/strict";
    * const loop = new VirtualTimeEventLoop();
    * loop.advance(2.5);
-   * console.assert(loop.time() === 2.5);
+   * assert.equal(loop.time(), 2.5);
    * loop.close();
    * ```
    */
@@ -115,7 +117,7 @@ export class VirtualTimeEventLoop extends EventLoop {
   }
 
   /**
-   * @internal Instead of waiting for a timer, let microtasks and host
+   * @ignore Instead of waiting for a timer, let microtasks and host
    * callbacks settle; if the loop is still idle and nothing is in flight,
    * jump to the next timer.
    */
@@ -159,7 +161,7 @@ export class VirtualTimeEventLoop extends EventLoop {
     });
   }
 
-  /** @internal */
+  /** @ignore */
   override _clearWaitTimers(): void {
     super._clearWaitTimers();
     if (this.#settle !== null) {
@@ -182,10 +184,11 @@ export class VirtualTimeEventLoop extends EventLoop {
  * ```ts
  * import { newEventLoop } from "@aio/loop";
  * import { useEventLoopPolicy, VirtualTimeEventLoop, VirtualTimePolicy } from "@aio/loop/testing";
+ * import assert from "node:assert/strict";
  *
  * using _policy = useEventLoopPolicy(new VirtualTimePolicy());
  * const loop = newEventLoop();
- * console.assert(loop instanceof VirtualTimeEventLoop);
+ * assert(loop instanceof VirtualTimeEventLoop);
  * loop.close();
  * ```
  */
@@ -204,13 +207,14 @@ export class VirtualTimePolicy extends DefaultEventLoopPolicy {
  * ```ts
  * import { getEventLoopPolicy } from "@aio/loop";
  * import { useEventLoopPolicy, VirtualTimePolicy } from "@aio/loop/testing";
+ * import assert from "node:assert/strict";
  *
  * const before = getEventLoopPolicy();
  * {
  *   using _policy = useEventLoopPolicy(new VirtualTimePolicy());
- *   console.assert(getEventLoopPolicy() instanceof VirtualTimePolicy);
+ *   assert(getEventLoopPolicy() instanceof VirtualTimePolicy);
  * }
- * console.assert(getEventLoopPolicy() === before);
+ * assert.equal(getEventLoopPolicy(), before);
  * ```
  */
 export function useEventLoopPolicy(

@@ -4,9 +4,24 @@
  *
  * @example
  * ```ts
+ * import { newEventLoop } from "@aio/loop";
  * import { Protocol } from "@aio/loop/protocols";
- * class Hello extends Protocol {}
- * console.assert(new Hello() instanceof Protocol);
+ * import assert from "node:assert/strict";
+ *
+ * class Collect extends Protocol {
+ *   text = "";
+ *   done = Promise.withResolvers<string>();
+ *   override dataReceived(data: Uint8Array) { this.text += new TextDecoder().decode(data); }
+ *   override connectionLost() { this.done.resolve(this.text); }
+ * }
+ * const loop = newEventLoop();
+ * const pipe = ReadableStream.from([new TextEncoder().encode("hi")]);
+ * const text = await loop.runUntilComplete(async () => {
+ *   const [, protocol] = await loop.connectReadPipe(() => new Collect(), pipe);
+ *   return await protocol.done.promise; // the loop called it back to the end
+ * });
+ * assert.equal(text, "hi");
+ * loop.close();
  * ```
  *
  * @module

@@ -17,13 +17,14 @@ export type AnyTransport = object;
  * @example
  * ```ts
  * import { BaseProtocol } from "@aio/loop/protocols";
+ * import assert from "node:assert/strict";
  * class Counter extends BaseProtocol {
  *   made = 0;
  *   override connectionMade(_transport: object): void { this.made++; }
  * }
  * const p = new Counter();
  * p.connectionMade({});
- * console.assert(p.made === 1);
+ * assert.equal(p.made, 1);
  * ```
  */
 export class BaseProtocol {
@@ -43,15 +44,28 @@ export class BaseProtocol {
  *
  * @example An echo protocol
  * ```ts
+ * import { newEventLoop, socketpair } from "@aio/loop";
  * import { Protocol } from "@aio/loop/protocols";
+ * import type { Transport } from "@aio/loop/transports";
+ * import assert from "node:assert/strict";
+ *
  * class Echo extends Protocol {
- *   transport: { write(data: Uint8Array): void } | null = null;
- *   override connectionMade(t: object): void {
- *     this.transport = t as { write(data: Uint8Array): void };
- *   }
- *   override dataReceived(data: Uint8Array): void { this.transport?.write(data); }
+ *   transport!: Transport;
+ *   override connectionMade(t: Transport) { this.transport = t; }
+ *   override dataReceived(data: Uint8Array) { this.transport.write(data); }
  * }
- * console.assert(new Echo() instanceof Protocol);
+ * const loop = newEventLoop();
+ * const [mine, peer] = socketpair();
+ * const reply = await loop.runUntilComplete(async () => {
+ *   const [transport] = await loop.connectAcceptedSocket(() => new Echo(), mine);
+ *   await loop.sockSendall(peer, new TextEncoder().encode("ping"));
+ *   const data = await loop.sockRecv(peer, 100);
+ *   transport.close();
+ *   return new TextDecoder().decode(data);
+ * });
+ * assert.equal(reply, "ping");
+ * peer.close();
+ * loop.close();
  * ```
  */
 export class Protocol extends BaseProtocol {
@@ -70,14 +84,29 @@ export class Protocol extends BaseProtocol {
  *
  * @example
  * ```ts
+ * import { newEventLoop, socketpair } from "@aio/loop";
  * import { BufferedProtocol } from "@aio/loop/protocols";
+ * import assert from "node:assert/strict";
+ *
  * class Collect extends BufferedProtocol {
  *   buf = new Uint8Array(1024);
  *   received = 0;
- *   override getBuffer(_hint: number): Uint8Array { return this.buf; }
- *   override bufferUpdated(n: number): void { this.received += n; }
+ *   done = Promise.withResolvers<void>();
+ *   override getBuffer(_hint: number) { return this.buf.subarray(this.received); }
+ *   override bufferUpdated(n: number) { this.received += n; } // no copy made
+ *   override connectionLost() { this.done.resolve(); }
  * }
- * console.assert(new Collect().getBuffer(-1).length === 1024);
+ * const loop = newEventLoop();
+ * const [mine, peer] = socketpair();
+ * const text = await loop.runUntilComplete(async () => {
+ *   const [, protocol] = await loop.connectAcceptedSocket(() => new Collect(), mine);
+ *   await loop.sockSendall(peer, new TextEncoder().encode("into my buffer"));
+ *   peer.close(); // EOF: the transport closes
+ *   await protocol.done.promise;
+ *   return new TextDecoder().decode(protocol.buf.subarray(0, protocol.received));
+ * });
+ * assert.equal(text, "into my buffer");
+ * loop.close();
  * ```
  */
 export class BufferedProtocol extends BaseProtocol {
@@ -98,14 +127,29 @@ export class BufferedProtocol extends BaseProtocol {
  *
  * @example
  * ```ts
+ * import { newEventLoop } from "@aio/loop";
  * import { DatagramProtocol } from "@aio/loop/protocols";
+ * import assert from "node:assert/strict";
+ *
  * class Log extends DatagramProtocol {
- *   got: string[] = [];
- *   override datagramReceived(data: Uint8Array, addr: unknown): void {
- *     this.got.push(`${new TextDecoder().decode(data)} from ${addr}`);
+ *   got = Promise.withResolvers<string>();
+ *   override datagramReceived(data: Uint8Array, addr: [string, number]) {
+ *     this.got.resolve(`${new TextDecoder().decode(data)} from ${addr[0]}`);
  *   }
  * }
- * console.assert(new Log().got.length === 0);
+ * const loop = newEventLoop();
+ * const line = await loop.runUntilComplete(async () => {
+ *   const [server, log] = await loop.createDatagramEndpoint(() => new Log(), ["127.0.0.1", 0]);
+ *   const address = server.getExtraInfo("sockname") as [string, number];
+ *   const [client] = await loop.createDatagramEndpoint(() => new DatagramProtocol(), null, address);
+ *   client.sendto(new TextEncoder().encode("hello"));
+ *   const text = await log.got.promise;
+ *   client.close();
+ *   server.close();
+ *   return text;
+ * });
+ * assert.equal(line, "hello from 127.0.0.1");
+ * loop.close();
  * ```
  */
 export class DatagramProtocol extends BaseProtocol {
@@ -120,14 +164,27 @@ export class DatagramProtocol extends BaseProtocol {
  *
  * @example
  * ```ts
+ * import { newEventLoop } from "@aio/loop";
  * import { SubprocessProtocol } from "@aio/loop/protocols";
+ * import assert from "node:assert/strict";
+ *
  * class Out extends SubprocessProtocol {
- *   chunks: Uint8Array[] = [];
- *   override pipeDataReceived(fd: number, data: Uint8Array): void {
- *     if (fd === 1) this.chunks.push(data);
+ *   text = "";
+ *   done = Promise.withResolvers<void>();
+ *   override pipeDataReceived(fd: number, data: Uint8Array) {
+ *     if (fd === 1) this.text += new TextDecoder().decode(data);
  *   }
+ *   override connectionLost() { this.done.resolve(); } // exited, pipes drained
  * }
- * console.assert(new Out().chunks.length === 0);
+ * const loop = newEventLoop();
+ * const text = await loop.runUntilComplete(async () => {
+ *   const [transport, out] = await loop.subprocessExec(() => new Out(), "echo", "hi");
+ *   await out.done.promise;
+ *   transport.close();
+ *   return out.text;
+ * });
+ * assert.equal(text, "hi\n");
+ * loop.close();
  * ```
  */
 export class SubprocessProtocol extends BaseProtocol {

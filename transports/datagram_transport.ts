@@ -223,8 +223,24 @@ export class SocketDatagramTransport extends DatagramTransport {
    *
    * @example
    * ```ts
-   * import { SocketDatagramTransport } from "@aio/loop";
-   * console.assert(typeof SocketDatagramTransport.prototype.isReading === "function");
+   * import { DatagramProtocol, newEventLoop, SocketDatagramTransport } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const lost = loop.createFuture<Error | null>();
+   * class P extends DatagramProtocol {
+   *   override connectionLost(exc: Error | null) { lost.setResult(exc); }
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.createDatagramEndpoint(() => new P(), ["127.0.0.1", 0]);
+   *   assert(transport instanceof SocketDatagramTransport);
+   *   assert.equal(transport.isReading(), true);
+   *   transport.pauseReading();
+   *   assert.equal(transport.isReading(), false);
+   *   transport.close();
+   *   assert.equal(await lost, null);
+   * });
+   * loop.close();
    * ```
    */
   isReading(): boolean {
@@ -238,8 +254,29 @@ export class SocketDatagramTransport extends DatagramTransport {
    *
    * @example
    * ```ts
-   * import { SocketDatagramTransport } from "@aio/loop";
-   * console.assert(typeof SocketDatagramTransport.prototype.pauseReading === "function");
+   * import { DatagramProtocol, newEventLoop, SocketDatagramTransport } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const got = loop.createFuture<string>();
+   * const lost = loop.createFuture<Error | null>();
+   * class P extends DatagramProtocol {
+   *   override datagramReceived(data: Uint8Array) { got.setResult(new TextDecoder().decode(data)); }
+   *   override connectionLost(exc: Error | null) { lost.setResult(exc); }
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.createDatagramEndpoint(() => new P(), ["127.0.0.1", 0]);
+   *   assert(transport instanceof SocketDatagramTransport);
+   *   transport.pauseReading(); // datagrams are held, not delivered
+   *   assert.equal(transport.isReading(), false);
+   *   const self = transport.getExtraInfo("sockname") as [string, number];
+   *   transport.sendto(new TextEncoder().encode("ping"), self);
+   *   transport.resumeReading(); // the held datagram is delivered
+   *   assert.equal(await got, "ping");
+   *   transport.close();
+   *   await lost;
+   * });
+   * loop.close();
    * ```
    */
   pauseReading(): void {
@@ -253,8 +290,29 @@ export class SocketDatagramTransport extends DatagramTransport {
    *
    * @example
    * ```ts
-   * import { SocketDatagramTransport } from "@aio/loop";
-   * console.assert(typeof SocketDatagramTransport.prototype.resumeReading === "function");
+   * import { DatagramProtocol, newEventLoop, SocketDatagramTransport } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const got = loop.createFuture<string>();
+   * const lost = loop.createFuture<Error | null>();
+   * class P extends DatagramProtocol {
+   *   override datagramReceived(data: Uint8Array) { got.setResult(new TextDecoder().decode(data)); }
+   *   override connectionLost(exc: Error | null) { lost.setResult(exc); }
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.createDatagramEndpoint(() => new P(), ["127.0.0.1", 0]);
+   *   assert(transport instanceof SocketDatagramTransport);
+   *   transport.pauseReading();
+   *   const self = transport.getExtraInfo("sockname") as [string, number];
+   *   transport.sendto(new TextEncoder().encode("ping"), self);
+   *   transport.resumeReading();
+   *   assert.equal(transport.isReading(), true);
+   *   assert.equal(await got, "ping");
+   *   transport.close();
+   *   await lost;
+   * });
+   * loop.close();
    * ```
    */
   resumeReading(): void {
@@ -288,8 +346,26 @@ export class SocketDatagramTransport extends DatagramTransport {
    * @throws {RangeError} for an address other than the fixed remote one.
    * @example
    * ```ts
-   * import { SocketDatagramTransport } from "@aio/loop";
-   * console.assert(typeof SocketDatagramTransport.prototype.sendto === "function");
+   * import { DatagramProtocol, newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const got = loop.createFuture<string>();
+   * const lost = loop.createFuture<Error | null>();
+   * class P extends DatagramProtocol {
+   *   override datagramReceived(data: Uint8Array) { got.setResult(new TextDecoder().decode(data)); }
+   *   override connectionLost(exc: Error | null) { lost.setResult(exc); }
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.createDatagramEndpoint(() => new P(), ["127.0.0.1", 0]);
+   *   const self = transport.getExtraInfo("sockname") as [string, number];
+   *   assert.equal(self[0], "127.0.0.1");
+   *   transport.sendto(new TextEncoder().encode("ping"), self); // to itself
+   *   assert.equal(await got, "ping");
+   *   transport.close();
+   *   await lost;
+   * });
+   * loop.close();
    * ```
    */
   override sendto(data: Uint8Array, addr?: SocketAddress | null): void {
@@ -380,8 +456,24 @@ export class SocketDatagramTransport extends DatagramTransport {
    *
    * @example
    * ```ts
-   * import { SocketDatagramTransport } from "@aio/loop";
-   * console.assert(typeof SocketDatagramTransport.prototype.getWriteBufferSize === "function");
+   * import { DatagramProtocol, newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const lost = loop.createFuture<Error | null>();
+   * class P extends DatagramProtocol {
+   *   override connectionLost(exc: Error | null) { lost.setResult(exc); }
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.createDatagramEndpoint(() => new P(), ["127.0.0.1", 0]);
+   *   const self = transport.getExtraInfo("sockname") as [string, number];
+   *   transport.sendto(new Uint8Array(100), self);
+   *   assert.equal(transport.getWriteBufferSize(), 108); // 8 header bytes, as asyncio
+   *   transport.close(); // once the datagram has left
+   *   assert.equal(await lost, null);
+   *   assert.equal(transport.getWriteBufferSize(), 0);
+   * });
+   * loop.close();
    * ```
    */
   override getWriteBufferSize(): number {
@@ -393,8 +485,24 @@ export class SocketDatagramTransport extends DatagramTransport {
    *
    * @example
    * ```ts
-   * import { SocketDatagramTransport } from "@aio/loop";
-   * console.assert(typeof SocketDatagramTransport.prototype.getWriteBufferLimits === "function");
+   * import { DatagramProtocol, newEventLoop, SocketDatagramTransport } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const lost = loop.createFuture<Error | null>();
+   * class P extends DatagramProtocol {
+   *   override connectionLost(exc: Error | null) { lost.setResult(exc); }
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.createDatagramEndpoint(() => new P(), ["127.0.0.1", 0]);
+   *   assert(transport instanceof SocketDatagramTransport);
+   *   assert.deepEqual(transport.getWriteBufferLimits(), [16384, 65536]);
+   *   transport.setWriteBufferLimits(1000); // low defaults to high / 4
+   *   assert.deepEqual(transport.getWriteBufferLimits(), [250, 1000]);
+   *   transport.close();
+   *   await lost;
+   * });
+   * loop.close();
    * ```
    */
   getWriteBufferLimits(): [number, number] {
@@ -409,8 +517,28 @@ export class SocketDatagramTransport extends DatagramTransport {
    * @throws {RangeError} unless high >= low >= 0.
    * @example
    * ```ts
-   * import { SocketDatagramTransport } from "@aio/loop";
-   * console.assert(typeof SocketDatagramTransport.prototype.setWriteBufferLimits === "function");
+   * import { DatagramProtocol, newEventLoop, SocketDatagramTransport } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const events: string[] = [];
+   * const lost = loop.createFuture<null>();
+   * class P extends DatagramProtocol {
+   *   override pauseWriting() { events.push("pause"); }
+   *   override resumeWriting() { events.push("resume"); }
+   *   override connectionLost() { lost.setResult(null); }
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.createDatagramEndpoint(() => new P(), ["127.0.0.1", 0]);
+   *   assert(transport instanceof SocketDatagramTransport);
+   *   transport.setWriteBufferLimits(10, 0); // high 10 bytes, low 0
+   *   const self = transport.getExtraInfo("sockname") as [string, number];
+   *   transport.sendto(new Uint8Array(100), self); // over the high mark: pauseWriting()
+   *   transport.close(); // sent: resumeWriting(), then connectionLost()
+   *   await lost;
+   * });
+   * assert.deepEqual(events, ["pause", "resume"]);
+   * loop.close();
    * ```
    */
   setWriteBufferLimits(high?: number | null, low?: number | null): void {
@@ -433,8 +561,22 @@ export class SocketDatagramTransport extends DatagramTransport {
    *
    * @example
    * ```ts
-   * import { SocketDatagramTransport } from "@aio/loop";
-   * console.assert(typeof SocketDatagramTransport.prototype.isClosing === "function");
+   * import { DatagramProtocol, newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const lost = loop.createFuture<Error | null>();
+   * class P extends DatagramProtocol {
+   *   override connectionLost(exc: Error | null) { lost.setResult(exc); }
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.createDatagramEndpoint(() => new P(), ["127.0.0.1", 0]);
+   *   assert.equal(transport.isClosing(), false);
+   *   transport.close();
+   *   assert.equal(transport.isClosing(), true);
+   *   assert.equal(await lost, null);
+   * });
+   * loop.close();
    * ```
    */
   override isClosing(): boolean {
@@ -448,8 +590,29 @@ export class SocketDatagramTransport extends DatagramTransport {
    *
    * @example
    * ```ts
-   * import { SocketDatagramTransport } from "@aio/loop";
-   * console.assert(typeof SocketDatagramTransport.prototype.close === "function");
+   * import { DatagramProtocol, newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const got = loop.createFuture<string>();
+   * const lost = loop.createFuture<Error | null>();
+   * class Receiver extends DatagramProtocol {
+   *   override datagramReceived(data: Uint8Array) { got.setResult(new TextDecoder().decode(data)); }
+   * }
+   * class Sender extends DatagramProtocol {
+   *   override connectionLost(exc: Error | null) { lost.setResult(exc); }
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   const [receiver] = await loop.createDatagramEndpoint(() => new Receiver(), ["127.0.0.1", 0]);
+   *   const to = receiver.getExtraInfo("sockname") as [string, number];
+   *   const [sender] = await loop.createDatagramEndpoint(() => new Sender(), undefined, to);
+   *   sender.sendto(new TextEncoder().encode("last"));
+   *   sender.close(); // the datagram already handed over still leaves
+   *   assert.equal(await lost, null);
+   *   assert.equal(await got, "last");
+   *   receiver.close();
+   * });
+   * loop.close();
    * ```
    */
   override close(): void {
@@ -475,8 +638,21 @@ export class SocketDatagramTransport extends DatagramTransport {
    *
    * @example
    * ```ts
-   * import { SocketDatagramTransport } from "@aio/loop";
-   * console.assert(typeof SocketDatagramTransport.prototype.abort === "function");
+   * import { DatagramProtocol, newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const lost = loop.createFuture<Error | null>();
+   * class P extends DatagramProtocol {
+   *   override connectionLost(exc: Error | null) { lost.setResult(exc); }
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.createDatagramEndpoint(() => new P(), ["127.0.0.1", 0]);
+   *   transport.abort();
+   *   assert.equal(transport.isClosing(), true);
+   *   assert.equal(await lost, null); // connectionLost(null) follows at once
+   * });
+   * loop.close();
    * ```
    */
   override abort(): void {
@@ -563,8 +739,26 @@ export class SocketDatagramTransport extends DatagramTransport {
    *
    * @example
    * ```ts
-   * import { SocketDatagramTransport } from "@aio/loop";
-   * console.assert(typeof SocketDatagramTransport.prototype.setProtocol === "function");
+   * import { DatagramProtocol, newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const got = loop.createFuture<string>();
+   * const lost = loop.createFuture<Error | null>();
+   * class P extends DatagramProtocol {
+   *   override datagramReceived(data: Uint8Array) { got.setResult(new TextDecoder().decode(data)); }
+   *   override connectionLost(exc: Error | null) { lost.setResult(exc); }
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.createDatagramEndpoint(() => new DatagramProtocol(), ["127.0.0.1", 0]);
+   *   transport.setProtocol(new P()); // datagrams from now on go there
+   *   const self = transport.getExtraInfo("sockname") as [string, number];
+   *   transport.sendto(new TextEncoder().encode("ping"), self);
+   *   assert.equal(await got, "ping");
+   *   transport.close();
+   *   await lost;
+   * });
+   * loop.close();
    * ```
    */
   override setProtocol(protocol: BaseProtocol): void {
@@ -576,8 +770,21 @@ export class SocketDatagramTransport extends DatagramTransport {
    *
    * @example
    * ```ts
-   * import { SocketDatagramTransport } from "@aio/loop";
-   * console.assert(typeof SocketDatagramTransport.prototype.getProtocol === "function");
+   * import { DatagramProtocol, newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const lost = loop.createFuture<Error | null>();
+   * class P extends DatagramProtocol {
+   *   override connectionLost(exc: Error | null) { lost.setResult(exc); }
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   const [transport, protocol] = await loop.createDatagramEndpoint(() => new P(), ["127.0.0.1", 0]);
+   *   assert.equal(transport.getProtocol(), protocol);
+   *   transport.close();
+   *   await lost;
+   * });
+   * loop.close();
    * ```
    */
   override getProtocol(): BaseProtocol {

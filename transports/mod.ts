@@ -1,10 +1,29 @@
 /**
  * Transports: the objects protocols write to. Mirrors `asyncio.transports`.
  *
- * @example
+ * @example A TCP connection's transport
  * ```ts
- * import { Transport } from "@aio/loop/transports";
- * console.assert(typeof Transport.prototype.write === "function");
+ * import { newEventLoop, Protocol } from "@aio/loop";
+ * import { SocketTransport, Transport } from "@aio/loop/transports";
+ * import assert from "node:assert/strict";
+ *
+ * const loop = newEventLoop();
+ * const received = loop.createFuture<string>();
+ * class Sink extends Protocol {
+ *   text = "";
+ *   override dataReceived(data: Uint8Array) { this.text += new TextDecoder().decode(data); }
+ *   override eofReceived() { received.setResult(this.text); }
+ * }
+ * await loop.runUntilComplete(async () => {
+ *   await using server = await loop.createServer(() => new Sink(), "127.0.0.1", 0);
+ *   const [host, port] = server.sockets[0].getsockname();
+ *   const [transport] = await loop.createConnection(() => new Protocol(), host, port);
+ *   assert(transport instanceof SocketTransport && transport instanceof Transport);
+ *   transport.write(new TextEncoder().encode("hello"));
+ *   transport.close();
+ *   assert.equal(await received, "hello");
+ * });
+ * loop.close();
  * ```
  *
  * @module

@@ -277,8 +277,27 @@ export class ReadPipeTransport extends ReadTransport {
    *
    * @example
    * ```ts
-   * import { ReadPipeTransport } from "@aio/loop";
-   * console.assert(typeof ReadPipeTransport.prototype.isReading === "function");
+   * import { newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const done = loop.createFuture<string>();
+   * class Collect extends Protocol {
+   *   text = "";
+   *   override dataReceived(data: Uint8Array) { this.text += new TextDecoder().decode(data); }
+   *   override connectionLost() { done.setResult(this.text); }
+   * }
+   * let pipe!: ReadableStreamDefaultController<Uint8Array>;
+   * const stream = new ReadableStream<Uint8Array>({ start(c) { pipe = c; } });
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.connectReadPipe(() => new Collect(), stream);
+   *   assert.equal(transport.isReading(), true);
+   *   pipe.enqueue(new TextEncoder().encode("data"));
+   *   pipe.close(); // EOF: the transport closes
+   *   assert.equal(await done, "data");
+   *   assert.equal(transport.isReading(), false);
+   * });
+   * loop.close();
    * ```
    */
   override isReading(): boolean {
@@ -292,8 +311,28 @@ export class ReadPipeTransport extends ReadTransport {
    *
    * @example
    * ```ts
-   * import { ReadPipeTransport } from "@aio/loop";
-   * console.assert(typeof ReadPipeTransport.prototype.pauseReading === "function");
+   * import { newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const done = loop.createFuture<string>();
+   * class Collect extends Protocol {
+   *   text = "";
+   *   override dataReceived(data: Uint8Array) { this.text += new TextDecoder().decode(data); }
+   *   override connectionLost() { done.setResult(this.text); }
+   * }
+   * let pipe!: ReadableStreamDefaultController<Uint8Array>;
+   * const stream = new ReadableStream<Uint8Array>({ start(c) { pipe = c; } });
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.connectReadPipe(() => new Collect(), stream);
+   *   transport.pauseReading(); // dataReceived() waits for resumeReading()
+   *   assert.equal(transport.isReading(), false);
+   *   pipe.enqueue(new TextEncoder().encode("later"));
+   *   pipe.close();
+   *   transport.resumeReading(); // now the data and EOF are delivered
+   *   assert.equal(await done, "later");
+   * });
+   * loop.close();
    * ```
    */
   override pauseReading(): void {
@@ -307,8 +346,28 @@ export class ReadPipeTransport extends ReadTransport {
    *
    * @example
    * ```ts
-   * import { ReadPipeTransport } from "@aio/loop";
-   * console.assert(typeof ReadPipeTransport.prototype.resumeReading === "function");
+   * import { newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const done = loop.createFuture<string>();
+   * class Collect extends Protocol {
+   *   text = "";
+   *   override dataReceived(data: Uint8Array) { this.text += new TextDecoder().decode(data); }
+   *   override connectionLost() { done.setResult(this.text); }
+   * }
+   * let pipe!: ReadableStreamDefaultController<Uint8Array>;
+   * const stream = new ReadableStream<Uint8Array>({ start(c) { pipe = c; } });
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.connectReadPipe(() => new Collect(), stream);
+   *   transport.pauseReading();
+   *   pipe.enqueue(new TextEncoder().encode("held"));
+   *   pipe.close();
+   *   transport.resumeReading();
+   *   assert.equal(transport.isReading(), true);
+   *   assert.equal(await done, "held");
+   * });
+   * loop.close();
    * ```
    */
   override resumeReading(): void {
@@ -319,7 +378,7 @@ export class ReadPipeTransport extends ReadTransport {
   }
 
   /**
-   * @internal Chunks pulled from the stream and not yet delivered, plus a
+   * @ignore Chunks pulled from the stream and not yet delivered, plus a
    * read in flight: tests use it to check a paused transport stays bounded.
    */
   get _pulledAhead(): number {
@@ -331,8 +390,28 @@ export class ReadPipeTransport extends ReadTransport {
    *
    * @example
    * ```ts
-   * import { ReadPipeTransport } from "@aio/loop";
-   * console.assert(typeof ReadPipeTransport.prototype.setProtocol === "function");
+   * import { newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const done = loop.createFuture<string>();
+   * class Collect extends Protocol {
+   *   text = "";
+   *   override dataReceived(data: Uint8Array) { this.text += new TextDecoder().decode(data); }
+   *   override connectionLost() { done.setResult(this.text); }
+   * }
+   * let pipe!: ReadableStreamDefaultController<Uint8Array>;
+   * const stream = new ReadableStream<Uint8Array>({ start(c) { pipe = c; } });
+   * await loop.runUntilComplete(async () => {
+   *   const [transport, first] = await loop.connectReadPipe(() => new Protocol(), stream);
+   *   const second = new Collect();
+   *   transport.setProtocol(second); // data from now on goes to `second`
+   *   assert.notEqual(transport.getProtocol(), first);
+   *   pipe.enqueue(new TextEncoder().encode("for the second"));
+   *   pipe.close();
+   *   assert.equal(await done, "for the second");
+   * });
+   * loop.close();
    * ```
    */
   override setProtocol(protocol: BaseProtocol): void {
@@ -344,8 +423,25 @@ export class ReadPipeTransport extends ReadTransport {
    *
    * @example
    * ```ts
-   * import { ReadPipeTransport } from "@aio/loop";
-   * console.assert(typeof ReadPipeTransport.prototype.getProtocol === "function");
+   * import { newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const done = loop.createFuture<string>();
+   * class Collect extends Protocol {
+   *   text = "";
+   *   override dataReceived(data: Uint8Array) { this.text += new TextDecoder().decode(data); }
+   *   override connectionLost() { done.setResult(this.text); }
+   * }
+   * let pipe!: ReadableStreamDefaultController<Uint8Array>;
+   * const stream = new ReadableStream<Uint8Array>({ start(c) { pipe = c; } });
+   * await loop.runUntilComplete(async () => {
+   *   const [transport, protocol] = await loop.connectReadPipe(() => new Collect(), stream);
+   *   assert.equal(transport.getProtocol(), protocol);
+   *   pipe.close();
+   *   assert.equal(await done, "");
+   * });
+   * loop.close();
    * ```
    */
   override getProtocol(): BaseProtocol {
@@ -357,8 +453,26 @@ export class ReadPipeTransport extends ReadTransport {
    *
    * @example
    * ```ts
-   * import { ReadPipeTransport } from "@aio/loop";
-   * console.assert(typeof ReadPipeTransport.prototype.isClosing === "function");
+   * import { newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const done = loop.createFuture<string>();
+   * class Collect extends Protocol {
+   *   text = "";
+   *   override dataReceived(data: Uint8Array) { this.text += new TextDecoder().decode(data); }
+   *   override connectionLost() { done.setResult(this.text); }
+   * }
+   * let pipe!: ReadableStreamDefaultController<Uint8Array>;
+   * const stream = new ReadableStream<Uint8Array>({ start(c) { pipe = c; } });
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.connectReadPipe(() => new Collect(), stream);
+   *   assert.equal(transport.isClosing(), false);
+   *   pipe.close(); // EOF
+   *   await done;
+   *   assert.equal(transport.isClosing(), true);
+   * });
+   * loop.close();
    * ```
    */
   override isClosing(): boolean {
@@ -371,8 +485,24 @@ export class ReadPipeTransport extends ReadTransport {
    *
    * @example
    * ```ts
-   * import { ReadPipeTransport } from "@aio/loop";
-   * console.assert(typeof ReadPipeTransport.prototype.close === "function");
+   * import { newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const lost = loop.createFuture<Error | null>();
+   * class P extends Protocol {
+   *   override connectionLost(exc: Error | null) { lost.setResult(exc); }
+   * }
+   * let cancelled = false;
+   * const stream = new ReadableStream<Uint8Array>({ cancel() { cancelled = true; } });
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.connectReadPipe(() => new P(), stream);
+   *   transport.close();
+   *   assert.equal(transport.isClosing(), true);
+   *   assert.equal(await lost, null); // connectionLost(null) once the pipe is closed
+   * });
+   * assert.equal(cancelled, true);
+   * loop.close();
    * ```
    */
   override close(): void {
@@ -559,8 +689,26 @@ export class WritePipeTransport extends WriteTransport {
    * @throws {TypeError} for a string or other non-bytes.
    * @example
    * ```ts
-   * import { WritePipeTransport } from "@aio/loop";
-   * console.assert(typeof WritePipeTransport.prototype.write === "function");
+   * import { BaseProtocol, newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const lost = loop.createFuture<null>();
+   * class P extends BaseProtocol {
+   *   override connectionLost() { lost.setResult(null); }
+   * }
+   * const got: string[] = [];
+   * const sink = new WritableStream<Uint8Array>({
+   *   write(chunk) { got.push(new TextDecoder().decode(chunk)); },
+   * });
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.connectWritePipe(() => new P(), sink);
+   *   transport.write(new TextEncoder().encode("hello"));
+   *   transport.close(); // once the buffer is written
+   *   await lost;
+   * });
+   * assert.deepEqual(got, ["hello"]);
+   * loop.close();
    * ```
    */
   override write(data: Uint8Array): void {
@@ -590,8 +738,27 @@ export class WritePipeTransport extends WriteTransport {
    *
    * @example
    * ```ts
-   * import { WritePipeTransport } from "@aio/loop";
-   * console.assert(typeof WritePipeTransport.prototype.writelines === "function");
+   * import { BaseProtocol, newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const lost = loop.createFuture<null>();
+   * class P extends BaseProtocol {
+   *   override connectionLost() { lost.setResult(null); }
+   * }
+   * const got: string[] = [];
+   * const sink = new WritableStream<Uint8Array>({
+   *   write(chunk) { got.push(new TextDecoder().decode(chunk)); },
+   * });
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.connectWritePipe(() => new P(), sink);
+   *   const enc = new TextEncoder();
+   *   transport.writelines([enc.encode("one\n"), enc.encode("two\n")]);
+   *   transport.close();
+   *   await lost;
+   * });
+   * assert.equal(got.join(""), "one\ntwo\n");
+   * loop.close();
    * ```
    */
   override writelines(listOfData: Iterable<Uint8Array>): void {
@@ -680,8 +847,28 @@ export class WritePipeTransport extends WriteTransport {
    *
    * @example
    * ```ts
-   * import { WritePipeTransport } from "@aio/loop";
-   * console.assert(typeof WritePipeTransport.prototype.getWriteBufferSize === "function");
+   * import { BaseProtocol, newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const lost = loop.createFuture<null>();
+   * class P extends BaseProtocol {
+   *   override connectionLost() { lost.setResult(null); }
+   * }
+   * const got: string[] = [];
+   * const sink = new WritableStream<Uint8Array>({
+   *   write(chunk) { got.push(new TextDecoder().decode(chunk)); },
+   * });
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.connectWritePipe(() => new P(), sink);
+   *   transport.write(new TextEncoder().encode("hello"));
+   *   assert.equal(transport.getWriteBufferSize(), 5); // not written yet
+   *   transport.close();
+   *   await lost;
+   *   assert.equal(transport.getWriteBufferSize(), 0);
+   * });
+   * assert.deepEqual(got, ["hello"]);
+   * loop.close();
    * ```
    */
   override getWriteBufferSize(): number {
@@ -693,8 +880,27 @@ export class WritePipeTransport extends WriteTransport {
    *
    * @example
    * ```ts
-   * import { WritePipeTransport } from "@aio/loop";
-   * console.assert(typeof WritePipeTransport.prototype.getWriteBufferLimits === "function");
+   * import { BaseProtocol, newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const lost = loop.createFuture<null>();
+   * class P extends BaseProtocol {
+   *   override connectionLost() { lost.setResult(null); }
+   * }
+   * const got: string[] = [];
+   * const sink = new WritableStream<Uint8Array>({
+   *   write(chunk) { got.push(new TextDecoder().decode(chunk)); },
+   * });
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.connectWritePipe(() => new P(), sink);
+   *   assert.deepEqual(transport.getWriteBufferLimits(), [16384, 65536]);
+   *   transport.setWriteBufferLimits(1000); // low defaults to high / 4
+   *   assert.deepEqual(transport.getWriteBufferLimits(), [250, 1000]);
+   *   transport.close();
+   *   await lost;
+   * });
+   * loop.close();
    * ```
    */
   override getWriteBufferLimits(): [number, number] {
@@ -708,8 +914,26 @@ export class WritePipeTransport extends WriteTransport {
    * @throws {RangeError} unless high >= low >= 0.
    * @example
    * ```ts
-   * import { WritePipeTransport } from "@aio/loop";
-   * console.assert(typeof WritePipeTransport.prototype.setWriteBufferLimits === "function");
+   * import { BaseProtocol, newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const lost = loop.createFuture<null>();
+   * const events: string[] = [];
+   * class P extends BaseProtocol {
+   *   override pauseWriting() { events.push("pause"); }
+   *   override resumeWriting() { events.push("resume"); }
+   *   override connectionLost() { lost.setResult(null); }
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.connectWritePipe(() => new P(), new WritableStream());
+   *   transport.setWriteBufferLimits(4, 0); // high 4 bytes, low 0
+   *   transport.write(new Uint8Array(10)); // over the high mark: pauseWriting()
+   *   transport.close(); // written: resumeWriting(), then connectionLost()
+   *   await lost;
+   * });
+   * assert.deepEqual(events, ["pause", "resume"]);
+   * loop.close();
    * ```
    */
   override setWriteBufferLimits(
@@ -734,8 +958,27 @@ export class WritePipeTransport extends WriteTransport {
    *
    * @example
    * ```ts
-   * import { WritePipeTransport } from "@aio/loop";
-   * console.assert(typeof WritePipeTransport.prototype.canWriteEof === "function");
+   * import { BaseProtocol, newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const lost = loop.createFuture<null>();
+   * class P extends BaseProtocol {
+   *   override connectionLost() { lost.setResult(null); }
+   * }
+   * const got: string[] = [];
+   * const sink = new WritableStream<Uint8Array>({
+   *   write(chunk) { got.push(new TextDecoder().decode(chunk)); },
+   * });
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.connectWritePipe(() => new P(), sink);
+   *   assert.equal(transport.canWriteEof(), true);
+   *   transport.write(new TextEncoder().encode("all"));
+   *   transport.writeEof(); // the reader sees the end of the stream
+   *   await lost;
+   * });
+   * assert.deepEqual(got, ["all"]);
+   * loop.close();
    * ```
    */
   override canWriteEof(): boolean {
@@ -749,8 +992,29 @@ export class WritePipeTransport extends WriteTransport {
    *
    * @example
    * ```ts
-   * import { WritePipeTransport } from "@aio/loop";
-   * console.assert(typeof WritePipeTransport.prototype.writeEof === "function");
+   * import { BaseProtocol, newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const lost = loop.createFuture<null>();
+   * class P extends BaseProtocol {
+   *   override connectionLost() { lost.setResult(null); }
+   * }
+   * const got: string[] = [];
+   * let closed = false;
+   * const sink = new WritableStream<Uint8Array>({
+   *   write(chunk) { got.push(new TextDecoder().decode(chunk)); },
+   *   close() { closed = true; },
+   * });
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.connectWritePipe(() => new P(), sink);
+   *   transport.write(new TextEncoder().encode("last"));
+   *   transport.writeEof(); // closes the pipe once "last" is written
+   *   await lost;
+   * });
+   * assert.deepEqual(got, ["last"]);
+   * assert.equal(closed, true);
+   * loop.close();
    * ```
    */
   override writeEof(): void {
@@ -766,8 +1030,29 @@ export class WritePipeTransport extends WriteTransport {
    *
    * @example
    * ```ts
-   * import { WritePipeTransport } from "@aio/loop";
-   * console.assert(typeof WritePipeTransport.prototype.isClosing === "function");
+   * import { BaseProtocol, newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const lost = loop.createFuture<null>();
+   * class P extends BaseProtocol {
+   *   override connectionLost() { lost.setResult(null); }
+   * }
+   * const got: string[] = [];
+   * let closed = false;
+   * const sink = new WritableStream<Uint8Array>({
+   *   write(chunk) { got.push(new TextDecoder().decode(chunk)); },
+   *   close() { closed = true; },
+   * });
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.connectWritePipe(() => new P(), sink);
+   *   assert.equal(transport.isClosing(), false);
+   *   transport.close();
+   *   assert.equal(transport.isClosing(), true);
+   *   await lost;
+   * });
+   * assert.equal(closed, true);
+   * loop.close();
    * ```
    */
   override isClosing(): boolean {
@@ -779,8 +1064,29 @@ export class WritePipeTransport extends WriteTransport {
    *
    * @example
    * ```ts
-   * import { WritePipeTransport } from "@aio/loop";
-   * console.assert(typeof WritePipeTransport.prototype.close === "function");
+   * import { BaseProtocol, newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const lost = loop.createFuture<null>();
+   * class P extends BaseProtocol {
+   *   override connectionLost() { lost.setResult(null); }
+   * }
+   * const got: string[] = [];
+   * let closed = false;
+   * const sink = new WritableStream<Uint8Array>({
+   *   write(chunk) { got.push(new TextDecoder().decode(chunk)); },
+   *   close() { closed = true; },
+   * });
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.connectWritePipe(() => new P(), sink);
+   *   transport.write(new TextEncoder().encode("flushed"));
+   *   transport.close(); // writes what is buffered, then closes the stream
+   *   await lost;
+   * });
+   * assert.deepEqual(got, ["flushed"]);
+   * assert.equal(closed, true);
+   * loop.close();
    * ```
    */
   override close(): void {
@@ -793,8 +1099,25 @@ export class WritePipeTransport extends WriteTransport {
    *
    * @example
    * ```ts
-   * import { WritePipeTransport } from "@aio/loop";
-   * console.assert(typeof WritePipeTransport.prototype.abort === "function");
+   * import { BaseProtocol, newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const lost = loop.createFuture<Error | null>();
+   * class P extends BaseProtocol {
+   *   override connectionLost(exc: Error | null) { lost.setResult(exc); }
+   * }
+   * let aborted = false;
+   * const sink = new WritableStream<Uint8Array>({ abort() { aborted = true; } });
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.connectWritePipe(() => new P(), sink);
+   *   transport.write(new Uint8Array(100));
+   *   transport.abort(); // drops the buffer and aborts the stream
+   *   assert.equal(transport.getWriteBufferSize(), 0);
+   *   assert.equal(await lost, null);
+   * });
+   * assert.equal(aborted, true);
+   * loop.close();
    * ```
    */
   override abort(): void {
@@ -802,7 +1125,7 @@ export class WritePipeTransport extends WriteTransport {
   }
 
   /**
-   * @internal The reader went away (a child exited): close now if idle, as
+   * @ignore The reader went away (a child exited): close now if idle, as
    * asyncio does when the pipe's read end closes; a pending write fails
    * with a broken pipe on its own, or, if it was accepted just before,
    * the transport closes once it completes.
@@ -862,8 +1185,22 @@ export class WritePipeTransport extends WriteTransport {
    *
    * @example
    * ```ts
-   * import { WritePipeTransport } from "@aio/loop";
-   * console.assert(typeof WritePipeTransport.prototype.setProtocol === "function");
+   * import { BaseProtocol, newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const lost = loop.createFuture<string>();
+   * class Named extends BaseProtocol {
+   *   constructor(readonly name: string) { super(); }
+   *   override connectionLost() { lost.setResult(this.name); }
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.connectWritePipe(() => new Named("first"), new WritableStream());
+   *   transport.setProtocol(new Named("second"));
+   *   transport.close();
+   *   assert.equal(await lost, "second"); // the new protocol is called
+   * });
+   * loop.close();
    * ```
    */
   override setProtocol(protocol: BaseProtocol): void {
@@ -875,8 +1212,25 @@ export class WritePipeTransport extends WriteTransport {
    *
    * @example
    * ```ts
-   * import { WritePipeTransport } from "@aio/loop";
-   * console.assert(typeof WritePipeTransport.prototype.getProtocol === "function");
+   * import { BaseProtocol, newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const lost = loop.createFuture<null>();
+   * class P extends BaseProtocol {
+   *   override connectionLost() { lost.setResult(null); }
+   * }
+   * const got: string[] = [];
+   * const sink = new WritableStream<Uint8Array>({
+   *   write(chunk) { got.push(new TextDecoder().decode(chunk)); },
+   * });
+   * await loop.runUntilComplete(async () => {
+   *   const [transport, protocol] = await loop.connectWritePipe(() => new P(), sink);
+   *   assert.equal(transport.getProtocol(), protocol);
+   *   transport.close();
+   *   await lost;
+   * });
+   * loop.close();
    * ```
    */
   override getProtocol(): BaseProtocol {

@@ -51,7 +51,7 @@ const MESSAGES = {
  * const loop = newEventLoop();
  * const reply = await loop.runUntilComplete(async () => {
  *   const server = await loop.createServer(() => new Echo(), "127.0.0.1", 0);
- *   const [host, port] = server.sockets[0].getsockname() as [string, number];
+ *   const [host, port] = server.sockets[0].getsockname();
  *   const done = loop.createFuture<string>();
  *   class Client extends Protocol {
  *     override connectionMade(t: Transport) { t.write(new TextEncoder().encode("ping")); }

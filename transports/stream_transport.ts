@@ -114,7 +114,10 @@ export interface StreamTransportInit {
  * @example Both transports run the same methods
  * ```ts
  * import { SocketTransport, TlsTransport } from "@aio/loop";
- * console.assert(SocketTransport.prototype.write === TlsTransport.prototype.write);
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(SocketTransport.prototype.write, TlsTransport.prototype.write);
+ * assert.equal(SocketTransport.prototype.pauseReading, TlsTransport.prototype.pauseReading);
  * ```
  */
 export abstract class StreamTransport extends Transport {
@@ -423,8 +426,22 @@ export abstract class StreamTransport extends Transport {
    *
    * @example
    * ```ts
-   * import { SocketTransport } from "@aio/loop";
-   * console.assert(typeof SocketTransport.prototype.isReading === "function");
+   * import { newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * await loop.runUntilComplete(async () => {
+   *   await using server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0);
+   *   const [host, port] = server.sockets[0].getsockname();
+   *   const [transport] = await loop.createConnection(() => new Protocol(), host, port);
+   *   assert.equal(transport.isReading(), true);
+   *   transport.pauseReading();
+   *   assert.equal(transport.isReading(), false);
+   *   transport.resumeReading();
+   *   transport.close();
+   *   assert.equal(transport.isReading(), false); // closing
+   * });
+   * loop.close();
    * ```
    */
   override isReading(): boolean {
@@ -437,8 +454,28 @@ export abstract class StreamTransport extends Transport {
    *
    * @example
    * ```ts
-   * import { SocketTransport } from "@aio/loop";
-   * console.assert(typeof SocketTransport.prototype.pauseReading === "function");
+   * import { newEventLoop, Protocol, type Transport } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const got = loop.createFuture<string>();
+   * class Hello extends Protocol {
+   *   override connectionMade(t: Transport) { t.write(new TextEncoder().encode("hi")); }
+   * }
+   * class Client extends Protocol {
+   *   override dataReceived(data: Uint8Array) { got.setResult(new TextDecoder().decode(data)); }
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   await using server = await loop.createServer(() => new Hello(), "127.0.0.1", 0);
+   *   const [host, port] = server.sockets[0].getsockname();
+   *   const [transport] = await loop.createConnection(() => new Client(), host, port);
+   *   transport.pauseReading(); // dataReceived() waits for resumeReading()
+   *   assert.equal(transport.isReading(), false);
+   *   transport.resumeReading();
+   *   assert.equal(await got, "hi");
+   *   transport.close();
+   * });
+   * loop.close();
    * ```
    */
   override pauseReading(): void {
@@ -452,8 +489,28 @@ export abstract class StreamTransport extends Transport {
    *
    * @example
    * ```ts
-   * import { SocketTransport } from "@aio/loop";
-   * console.assert(typeof SocketTransport.prototype.resumeReading === "function");
+   * import { newEventLoop, Protocol, type Transport } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const got = loop.createFuture<string>();
+   * class Hello extends Protocol {
+   *   override connectionMade(t: Transport) { t.write(new TextEncoder().encode("hi")); }
+   * }
+   * class Client extends Protocol {
+   *   override dataReceived(data: Uint8Array) { got.setResult(new TextDecoder().decode(data)); }
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   await using server = await loop.createServer(() => new Hello(), "127.0.0.1", 0);
+   *   const [host, port] = server.sockets[0].getsockname();
+   *   const [transport] = await loop.createConnection(() => new Client(), host, port);
+   *   transport.pauseReading();
+   *   transport.resumeReading(); // what arrived meanwhile is delivered
+   *   assert.equal(transport.isReading(), true);
+   *   assert.equal(await got, "hi");
+   *   transport.close();
+   * });
+   * loop.close();
    * ```
    */
   override resumeReading(): void {
@@ -482,8 +539,25 @@ export abstract class StreamTransport extends Transport {
    * @throws {RuntimeError} after `writeEof()`.
    * @example
    * ```ts
-   * import { SocketTransport } from "@aio/loop";
-   * console.assert(typeof SocketTransport.prototype.write === "function");
+   * import { newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const received = loop.createFuture<string>();
+   * class Sink extends Protocol {
+   *   text = "";
+   *   override dataReceived(data: Uint8Array) { this.text += new TextDecoder().decode(data); }
+   *   override eofReceived() { received.setResult(this.text); }
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   await using server = await loop.createServer(() => new Sink(), "127.0.0.1", 0);
+   *   const [host, port] = server.sockets[0].getsockname();
+   *   const [transport] = await loop.createConnection(() => new Protocol(), host, port);
+   *   transport.write(new TextEncoder().encode("hello"));
+   *   transport.close(); // flushes first: the peer gets every byte, then EOF
+   *   assert.equal(await received, "hello");
+   * });
+   * loop.close();
    * ```
    */
   override write(data: Uint8Array): void {
@@ -522,8 +596,26 @@ export abstract class StreamTransport extends Transport {
    *
    * @example
    * ```ts
-   * import { SocketTransport } from "@aio/loop";
-   * console.assert(typeof SocketTransport.prototype.writelines === "function");
+   * import { newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const received = loop.createFuture<string>();
+   * class Sink extends Protocol {
+   *   text = "";
+   *   override dataReceived(data: Uint8Array) { this.text += new TextDecoder().decode(data); }
+   *   override eofReceived() { received.setResult(this.text); }
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   await using server = await loop.createServer(() => new Sink(), "127.0.0.1", 0);
+   *   const [host, port] = server.sockets[0].getsockname();
+   *   const [transport] = await loop.createConnection(() => new Protocol(), host, port);
+   *   const enc = new TextEncoder();
+   *   transport.writelines([enc.encode("one\n"), enc.encode("two\n")]);
+   *   transport.close();
+   *   assert.equal(await received, "one\ntwo\n");
+   * });
+   * loop.close();
    * ```
    */
   override writelines(listOfData: Iterable<Uint8Array>): void {
@@ -652,8 +744,31 @@ export abstract class StreamTransport extends Transport {
    *
    * @example
    * ```ts
-   * import { SocketTransport } from "@aio/loop";
-   * console.assert(typeof SocketTransport.prototype.writeEof === "function");
+   * import { newEventLoop, Protocol, type Transport } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const reply = loop.createFuture<string>();
+   * class Count extends Protocol { // answers once the client is done
+   *   transport!: Transport;
+   *   n = 0;
+   *   override connectionMade(t: Transport) { this.transport = t; }
+   *   override dataReceived(data: Uint8Array) { this.n += data.length; }
+   *   override eofReceived() { this.transport.write(new TextEncoder().encode(`${this.n} bytes`)); }
+   * }
+   * class Client extends Protocol {
+   *   override dataReceived(data: Uint8Array) { reply.setResult(new TextDecoder().decode(data)); }
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   await using server = await loop.createServer(() => new Count(), "127.0.0.1", 0);
+   *   const [host, port] = server.sockets[0].getsockname();
+   *   const [transport] = await loop.createConnection(() => new Client(), host, port);
+   *   transport.write(new TextEncoder().encode("hello"));
+   *   transport.writeEof(); // the peer sees EOF; this side still reads
+   *   assert.equal(await reply, "5 bytes");
+   *   transport.close();
+   * });
+   * loop.close();
    * ```
    */
   override writeEof(): void {
@@ -669,8 +784,18 @@ export abstract class StreamTransport extends Transport {
    *
    * @example
    * ```ts
-   * import { SocketTransport } from "@aio/loop";
-   * console.assert(typeof SocketTransport.prototype.canWriteEof === "function");
+   * import { newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * await loop.runUntilComplete(async () => {
+   *   await using server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0);
+   *   const [host, port] = server.sockets[0].getsockname();
+   *   const [transport] = await loop.createConnection(() => new Protocol(), host, port);
+   *   assert.equal(transport.canWriteEof(), true); // TCP can half-close
+   *   transport.close();
+   * });
+   * loop.close();
    * ```
    */
   override canWriteEof(): boolean {
@@ -682,8 +807,25 @@ export abstract class StreamTransport extends Transport {
    *
    * @example
    * ```ts
-   * import { SocketTransport } from "@aio/loop";
-   * console.assert(typeof SocketTransport.prototype.getWriteBufferSize === "function");
+   * import { newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const lost = loop.createFuture<Error | null>();
+   * class Client extends Protocol {
+   *   override connectionLost(exc: Error | null) { lost.setResult(exc); }
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   await using server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0);
+   *   const [host, port] = server.sockets[0].getsockname();
+   *   const [transport] = await loop.createConnection(() => new Client(), host, port);
+   *   transport.write(new Uint8Array(1000));
+   *   assert.equal(transport.getWriteBufferSize(), 1000); // until the socket takes it
+   *   transport.close();
+   *   assert.equal(await lost, null);
+   *   assert.equal(transport.getWriteBufferSize(), 0);
+   * });
+   * loop.close();
    * ```
    */
   override getWriteBufferSize(): number {
@@ -695,8 +837,20 @@ export abstract class StreamTransport extends Transport {
    *
    * @example
    * ```ts
-   * import { SocketTransport } from "@aio/loop";
-   * console.assert(typeof SocketTransport.prototype.getWriteBufferLimits === "function");
+   * import { newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * await loop.runUntilComplete(async () => {
+   *   await using server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0);
+   *   const [host, port] = server.sockets[0].getsockname();
+   *   const [transport] = await loop.createConnection(() => new Protocol(), host, port);
+   *   assert.deepEqual(transport.getWriteBufferLimits(), [16384, 65536]);
+   *   transport.setWriteBufferLimits(1000); // low defaults to high / 4
+   *   assert.deepEqual(transport.getWriteBufferLimits(), [250, 1000]);
+   *   transport.close();
+   * });
+   * loop.close();
    * ```
    */
   override getWriteBufferLimits(): [number, number] {
@@ -712,8 +866,27 @@ export abstract class StreamTransport extends Transport {
    * @throws {RangeError} unless high >= low >= 0.
    * @example
    * ```ts
-   * import { SocketTransport } from "@aio/loop";
-   * console.assert(typeof SocketTransport.prototype.setWriteBufferLimits === "function");
+   * import { newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const events: string[] = [];
+   * const resumed = loop.createFuture<null>();
+   * class Client extends Protocol {
+   *   override pauseWriting() { events.push("pause"); }
+   *   override resumeWriting() { events.push("resume"); resumed.setResult(null); }
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   await using server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0);
+   *   const [host, port] = server.sockets[0].getsockname();
+   *   const [transport] = await loop.createConnection(() => new Client(), host, port);
+   *   transport.setWriteBufferLimits(100, 0); // high 100 bytes, low 0
+   *   transport.write(new Uint8Array(1000)); // over the high mark: pauseWriting()
+   *   await resumed; // all sent: resumeWriting()
+   *   assert.deepEqual(events, ["pause", "resume"]);
+   *   transport.close();
+   * });
+   * loop.close();
    * ```
    */
   override setWriteBufferLimits(
@@ -739,8 +912,24 @@ export abstract class StreamTransport extends Transport {
    *
    * @example
    * ```ts
-   * import { SocketTransport } from "@aio/loop";
-   * console.assert(typeof SocketTransport.prototype.isClosing === "function");
+   * import { newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const lost = loop.createFuture<Error | null>();
+   * class Client extends Protocol {
+   *   override connectionLost(exc: Error | null) { lost.setResult(exc); }
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   await using server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0);
+   *   const [host, port] = server.sockets[0].getsockname();
+   *   const [transport] = await loop.createConnection(() => new Client(), host, port);
+   *   assert.equal(transport.isClosing(), false);
+   *   transport.close();
+   *   assert.equal(transport.isClosing(), true);
+   *   assert.equal(await lost, null);
+   * });
+   * loop.close();
    * ```
    */
   override isClosing(): boolean {
@@ -753,8 +942,23 @@ export abstract class StreamTransport extends Transport {
    *
    * @example
    * ```ts
-   * import { SocketTransport } from "@aio/loop";
-   * console.assert(typeof SocketTransport.prototype.close === "function");
+   * import { newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const lost = loop.createFuture<Error | null>();
+   * class Client extends Protocol {
+   *   override connectionLost(exc: Error | null) { lost.setResult(exc); }
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   await using server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0);
+   *   const [host, port] = server.sockets[0].getsockname();
+   *   const [transport] = await loop.createConnection(() => new Client(), host, port);
+   *   transport.write(new TextEncoder().encode("bye"));
+   *   transport.close(); // sends "bye", then closes
+   *   assert.equal(await lost, null); // connectionLost(null)
+   * });
+   * loop.close();
    * ```
    */
   override close(): void {
@@ -820,8 +1024,25 @@ export abstract class StreamTransport extends Transport {
    *
    * @example
    * ```ts
-   * import { SocketTransport } from "@aio/loop";
-   * console.assert(typeof SocketTransport.prototype.abort === "function");
+   * import { newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const lost = loop.createFuture<Error | null>();
+   * class Client extends Protocol {
+   *   override connectionLost(exc: Error | null) { lost.setResult(exc); }
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   await using server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0);
+   *   const [host, port] = server.sockets[0].getsockname();
+   *   const [transport] = await loop.createConnection(() => new Client(), host, port);
+   *   transport.write(new Uint8Array(1 << 20));
+   *   transport.abort(); // drops what is still buffered
+   *   assert.equal(transport.getWriteBufferSize(), 0);
+   *   assert.equal(transport.isClosing(), true);
+   *   assert.equal(await lost, null);
+   * });
+   * loop.close();
    * ```
    */
   override abort(): void {
@@ -967,8 +1188,29 @@ export abstract class StreamTransport extends Transport {
    *
    * @example
    * ```ts
-   * import { SocketTransport } from "@aio/loop";
-   * console.assert(typeof SocketTransport.prototype.setProtocol === "function");
+   * import { newEventLoop, Protocol, type Transport } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const got = loop.createFuture<string>();
+   * class Echo extends Protocol {
+   *   transport!: Transport;
+   *   override connectionMade(t: Transport) { this.transport = t; }
+   *   override dataReceived(data: Uint8Array) { this.transport.write(data); }
+   * }
+   * class Catch extends Protocol {
+   *   override dataReceived(data: Uint8Array) { got.setResult(new TextDecoder().decode(data)); }
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   await using server = await loop.createServer(() => new Echo(), "127.0.0.1", 0);
+   *   const [host, port] = server.sockets[0].getsockname();
+   *   const [transport] = await loop.createConnection(() => new Protocol(), host, port);
+   *   transport.setProtocol(new Catch()); // what arrives from now on goes there
+   *   transport.write(new TextEncoder().encode("ping"));
+   *   assert.equal(await got, "ping");
+   *   transport.close();
+   * });
+   * loop.close();
    * ```
    */
   override setProtocol(protocol: BaseProtocol): void {
@@ -981,8 +1223,18 @@ export abstract class StreamTransport extends Transport {
    *
    * @example
    * ```ts
-   * import { SocketTransport } from "@aio/loop";
-   * console.assert(typeof SocketTransport.prototype.getProtocol === "function");
+   * import { newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * await loop.runUntilComplete(async () => {
+   *   await using server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0);
+   *   const [host, port] = server.sockets[0].getsockname();
+   *   const [transport, protocol] = await loop.createConnection(() => new Protocol(), host, port);
+   *   assert.equal(transport.getProtocol(), protocol);
+   *   transport.close();
+   * });
+   * loop.close();
    * ```
    */
   override getProtocol(): BaseProtocol {

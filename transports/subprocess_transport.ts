@@ -273,7 +273,7 @@ export class ChildProcessTransport extends SubprocessTransport {
     else this.#loop.callSoon(callback, ...args);
   }
 
-  /** @internal A pipe transport delivered data. */
+  /** @ignore A pipe transport delivered data. */
   _pipeDataReceived(fd: number, data: Uint8Array): void {
     this.#call(
       protocolCall(
@@ -285,7 +285,7 @@ export class ChildProcessTransport extends SubprocessTransport {
     );
   }
 
-  /** @internal A pipe transport was closed. */
+  /** @ignore A pipe transport was closed. */
   _pipeConnectionLost(fd: number, exc: Error | null): void {
     this.#call(
       protocolCall(
@@ -329,7 +329,7 @@ export class ChildProcessTransport extends SubprocessTransport {
   }
 
   /**
-   * @internal The return code once the child has exited; if it has not,
+   * @ignore The return code once the child has exited; if it has not,
    * waits until it has and every pipe is closed. Mirrors `_wait()`.
    */
   async _wait(): Promise<number> {
@@ -344,8 +344,24 @@ export class ChildProcessTransport extends SubprocessTransport {
    *
    * @example
    * ```ts
-   * import { ChildProcessTransport } from "@aio/loop";
-   * console.assert(typeof ChildProcessTransport.prototype.getPid === "function");
+   * import { newEventLoop, SubprocessProtocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const done = loop.createFuture<null>();
+   * class P extends SubprocessProtocol {
+   *   override connectionLost() { done.setResult(null); } // exited, pipes closed
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.subprocessExec(
+   *     () => new P(), Deno.execPath(), "eval", "Deno.exit(3)",
+   *   );
+   *   const child = transport.getExtraInfo("subprocess") as Deno.ChildProcess;
+   *   assert.equal(transport.getPid(), child.pid);
+   *   await done;
+   *   transport.close();
+   * });
+   * loop.close();
    * ```
    */
   override getPid(): number {
@@ -358,8 +374,23 @@ export class ChildProcessTransport extends SubprocessTransport {
    *
    * @example
    * ```ts
-   * import { ChildProcessTransport } from "@aio/loop";
-   * console.assert(typeof ChildProcessTransport.prototype.getReturncode === "function");
+   * import { newEventLoop, SubprocessProtocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const done = loop.createFuture<null>();
+   * class P extends SubprocessProtocol {
+   *   override connectionLost() { done.setResult(null); } // exited, pipes closed
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.subprocessExec(
+   *     () => new P(), Deno.execPath(), "eval", "Deno.exit(3)",
+   *   );
+   *   await done;
+   *   assert.equal(transport.getReturncode(), 3);
+   *   transport.close();
+   * });
+   * loop.close();
    * ```
    */
   override getReturncode(): number | null {
@@ -372,8 +403,28 @@ export class ChildProcessTransport extends SubprocessTransport {
    *
    * @example
    * ```ts
-   * import { ChildProcessTransport } from "@aio/loop";
-   * console.assert(typeof ChildProcessTransport.prototype.getPipeTransport === "function");
+   * import { newEventLoop, SubprocessProtocol, type WriteTransport } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const output = loop.createFuture<string>();
+   * class Collect extends SubprocessProtocol {
+   *   text = "";
+   *   override pipeDataReceived(fd: number, data: Uint8Array) {
+   *     if (fd === 1) this.text += new TextDecoder().decode(data);
+   *   }
+   *   override connectionLost() { output.setResult(this.text); }
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   const cat = "await Deno.stdin.readable.pipeTo(Deno.stdout.writable)";
+   *   const [transport] = await loop.subprocessExec(() => new Collect(), Deno.execPath(), "eval", cat);
+   *   const stdin = transport.getPipeTransport(0) as WriteTransport;
+   *   stdin.write(new TextEncoder().encode("hello"));
+   *   stdin.close(); // the child's EOF
+   *   assert.equal(await output, "hello");
+   *   transport.close();
+   * });
+   * loop.close();
    * ```
    */
   override getPipeTransport(fd: number): BaseTransport | null {
@@ -399,8 +450,24 @@ export class ChildProcessTransport extends SubprocessTransport {
    *   `ProcessLookupError`).
    * @example
    * ```ts
-   * import { ChildProcessTransport } from "@aio/loop";
-   * console.assert(typeof ChildProcessTransport.prototype.sendSignal === "function");
+   * import { newEventLoop, SubprocessProtocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const done = loop.createFuture<null>();
+   * class P extends SubprocessProtocol {
+   *   override connectionLost() { done.setResult(null); } // exited, pipes closed
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.subprocessExec(
+   *     () => new P(), Deno.execPath(), "eval", "setInterval(() => {}, 1000)",
+   *   );
+   *   transport.sendSignal("SIGTERM"); // or a number: sendSignal(15)
+   *   await done;
+   *   assert.equal(transport.getReturncode(), -15); // minus the signal number
+   *   transport.close();
+   * });
+   * loop.close();
    * ```
    */
   override sendSignal(signal: string | number): void {
@@ -420,8 +487,24 @@ export class ChildProcessTransport extends SubprocessTransport {
    *
    * @example
    * ```ts
-   * import { ChildProcessTransport } from "@aio/loop";
-   * console.assert(typeof ChildProcessTransport.prototype.terminate === "function");
+   * import { newEventLoop, SubprocessProtocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const done = loop.createFuture<null>();
+   * class P extends SubprocessProtocol {
+   *   override connectionLost() { done.setResult(null); } // exited, pipes closed
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.subprocessExec(
+   *     () => new P(), Deno.execPath(), "eval", "setInterval(() => {}, 1000)",
+   *   );
+   *   transport.terminate();
+   *   await done;
+   *   assert.equal(transport.getReturncode(), -15); // ended by SIGTERM
+   *   transport.close();
+   * });
+   * loop.close();
    * ```
    */
   override terminate(): void {
@@ -433,8 +516,24 @@ export class ChildProcessTransport extends SubprocessTransport {
    *
    * @example
    * ```ts
-   * import { ChildProcessTransport } from "@aio/loop";
-   * console.assert(typeof ChildProcessTransport.prototype.kill === "function");
+   * import { newEventLoop, SubprocessProtocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const done = loop.createFuture<null>();
+   * class P extends SubprocessProtocol {
+   *   override connectionLost() { done.setResult(null); } // exited, pipes closed
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.subprocessExec(
+   *     () => new P(), Deno.execPath(), "eval", "setInterval(() => {}, 1000)",
+   *   );
+   *   transport.kill();
+   *   await done;
+   *   assert.equal(transport.getReturncode(), -9); // ended by SIGKILL
+   *   transport.close();
+   * });
+   * loop.close();
    * ```
    */
   override kill(): void {
@@ -448,8 +547,23 @@ export class ChildProcessTransport extends SubprocessTransport {
    *
    * @example
    * ```ts
-   * import { ChildProcessTransport } from "@aio/loop";
-   * console.assert(typeof ChildProcessTransport.prototype.close === "function");
+   * import { newEventLoop, SubprocessProtocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const done = loop.createFuture<null>();
+   * class P extends SubprocessProtocol {
+   *   override connectionLost() { done.setResult(null); } // exited, pipes closed
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.subprocessExec(
+   *     () => new P(), Deno.execPath(), "eval", "setInterval(() => {}, 1000)",
+   *   );
+   *   transport.close(); // closes the pipes and kills the running child
+   *   await done;
+   *   assert.equal(transport.getReturncode(), -9);
+   * });
+   * loop.close();
    * ```
    */
   override close(): void {
@@ -474,8 +588,25 @@ export class ChildProcessTransport extends SubprocessTransport {
    *
    * @example
    * ```ts
-   * import { ChildProcessTransport } from "@aio/loop";
-   * console.assert(typeof ChildProcessTransport.prototype.isClosing === "function");
+   * import { newEventLoop, SubprocessProtocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const done = loop.createFuture<null>();
+   * class P extends SubprocessProtocol {
+   *   override connectionLost() { done.setResult(null); } // exited, pipes closed
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   const [transport] = await loop.subprocessExec(
+   *     () => new P(), Deno.execPath(), "eval", "Deno.exit(3)",
+   *   );
+   *   assert.equal(transport.isClosing(), false);
+   *   await done;
+   *   assert.equal(transport.isClosing(), false); // exiting is not closing
+   *   transport.close();
+   *   assert.equal(transport.isClosing(), true);
+   * });
+   * loop.close();
    * ```
    */
   override isClosing(): boolean {
@@ -487,8 +618,29 @@ export class ChildProcessTransport extends SubprocessTransport {
    *
    * @example
    * ```ts
-   * import { ChildProcessTransport } from "@aio/loop";
-   * console.assert(typeof ChildProcessTransport.prototype.setProtocol === "function");
+   * import { newEventLoop, SubprocessProtocol, type WriteTransport } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const output = loop.createFuture<string>();
+   * class Collect extends SubprocessProtocol {
+   *   text = "";
+   *   override pipeDataReceived(_fd: number, data: Uint8Array) {
+   *     this.text += new TextDecoder().decode(data);
+   *   }
+   *   override connectionLost() { output.setResult(this.text); }
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   const cat = "await Deno.stdin.readable.pipeTo(Deno.stdout.writable)";
+   *   const [transport] = await loop.subprocessExec(() => new SubprocessProtocol(), Deno.execPath(), "eval", cat);
+   *   transport.setProtocol(new Collect()); // the child's output and end go there
+   *   const stdin = transport.getPipeTransport(0) as WriteTransport;
+   *   stdin.write(new TextEncoder().encode("hi"));
+   *   stdin.close();
+   *   assert.equal(await output, "hi");
+   *   transport.close();
+   * });
+   * loop.close();
    * ```
    */
   override setProtocol(protocol: BaseProtocol): void {
@@ -500,8 +652,23 @@ export class ChildProcessTransport extends SubprocessTransport {
    *
    * @example
    * ```ts
-   * import { ChildProcessTransport } from "@aio/loop";
-   * console.assert(typeof ChildProcessTransport.prototype.getProtocol === "function");
+   * import { newEventLoop, SubprocessProtocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * const done = loop.createFuture<null>();
+   * class P extends SubprocessProtocol {
+   *   override connectionLost() { done.setResult(null); }
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   const [transport, protocol] = await loop.subprocessExec(
+   *     () => new P(), Deno.execPath(), "eval", "Deno.exit(0)",
+   *   );
+   *   assert.equal(transport.getProtocol(), protocol);
+   *   await done;
+   *   transport.close();
+   * });
+   * loop.close();
    * ```
    */
   override getProtocol(): BaseProtocol {
@@ -522,7 +689,7 @@ export class ChildProcessTransport extends SubprocessTransport {
     return `<${info.join(" ")}>`;
   }
 
-  /** @internal What was run, for messages. */
+  /** @ignore What was run, for messages. */
   get _display(): string {
     return this.#display;
   }

@@ -81,14 +81,44 @@ export interface TlsTransportInit {
  * Writing, flow control, pausing and `abort()` (which skips the TLS
  * shutdown) work as in `SocketTransport`.
  *
- * @example An echo over TLS (see examples/tls_echo.ts for a runnable one)
+ * @example An echo over TLS
  * ```ts
- * import { TlsTransport } from "@aio/loop";
- * console.assert(TlsTransport.prototype.canWriteEof() === false);
+ * import { createDefaultContext, newEventLoop, Protocol, type Transport } from "@aio/loop";
+ * import { TlsTransport } from "@aio/loop/transports";
+ * import assert from "node:assert/strict";
+ *
+ * // Test-only certificates from this repository's tests/fixtures/tls/.
+ * const pem = (name: string) =>
+ *   Deno.readTextFileSync(new URL(`../tests/fixtures/tls/${name}`, import.meta.url));
+ * const serverSsl = createDefaultContext({ purpose: "clientAuth", cert: pem("server.pem"), key: pem("server.key") });
+ * const clientSsl = createDefaultContext({ caCerts: [pem("ca.pem")] });
+ * const loop = newEventLoop();
+ * const reply = loop.createFuture<string>();
+ * const lost = loop.createFuture<Error | null>();
+ * class Echo extends Protocol {
+ *   transport!: Transport;
+ *   override connectionMade(t: Transport) { this.transport = t; }
+ *   override dataReceived(data: Uint8Array) { this.transport.write(data); }
+ * }
+ * class Client extends Protocol {
+ *   override dataReceived(data: Uint8Array) { reply.setResult(new TextDecoder().decode(data)); }
+ *   override connectionLost(exc: Error | null) { lost.setResult(exc); }
+ * }
+ * await loop.runUntilComplete(async () => {
+ *   await using server = await loop.createServer(() => new Echo(), "127.0.0.1", 0, { ssl: serverSsl });
+ *   const [host, port] = server.sockets[0].getsockname();
+ *   const [transport] = await loop.createConnection(() => new Client(), host, port, { ssl: clientSsl });
+ *   assert(transport instanceof TlsTransport);
+ *   transport.write(new TextEncoder().encode("hello over TLS"));
+ *   assert.equal(await reply, "hello over TLS");
+ *   transport.close();
+ *   assert.equal(await lost, null);
+ * });
+ * loop.close();
  * ```
  */
 export class TlsTransport extends StreamTransport {
-  /** @internal `loop.sendfile()` reads and writes through TLS (asyncio's). */
+  /** @ignore `loop.sendfile()` reads and writes through TLS (asyncio's). */
   readonly _sendfileCompatible = "fallback";
   #closeUnderlying: (() => Future<null>) | null;
   #shutdownTimeout: number;
@@ -127,7 +157,7 @@ export class TlsTransport extends StreamTransport {
     this.#callConnectionMade = init.callConnectionMade !== false;
   }
 
-  /** @internal Not after `startTls`; a failing `connectionMade` is fatal. */
+  /** @ignore Not after `startTls`; a failing `connectionMade` is fatal. */
   protected override _connectionMade(): void {
     if (this._closed || !this.#callConnectionMade) return;
     try {
@@ -137,7 +167,7 @@ export class TlsTransport extends StreamTransport {
     }
   }
 
-  /** @internal TLS cannot half-close: the transport closes regardless. */
+  /** @ignore TLS cannot half-close: the transport closes regardless. */
   protected override _afterEofReceived(keepOpen: unknown): void {
     if (keepOpen) {
       logger.warning(
@@ -147,7 +177,7 @@ export class TlsTransport extends StreamTransport {
     this.close();
   }
 
-  /** @internal The peer going away and TLS failing are asyncio's OSError. */
+  /** @ignore The peer going away and TLS failing are asyncio's OSError. */
   protected override _isPeerError(error: unknown): boolean {
     return isOsError(error);
   }
@@ -159,12 +189,28 @@ export class TlsTransport extends StreamTransport {
    * @throws {NotImplementedError} always.
    * @example
    * ```ts
-   * import { NotImplementedError, TlsTransport } from "@aio/loop";
-   * try {
-   *   TlsTransport.prototype.writeEof.call(null);
-   * } catch (error) {
-   *   console.assert(error instanceof NotImplementedError);
+   * import { createDefaultContext, newEventLoop, NotImplementedError, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * // Test-only certificates from this repository's tests/fixtures/tls/.
+   * const pem = (name: string) =>
+   *   Deno.readTextFileSync(new URL(`../tests/fixtures/tls/${name}`, import.meta.url));
+   * const serverSsl = createDefaultContext({ purpose: "clientAuth", cert: pem("server.pem"), key: pem("server.key") });
+   * const clientSsl = createDefaultContext({ caCerts: [pem("ca.pem")] });
+   * const loop = newEventLoop();
+   * const lost = loop.createFuture<Error | null>();
+   * class Client extends Protocol {
+   *   override connectionLost(exc: Error | null) { lost.setResult(exc); }
    * }
+   * await loop.runUntilComplete(async () => {
+   *   await using server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0, { ssl: serverSsl });
+   *   const [host, port] = server.sockets[0].getsockname();
+   *   const [transport] = await loop.createConnection(() => new Client(), host, port, { ssl: clientSsl });
+   *   assert.throws(() => transport.writeEof(), NotImplementedError);
+   *   transport.close(); // sends close_notify instead
+   *   assert.equal(await lost, null);
+   * });
+   * loop.close();
    * ```
    */
   override writeEof(): void {
@@ -178,8 +224,28 @@ export class TlsTransport extends StreamTransport {
    *
    * @example
    * ```ts
-   * import { TlsTransport } from "@aio/loop";
-   * console.assert(TlsTransport.prototype.canWriteEof() === false);
+   * import { createDefaultContext, newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * // Test-only certificates from this repository's tests/fixtures/tls/.
+   * const pem = (name: string) =>
+   *   Deno.readTextFileSync(new URL(`../tests/fixtures/tls/${name}`, import.meta.url));
+   * const serverSsl = createDefaultContext({ purpose: "clientAuth", cert: pem("server.pem"), key: pem("server.key") });
+   * const clientSsl = createDefaultContext({ caCerts: [pem("ca.pem")] });
+   * const loop = newEventLoop();
+   * const lost = loop.createFuture<Error | null>();
+   * class Client extends Protocol {
+   *   override connectionLost(exc: Error | null) { lost.setResult(exc); }
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   await using server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0, { ssl: serverSsl });
+   *   const [host, port] = server.sockets[0].getsockname();
+   *   const [transport] = await loop.createConnection(() => new Client(), host, port, { ssl: clientSsl });
+   *   assert.equal(transport.canWriteEof(), false); // no half-close over TLS
+   *   transport.close();
+   *   assert.equal(await lost, null);
+   * });
+   * loop.close();
    * ```
    */
   override canWriteEof(): boolean {
@@ -196,8 +262,29 @@ export class TlsTransport extends StreamTransport {
    *
    * @example
    * ```ts
-   * import { TlsTransport } from "@aio/loop";
-   * console.assert(typeof TlsTransport.prototype.close === "function");
+   * import { createDefaultContext, newEventLoop, Protocol } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * // Test-only certificates from this repository's tests/fixtures/tls/.
+   * const pem = (name: string) =>
+   *   Deno.readTextFileSync(new URL(`../tests/fixtures/tls/${name}`, import.meta.url));
+   * const serverSsl = createDefaultContext({ purpose: "clientAuth", cert: pem("server.pem"), key: pem("server.key") });
+   * const clientSsl = createDefaultContext({ caCerts: [pem("ca.pem")] });
+   * const loop = newEventLoop();
+   * const lost = loop.createFuture<Error | null>();
+   * class Client extends Protocol {
+   *   override connectionLost(exc: Error | null) { lost.setResult(exc); }
+   * }
+   * await loop.runUntilComplete(async () => {
+   *   await using server = await loop.createServer(() => new Protocol(), "127.0.0.1", 0, { ssl: serverSsl });
+   *   const [host, port] = server.sockets[0].getsockname();
+   *   const [transport] = await loop.createConnection(() => new Client(), host, port, { ssl: clientSsl });
+   *   transport.write(new TextEncoder().encode("bye"));
+   *   transport.close(); // flushes, then the close_notify exchange
+   *   assert.equal(transport.isClosing(), true);
+   *   assert.equal(await lost, null); // the peer answered: a clean close
+   * });
+   * loop.close();
    * ```
    */
   override close(): void {
@@ -205,7 +292,7 @@ export class TlsTransport extends StreamTransport {
     if (this._beginClose()) this._loop.callSoon(() => this.#startShutdown());
   }
 
-  /** @internal Flushed: the TLS shutdown starts. */
+  /** @ignore Flushed: the TLS shutdown starts. */
   protected override _flushedOnClose(): void {
     this.#startShutdown();
   }
@@ -224,7 +311,7 @@ export class TlsTransport extends StreamTransport {
   }
 
   /**
-   * @internal The connection closes first, then what lies beneath it; the
+   * @ignore The connection closes first, then what lies beneath it; the
    * protocol's `connectionLost` follows once that is closed too.
    */
   protected override _callConnectionLost(error: unknown): void {

@@ -21,12 +21,16 @@ function notImplemented(name: string): never {
  * @example
  * ```ts
  * import { BaseTransport } from "@aio/loop/transports";
+ * import assert from "node:assert/strict";
+ *
  * const t = new BaseTransport({ peername: ["127.0.0.1", 8080] });
- * console.assert(t.getExtraInfo("missing", "dflt") === "dflt");
+ * assert.deepEqual(t.getExtraInfo("peername"), ["127.0.0.1", 8080]);
+ * assert.equal(t.getExtraInfo("missing"), null);
+ * assert.equal(t.getExtraInfo("missing", "dflt"), "dflt");
  * ```
  */
 export class BaseTransport {
-  /** @internal Extra information answered by `getExtraInfo`. */
+  /** @ignore Extra information answered by `getExtraInfo`. */
   protected _extra: Record<string, unknown>;
 
   /**
@@ -70,10 +74,22 @@ export class BaseTransport {
 /**
  * A transport that receives. Mirrors `asyncio.ReadTransport`.
  *
- * @example
+ * @example A transport defines the methods it supports
  * ```ts
+ * import { NotImplementedError } from "@aio/loop";
  * import { ReadTransport } from "@aio/loop/transports";
- * console.assert(typeof ReadTransport.prototype.pauseReading === "function");
+ * import assert from "node:assert/strict";
+ *
+ * class Pausable extends ReadTransport {
+ *   #reading = true;
+ *   override isReading() { return this.#reading; }
+ *   override pauseReading() { this.#reading = false; }
+ *   override resumeReading() { this.#reading = true; }
+ * }
+ * const t = new Pausable();
+ * t.pauseReading();
+ * assert.equal(t.isReading(), false);
+ * assert.throws(() => t.close(), NotImplementedError); // not defined here
  * ```
  */
 export class ReadTransport extends BaseTransport {
@@ -97,7 +113,16 @@ export class ReadTransport extends BaseTransport {
  * @example
  * ```ts
  * import { Transport, WriteTransport } from "@aio/loop/transports";
- * console.assert(new Transport() instanceof WriteTransport);
+ * import assert from "node:assert/strict";
+ *
+ * class Collect extends WriteTransport {
+ *   chunks: Uint8Array[] = [];
+ *   override write(data: Uint8Array) { this.chunks.push(data); }
+ * }
+ * const t = new Collect();
+ * t.writelines([new Uint8Array([1]), new Uint8Array([2, 3])]); // one write()
+ * assert.deepEqual(t.chunks, [new Uint8Array([1, 2, 3])]);
+ * assert(new Transport() instanceof WriteTransport); // a Transport writes too
  * ```
  */
 export class WriteTransport extends BaseTransport {
@@ -169,8 +194,14 @@ function writeAll(
  *
  * @example
  * ```ts
- * import { ReadTransport, Transport } from "@aio/loop/transports";
- * console.assert(new Transport() instanceof ReadTransport);
+ * import { NotImplementedError } from "@aio/loop";
+ * import { ReadTransport, Transport, WriteTransport } from "@aio/loop/transports";
+ * import assert from "node:assert/strict";
+ *
+ * const t = new Transport();
+ * assert(t instanceof ReadTransport && t instanceof WriteTransport);
+ * // Concrete transports (SocketTransport, TlsTransport) define the methods.
+ * assert.throws(() => t.write(new Uint8Array([1])), NotImplementedError);
  * ```
  */
 export class Transport extends ReadTransport {
@@ -211,10 +242,28 @@ export class Transport extends ReadTransport {
 /**
  * A datagram transport. Mirrors `asyncio.DatagramTransport`.
  *
- * @example
+ * @example An endpoint sends a datagram to itself
  * ```ts
+ * import { DatagramProtocol, newEventLoop } from "@aio/loop";
  * import { DatagramTransport } from "@aio/loop/transports";
- * console.assert(typeof DatagramTransport.prototype.sendto === "function");
+ * import assert from "node:assert/strict";
+ *
+ * const loop = newEventLoop();
+ * const got = loop.createFuture<Uint8Array>();
+ * const lost = loop.createFuture<null>();
+ * class P extends DatagramProtocol {
+ *   override datagramReceived(data: Uint8Array) { got.setResult(data); }
+ *   override connectionLost() { lost.setResult(null); }
+ * }
+ * await loop.runUntilComplete(async () => {
+ *   const [t] = await loop.createDatagramEndpoint(() => new P(), ["127.0.0.1", 0]);
+ *   assert(t instanceof DatagramTransport);
+ *   t.sendto(new Uint8Array([1, 2]), t.getExtraInfo("sockname") as [string, number]);
+ *   assert.deepEqual(await got, new Uint8Array([1, 2]));
+ *   t.close();
+ *   await lost;
+ * });
+ * loop.close();
  * ```
  */
 export class DatagramTransport extends BaseTransport {
@@ -237,8 +286,22 @@ export class DatagramTransport extends BaseTransport {
  *
  * @example
  * ```ts
- * import { SubprocessTransport } from "@aio/loop/transports";
- * console.assert(typeof SubprocessTransport.prototype.getPid === "function");
+ * import { newEventLoop, SubprocessProtocol } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ *
+ * const loop = newEventLoop();
+ * const done = loop.createFuture<null>();
+ * class P extends SubprocessProtocol {
+ *   override connectionLost() { done.setResult(null); } // exited, pipes closed
+ * }
+ * await loop.runUntilComplete(async () => {
+ *   const [t] = await loop.subprocessExec(() => new P(), Deno.execPath(), "eval", "Deno.exit(7)");
+ *   assert(t.getPid() > 0);
+ *   await done;
+ *   assert.equal(t.getReturncode(), 7);
+ *   t.close();
+ * });
+ * loop.close();
  * ```
  */
 export class SubprocessTransport extends BaseTransport {

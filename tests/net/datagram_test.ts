@@ -182,7 +182,10 @@ netTest(
         family: AF_INET,
       },
     );
-    assert.equal((t.getExtraInfo("sockname") as SocketAddress)[0], "127.0.0.1");
+    assert.equal(
+      (t.getExtraInfo("sockname") as [string, number])[0],
+      "127.0.0.1",
+    );
     await closeTransport(t, p);
   },
 );
@@ -523,13 +526,13 @@ netTest("DatagramTransport pauses and resumes reading", async ({ loop }) => {
   sender.bind(["127.0.0.1", 0]);
   const echoBack = new DgramRecorder(loop);
   // A datagram sent while paused is held, then delivered on resume.
-  sender.sendto(bytes("held"), st.getExtraInfo("sockname") as SocketAddress);
+  sender.sendto(bytes("held"), st.getExtraInfo("sockname") as [string, number]);
   // A round trip on another endpoint shows time passed for delivery.
   const [et] = await loop.createDatagramEndpoint(() => echoBack, [
     "127.0.0.1",
     0,
   ]);
-  sender.sendto(bytes("ping"), et.getExtraInfo("sockname") as SocketAddress);
+  sender.sendto(bytes("ping"), et.getExtraInfo("sockname") as [string, number]);
   await echoBack.receivedCount(1);
   assert.deepEqual(server.received, []);
   t.resumeReading();
@@ -551,7 +554,7 @@ netTest(
     const p = new Bad(loop);
     const [t] = await loop.createDatagramEndpoint(() => p, ["127.0.0.1", 0]);
     const s = socket(AF_INET, SOCK_DGRAM);
-    s.sendto(bytes("x"), t.getExtraInfo("sockname") as SocketAddress);
+    s.sendto(bytes("x"), t.getExtraInfo("sockname") as [string, number]);
     await p.lost;
     assert.equal(p.lostWith?.message, "boom");
     const errors = takeErrors();

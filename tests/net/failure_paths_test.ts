@@ -78,8 +78,10 @@ netTest(
       TimeoutError,
     );
     // The aborted connect frees its socket at once (the sanitizer also fails
-    // the test if the connect op were still pending).
-    assert.equal(fdCount(), before);
+    // the test if the connect op were still pending). The runtime may close
+    // descriptors of its own meanwhile, so the count must not grow.
+    const after = fdCount();
+    assert.ok(after <= before, `${after - before} descriptor(s) leaked`);
   },
 );
 

@@ -123,6 +123,43 @@ Deno.test("run() accepts a coroutine's promise", async () => {
   assert.equal(await run(coro), "from a promise");
 });
 
+Deno.test("run(main()): a promise that needed the loop before it existed says to pass main", async () => {
+  using _policy = spyPolicy();
+  async function main() {
+    await sleep(0.01);
+    return 1;
+  }
+  async function usesLoop() {
+    getRunningLoop();
+    return 2;
+  }
+  for (const started of [main(), usesLoop()]) {
+    await assert.rejects(run(started), (error) => {
+      assert.ok(error instanceof RuntimeError);
+      assert.match(
+        error.message,
+        /needs a running event loop|no running event loop/,
+      );
+      assert.match(
+        error.message,
+        /run\(main\) or run\(\(\) => main\(\)\), not run\(main\(\)\)/,
+      );
+      assert.ok(error.cause instanceof RuntimeError);
+      return true;
+    });
+  }
+  // Passing the function itself works, and a plain failure inside a
+  // function is not rewritten.
+  assert.equal(await run(main), 1);
+  await assert.rejects(
+    run(async () => {
+      getRunningLoop();
+      throw new RuntimeError("mine");
+    }),
+    (error) => error instanceof RuntimeError && error.message === "mine",
+  );
+});
+
 Deno.test("run() with a non-coroutine rejects with TypeError and makes no loop", async () => {
   using policy = spyPolicy();
   for (const bad of [123, "main", null, { then: 5 }]) {

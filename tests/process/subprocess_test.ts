@@ -425,24 +425,24 @@ procTest(
   "Process.communicate(): DEVNULL streams come back null; empty input",
   async () => {
     const code = "import sys; print(len(sys.stdin.buffer.read()))";
-    let proc = await createSubprocessExec(...py(code), {
+    const proc = await createSubprocessExec(...py(code), {
       stdin: PIPE,
       stdout: PIPE,
       stderr: DEVNULL,
     });
-    let [out, err] = await proc.communicate(new Uint8Array(0));
-    assert.equal(text(out!).trim(), "0");
+    const [out, err] = await proc.communicate(new Uint8Array(0));
+    assert.equal(text(out).trim(), "0");
     assert.equal(err, null);
-    proc = await createSubprocessExec(...py(code), {
+    const other = await createSubprocessExec(...py(code), {
       stdin: PIPE,
       stdout: DEVNULL,
       stderr: PIPE,
     });
-    [out, err] = await proc.communicate(bytes("abc"));
-    assert.equal(out, null);
-    assert.equal(err!.length, 0);
-    assert.equal(proc.returncode, 0);
-    await assert.rejects(proc.communicate("text" as never), TypeError);
+    const [noOut, errOut] = await other.communicate(bytes("abc"));
+    assert.equal(noOut, null);
+    assert.equal(errOut.length, 0);
+    assert.equal(other.returncode, 0);
+    await assert.rejects(other.communicate("text" as never), TypeError);
   },
 );
 

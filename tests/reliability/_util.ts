@@ -342,13 +342,17 @@ export interface ChildResult {
 /**
  * Runs `tests/reliability/_cases/<name>` as a child Deno program and waits
  * for it to exit. If it is still running after `seconds`, it is killed and
- * the promise rejects with a message that includes what it printed. When
- * `signalOn` is given, `signal` is sent once the child prints that line.
+ * the promise rejects with a message that includes what it printed. It runs
+ * with `-A` unless `flags` says otherwise. When `signalOn` is given, `signal` is sent once the child prints that line.
  */
 export async function runChild(
   name: string,
   options: {
     args?: string[];
+    /** `deno run` permission flags (default `-A`). */
+    flags?: string[];
+    /** More environment variables for the child. */
+    env?: Record<string, string>;
     seconds?: number;
     signalOn?: { line: string; signal: Deno.Signal };
     onLine?: (line: string) => void;
@@ -356,8 +360,13 @@ export async function runChild(
 ): Promise<ChildResult> {
   const script = new URL(`./_cases/${name}`, import.meta.url).pathname;
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script, ...(options.args ?? [])],
-    env: { NO_COLOR: "1" },
+    args: [
+      "run",
+      ...(options.flags ?? ["-A"]),
+      script,
+      ...(options.args ?? []),
+    ],
+    env: { NO_COLOR: "1", ...options.env },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -79,15 +79,55 @@ Deno.test("EventLoop.close() after runUntilComplete() with a transport open: the
   await openTransportCase("loop");
 });
 
-Deno.test("run() interrupted by SIGINT: the uncaught KeyboardInterrupt exits with status 130", async () => {
+Deno.test("run() interrupted by SIGINT: the uncaught KeyboardInterrupt exits quietly with status 130", async () => {
   const result = await runChild("keyboard_interrupt.ts", {
     signalOn: { line: "ready", signal: "SIGINT" },
   });
   assert.equal(result.stdout, "ready\n");
-  assert.match(result.stderr, /KeyboardInterrupt/);
+  assert.equal(result.stderr, "");
   assert.equal(
     result.code,
     130,
     `exit status ${result.code}; stderr:\n${result.stderr}`,
+  );
+});
+
+Deno.test("without --allow-read, a worker's module import fails with NotCapable naming the flag", async () => {
+  const result = await runChild("permission_worker.ts", { flags: [] });
+  assert.equal(
+    result.code,
+    0,
+    `exit ${result.code}; stderr:\n${result.stderr}`,
+  );
+  const [first, second] = result.stdout.trimEnd().split("\n");
+  assert.match(
+    first,
+    /^NotCapable: the executor's worker cannot import file:.*_executor_module\.ts: /,
+  );
+  assert.match(first, /--allow-read/);
+  assert.equal(second, "inline 42");
+});
+
+Deno.test("a background task that fails unobserved is reported when run() ends, and in debug mode while main runs", async () => {
+  const report = /Task exception was never retrieved[^]*boom in the background/;
+  const plain = await runChild("background_failure.ts");
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.match(plain.stderr, report);
+  const plainOrder = plain.stderr.indexOf("never retrieved");
+  assert.ok(plain.stderr.indexOf("main done") < plainOrder, plain.stderr);
+  assert.ok(plainOrder < plain.stderr.indexOf("run returned"), plain.stderr);
+  const debug = await runChild("background_failure.ts", {
+    env: { AIOLOOP_DEBUG: "1" },
+  });
+  assert.equal(debug.code, 0, debug.stderr);
+  assert.match(debug.stderr, report);
+  assert.ok(
+    debug.stderr.indexOf("never retrieved") < debug.stderr.indexOf("main done"),
+    debug.stderr,
+  );
+  assert.equal(
+    debug.stderr.split("never retrieved").length,
+    2,
+    "reported twice",
   );
 });

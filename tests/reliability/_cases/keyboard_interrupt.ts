@@ -1,7 +1,7 @@
 /**
  * lifecycle_test.ts: `run()` sleeping for 30 s; the test sends SIGINT once
  * "ready" is printed. The KeyboardInterrupt is not caught, so the process
- * must end as Python's does: a report naming KeyboardInterrupt, status 130.
+ * must end as a Deno program stopped by Ctrl-C does: quietly, status 130.
  */
 import { run, sleep } from "../../../mod.ts";
 
