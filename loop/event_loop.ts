@@ -29,6 +29,7 @@ import {
   socketByFd,
   type SocketWatcher,
   type StreamConn,
+  unixPermission,
 } from "./socket.ts";
 import { Server } from "./server.ts";
 import { SignalHandlers } from "./signals.ts";
@@ -1969,7 +1970,9 @@ export class EventLoop extends BaseEventLoop {
       try {
         if (Deno.lstatSync(path).isSocket) Deno.removeSync(path);
       } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
+        if (!(error instanceof Deno.errors.NotFound)) {
+          throw unixPermission(error);
+        }
       }
       sock = new Socket(AF_UNIX, SOCK_STREAM);
       try {

@@ -408,7 +408,11 @@ export class Socket<A extends SocketAddress = SocketAddress>
     }
     if (this.family === AF_UNIX) {
       const path = checkUnixAddress(address);
-      this._listener = Deno.listen({ transport: "unix", path });
+      try {
+        this._listener = Deno.listen({ transport: "unix", path });
+      } catch (error) {
+        throw unixPermission(error);
+      }
       this._listener.unref();
       this._bound = fromDenoAddr(this._listener.addr);
     } else {
@@ -553,7 +557,13 @@ export class Socket<A extends SocketAddress = SocketAddress>
       opening = connectFrom(host, port, localHost, localPort, abort.signal);
     } else if (this.family === AF_UNIX) {
       const path = checkUnixAddress(address);
-      opening = Deno.connect({ transport: "unix", path });
+      try {
+        opening = Deno.connect({ transport: "unix", path }).catch((error) => {
+          throw unixPermission(error);
+        });
+      } catch (error) {
+        throw unixPermission(error);
+      }
     } else {
       const [host, port] = checkInetAddress(address, this.family);
       checkFamilyHost(host, this.family);
@@ -1515,6 +1525,18 @@ export function socket(
 }
 
 // ---- socketpair -----------------------------------------------------------
+
+/**
+ * A Unix socket needs read, write and net permission, but Deno names one
+ * missing flag at a time: name all three, so that one retry is enough
+ * (package-internal).
+ */
+export function unixPermission(error: unknown): unknown {
+  if (!(error instanceof Deno.errors.NotCapable)) return error;
+  return new Deno.errors.NotCapable(
+    `${error.message} (a Unix socket needs --allow-read, --allow-write and --allow-net for its path)`,
+  );
+}
 
 const UNIX_UNNAMED: Deno.UnixAddr = { transport: "unix", path: "" };
 

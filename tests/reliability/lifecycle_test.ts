@@ -92,22 +92,6 @@ Deno.test("run() interrupted by SIGINT: the uncaught KeyboardInterrupt exits qui
   );
 });
 
-Deno.test("without --allow-read, a worker's module import fails with NotCapable naming the flag", async () => {
-  const result = await runChild("permission_worker.ts", { flags: [] });
-  assert.equal(
-    result.code,
-    0,
-    `exit ${result.code}; stderr:\n${result.stderr}`,
-  );
-  const [first, second] = result.stdout.trimEnd().split("\n");
-  assert.match(
-    first,
-    /^NotCapable: the executor's worker cannot import file:.*_executor_module\.ts: /,
-  );
-  assert.match(first, /--allow-read/);
-  assert.equal(second, "inline 42");
-});
-
 Deno.test("a background task that fails unobserved is reported when run() ends, and in debug mode while main runs", async () => {
   const report = /Task exception was never retrieved[^]*boom in the background/;
   const plain = await runChild("background_failure.ts");
