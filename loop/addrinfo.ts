@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { describe } from "./format.ts";
 
 // ---------------------------------------------------------------------------
 // Constants (Linux values)
@@ -678,16 +679,6 @@ function checkInt(value: unknown, what: string): number {
     );
   }
   return value;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
-  if (typeof value === "number" || typeof value === "boolean") {
-    return `${typeof value} ${value}`;
-  }
-  return typeof value;
 }
 
 function checkPort(value: unknown, where: string): number {

@@ -11,37 +11,12 @@
  * @module
  */
 import * as net from "node:net";
+import { takeChunks } from "./bytes.ts";
+import { denoError } from "./node_errors.ts";
 import type { StreamConn } from "./socket.ts";
 
 /** Bytes received and not yet read, above which the socket is paused. */
 const READ_AHEAD = 256 * 1024;
-
-const ERRORS: Record<string, new (message?: string) => Error> = {
-  ECONNREFUSED: Deno.errors.ConnectionRefused,
-  ECONNRESET: Deno.errors.ConnectionReset,
-  ECONNABORTED: Deno.errors.ConnectionAborted,
-  EADDRINUSE: Deno.errors.AddrInUse,
-  EADDRNOTAVAIL: Deno.errors.AddrNotAvailable,
-  EPIPE: Deno.errors.BrokenPipe,
-  ETIMEDOUT: Deno.errors.TimedOut,
-  ENOTCONN: Deno.errors.NotConnected,
-  EHOSTUNREACH: Deno.errors.NetworkUnreachable,
-  ENETUNREACH: Deno.errors.NetworkUnreachable,
-  EACCES: Deno.errors.PermissionDenied,
-  EPERM: Deno.errors.PermissionDenied,
-};
-
-/** Turns a Node system error into the matching `Deno.errors` class. */
-function denoError(error: unknown): Error {
-  const code = (error as { code?: unknown })?.code;
-  const Class = typeof code === "string" ? ERRORS[code] : undefined;
-  if (Class === undefined) {
-    return error instanceof Error ? error : new Error(String(error));
-  }
-  const mapped = new Class((error as Error).message);
-  (mapped as { cause?: unknown }).cause = error;
-  return mapped;
-}
 
 function netAddr(address: string | undefined, port: number | undefined) {
   return {
@@ -125,15 +100,7 @@ export class NodeConn implements StreamConn {
   }
 
   #take(into: Uint8Array): number {
-    let n = 0;
-    while (n < into.length && this.#chunks.length > 0) {
-      const chunk = this.#chunks[0];
-      const count = Math.min(chunk.length, into.length - n);
-      into.set(chunk.subarray(0, count), n);
-      n += count;
-      if (count === chunk.length) this.#chunks.shift();
-      else this.#chunks[0] = chunk.subarray(count);
-    }
+    const n = takeChunks(this.#chunks, into);
     this.#buffered -= n;
     if (this.#buffered < READ_AHEAD && this.socket.isPaused()) {
       this.socket.resume();

@@ -16,7 +16,8 @@
  * @module
  */
 import { CancelledError, TimeoutError } from "./exceptions.ts";
-import { describe, Future, isFuture } from "./futures.ts";
+import { describe } from "./format.ts";
+import { Future, isFuture } from "./futures.ts";
 import type { AbstractEventLoop } from "./abstract_loop.ts";
 import type { Handle } from "./handles.ts";
 import { _getEventLoop, getRunningLoop } from "./running.ts";

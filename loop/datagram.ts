@@ -25,6 +25,7 @@ import {
 import { RuntimeError } from "./exceptions.ts";
 import { logger } from "./log.ts";
 import { SocketDatagramTransport } from "../transports/datagram_transport.ts";
+import { connectionMade } from "../transports/transport.ts";
 import type { BaseProtocol } from "../protocols/protocol.ts";
 
 /** Options of `createDatagramEndpoint` (asyncio's keyword arguments). */
@@ -223,13 +224,9 @@ export async function createDatagramEndpoint<P extends BaseProtocol>(
       } created: (${transport}, ${protocol})`,
     );
   }
-  try {
-    await waiter;
-  } catch (error) {
+  return await connectionMade(transport, protocol, waiter, () => {
     transport.close();
-    throw error;
-  }
-  return [transport, protocol];
+  });
 }
 
 function removeStaleSocket(path: string): void {

@@ -22,6 +22,7 @@ import dgram from "node:dgram";
 // a closed socket) only once `node:process` is loaded.
 import "node:process";
 import { AF_INET, AF_INET6, AF_UNIX } from "./addrinfo.ts";
+import { denoError } from "./node_errors.ts";
 import type { SocketAddress } from "./socket.ts";
 
 /** The largest UDP payload over IPv4: 65535 − 20 (IP) − 8 (UDP) bytes. */
@@ -62,33 +63,17 @@ export interface DgramBackend {
   close(): Promise<void>;
 }
 
-const ERRORS: Record<string, new (message?: string) => Error> = {
-  EADDRINUSE: Deno.errors.AddrInUse,
-  EADDRNOTAVAIL: Deno.errors.AddrNotAvailable,
-  EACCES: Deno.errors.PermissionDenied,
-  EPERM: Deno.errors.PermissionDenied,
-  ECONNREFUSED: Deno.errors.ConnectionRefused,
-  EBADF: Deno.errors.BadResource,
-  EHOSTUNREACH: Deno.errors.NetworkUnreachable,
-  ENETUNREACH: Deno.errors.NetworkUnreachable,
-};
-
-/** A Node system error as the matching `Deno.errors` class. */
-function denoError(error: unknown): Error {
-  if (error instanceof Deno.errors.NotCapable) return error;
-  const code = (error as { code?: unknown })?.code;
-  if (code === "EMSGSIZE") {
+/**
+ * A Node system error as the matching `Deno.errors` class; an oversized
+ * datagram as `messageTooLong`.
+ */
+function dgramError(error: unknown): Error {
+  if ((error as { code?: unknown })?.code === "EMSGSIZE") {
     return messageTooLong(
       (error as Error).message ?? "Message too long",
     );
   }
-  const Class = typeof code === "string" ? ERRORS[code] : undefined;
-  if (Class === undefined) {
-    return error instanceof Error ? error : new Error(String(error));
-  }
-  const mapped = new Class((error as Error).message);
-  (mapped as { cause?: unknown }).cause = error;
-  return mapped;
+  return denoError(error);
 }
 
 /**
@@ -206,7 +191,7 @@ class UdpBackend implements DgramBackend {
     // reported through the "error" event by now.
     const error = this.#bindError;
     this.#bindError = null;
-    if (error !== null) throw denoError(error);
+    if (error !== null) throw dgramError(error);
     this.#bound = true;
     if (this.#broadcast) this.#node().setBroadcast(true);
   }
@@ -238,7 +223,7 @@ class UdpBackend implements DgramBackend {
     this.#ensureBound();
     const [host, port] = (address ?? this.#peer) as [string, number];
     this.#node().send(data, port, host, (error) => {
-      done(error ? denoError(error) : null);
+      done(error ? dgramError(error) : null);
     });
   }
 

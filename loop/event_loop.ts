@@ -11,6 +11,7 @@ import { BaseEventLoop, checkCallback, checkFactory } from "./base_loop.ts";
 import type { Registration } from "./dispatcher.ts";
 import { CancelledError, RuntimeError } from "./exceptions.ts";
 import { Handle } from "./handles.ts";
+import { closeQuietly } from "./resources.ts";
 import {
   type AddrInfo,
   AF_UNIX,
@@ -57,7 +58,7 @@ import {
   type WritablePipe,
 } from "./process.ts";
 import type { BaseProtocol } from "../protocols/protocol.ts";
-import type { Transport } from "../transports/transport.ts";
+import { connectionMade, type Transport } from "../transports/transport.ts";
 import { cancellableOperation, sleep, Task } from "./tasks.ts";
 import type { SSLContext } from "./ssl_context.ts";
 import {
@@ -246,24 +247,22 @@ class Watch implements SocketWatcher {
   }
 }
 
-/** Runs a reader's callback; level-triggered, like select(). */
+/**
+ * Runs a reader's callback (posted in the handle's context, so it runs
+ * there); level-triggered, like select().
+ */
 function fireReader(watch: Watch, handle: Handle): void {
   watch.readPosted = false;
   if (watch.reader !== handle || handle._cancelled) return;
-  runWatched(handle);
+  handle._run();
   if (watch.reader === handle && !handle._cancelled) watch.socketReady();
 }
 
 function fireWriter(watch: Watch, handle: Handle): void {
   watch.writePosted = false;
   if (watch.writer !== handle || handle._cancelled) return;
-  runWatched(handle);
-  if (watch.writer === handle && !handle._cancelled) watch.socketReady();
-}
-
-/** Runs a watcher's handle (the loop entered the handle's context). */
-function runWatched(handle: Handle): void {
   handle._run();
+  if (watch.writer === handle && !handle._cancelled) watch.socketReady();
 }
 
 function isWouldBlock(error: unknown): boolean {
@@ -482,17 +481,7 @@ export class EventLoop extends BaseEventLoop {
     callback: (...args: never[]) => unknown,
     ...args: unknown[]
   ): Handle {
-    this._checkClosed();
-    checkCallback(callback, "addReader");
-    const sock = this._socketOf(fd, "addReader");
-    this.#ensureNoTransport(sock, "addReader");
-    const handle = new Handle(callback as () => unknown, args, this, null);
-    const watch = this.#watch(sock);
-    watch.reader?.cancel();
-    watch.reader = handle;
-    sock._watchRead(true);
-    watch.socketReady();
-    return handle;
+    return this.#addWatcher("reader", "addReader", fd, callback, args);
   }
 
   /**
@@ -514,16 +503,7 @@ export class EventLoop extends BaseEventLoop {
    * ```
    */
   override removeReader(fd: FileLike): boolean {
-    if (this._closed) return false;
-    const sock = this.#lookup(fd, "removeReader");
-    if (sock === null) return false;
-    const watch = this._watches.get(sock);
-    if (watch === undefined || watch.reader === null) return false;
-    watch.reader.cancel();
-    watch.reader = null;
-    sock._watchRead(false);
-    watch.release();
-    return true;
+    return this.#removeWatcher("reader", "removeReader", fd);
   }
 
   /**
@@ -552,16 +532,7 @@ export class EventLoop extends BaseEventLoop {
     callback: (...args: never[]) => unknown,
     ...args: unknown[]
   ): Handle {
-    this._checkClosed();
-    checkCallback(callback, "addWriter");
-    const sock = this._socketOf(fd, "addWriter");
-    this.#ensureNoTransport(sock, "addWriter");
-    const handle = new Handle(callback as () => unknown, args, this, null);
-    const watch = this.#watch(sock);
-    watch.writer?.cancel();
-    watch.writer = handle;
-    watch.socketReady();
-    return handle;
+    return this.#addWatcher("writer", "addWriter", fd, callback, args);
   }
 
   /**
@@ -581,13 +552,45 @@ export class EventLoop extends BaseEventLoop {
    * ```
    */
   override removeWriter(fd: FileLike): boolean {
+    return this.#removeWatcher("writer", "removeWriter", fd);
+  }
+
+  /** `addReader()` / `addWriter()`: watches one direction of `fd`. */
+  #addWatcher(
+    side: "reader" | "writer",
+    method: string,
+    fd: FileLike,
+    callback: (...args: never[]) => unknown,
+    args: unknown[],
+  ): Handle {
+    this._checkClosed();
+    checkCallback(callback, method);
+    const sock = this._socketOf(fd, method);
+    this.#ensureNoTransport(sock, method);
+    const handle = new Handle(callback as () => unknown, args, this, null);
+    const watch = this.#watch(sock);
+    watch[side]?.cancel();
+    watch[side] = handle;
+    if (side === "reader") sock._watchRead(true);
+    watch.socketReady();
+    return handle;
+  }
+
+  /** `removeReader()` / `removeWriter()`: whether `fd` was watched so. */
+  #removeWatcher(
+    side: "reader" | "writer",
+    method: string,
+    fd: FileLike,
+  ): boolean {
     if (this._closed) return false;
-    const sock = this.#lookup(fd, "removeWriter");
+    const sock = this.#lookup(fd, method);
     if (sock === null) return false;
     const watch = this._watches.get(sock);
-    if (watch === undefined || watch.writer === null) return false;
-    watch.writer.cancel();
-    watch.writer = null;
+    const handle = watch?.[side] ?? null;
+    if (watch === undefined || handle === null) return false;
+    handle.cancel();
+    watch[side] = null;
+    if (side === "reader") sock._watchRead(false);
     watch.release();
     return true;
   }
@@ -1244,13 +1247,15 @@ export class EventLoop extends BaseEventLoop {
         );
       }
       // Through the loop's own getaddrinfo, as asyncio resolves: a loop
-      // that overrides it (a test's fake resolver) is obeyed.
-      const infos = await this.getaddrinfo(host ?? null, port ?? null, {
+      // that overrides it (a test's fake resolver) is obeyed. The local
+      // address is resolved with the same hints.
+      const hints: GetaddrinfoOptions = {
         family: options.family ?? 0,
         type: SOCK_STREAM,
         proto: options.proto ?? 0,
         flags: options.flags ?? 0,
-      });
+      };
+      const infos = await this.getaddrinfo(host ?? null, port ?? null, hints);
       if (infos.length === 0) {
         throw new Deno.errors.NotFound("getaddrinfo() returned empty list");
       }
@@ -1262,12 +1267,7 @@ export class EventLoop extends BaseEventLoop {
             "createConnection(): localAddr must be a [host, port] pair",
           );
         }
-        localInfos = await this.getaddrinfo(local[0], local[1], {
-          family: options.family ?? 0,
-          type: SOCK_STREAM,
-          proto: options.proto ?? 0,
-          flags: options.flags ?? 0,
-        });
+        localInfos = await this.getaddrinfo(local[0], local[1], hints);
         if (localInfos.length === 0) {
           throw new Deno.errors.NotFound(
             "getaddrinfo() returned empty list for localAddr",
@@ -1324,13 +1324,9 @@ export class EventLoop extends BaseEventLoop {
     const protocol = protocolFactory();
     const waiter = this.createFuture<null>();
     const transport = new SocketTransport(this, sock, protocol, waiter, extra);
-    try {
-      await waiter;
-    } catch (error) {
+    return await connectionMade(transport, protocol, waiter, () => {
       transport.close();
-      throw error;
-    }
-    return [transport, protocol];
+    });
   }
 
   /** Connects to the first address that answers (staggered with a delay). */
@@ -2239,14 +2235,6 @@ function checkBacklog(backlog: unknown): number {
     throw new RangeError(`backlog must not be negative, got ${backlog}`);
   }
   return backlog;
-}
-
-function closeQuietly(resource: { close(): void }): void {
-  try {
-    resource.close();
-  } catch {
-    // Already closed.
-  }
 }
 
 /**

@@ -12,6 +12,7 @@
  */
 import { captureFrame, type Context, type Frame, frameOf } from "./context.ts";
 import { CancelledError, InvalidStateError } from "./exceptions.ts";
+import { describe } from "./format.ts";
 import { _getEventLoop, contextTask, state } from "./running.ts";
 import type { AbstractEventLoop } from "./abstract_loop.ts";
 import type { Task } from "./tasks.ts";
@@ -710,25 +711,6 @@ export class Future<T = unknown> implements PromiseLike<T> {
   [inspect](): string {
     return this.toString();
   }
-}
-
-/** Short description of a value for reprs. */
-export function describe(value: unknown): string {
-  if (typeof value === "string") {
-    return JSON.stringify(
-      value.length > 40 ? value.slice(0, 37) + "..." : value,
-    );
-  }
-  if (value instanceof Error) {
-    return `${value.name}(${JSON.stringify(value.message)})`;
-  }
-  if (typeof value === "function") return value.name || "<function>";
-  if (Array.isArray(value)) return `[${value.length} items]`;
-  if (value !== null && typeof value === "object") {
-    const text = String(value);
-    return text === "[object Object]" ? "{...}" : text;
-  }
-  return String(value);
 }
 
 /**

@@ -9,6 +9,7 @@
  */
 import { captureFrame, Context, type Frame, frameOf } from "./context.ts";
 import type { ExceptionContext } from "./exception_context.ts";
+import { describeValue } from "./format.ts";
 
 /** The loop surface a handle needs (package-internal). */
 export interface HandleOwner {
@@ -41,17 +42,6 @@ export function describeCallback(
   const name = callback.name || "<anonymous>";
   const shown = (args ?? []).map(describeValue).join(", ");
   return `${name}(${shown})`;
-}
-
-/** @internal Describes a callback argument: `"text"`, `name`, `String(obj)`. */
-export function describeValue(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "function") return value.name || "<function>";
-  if (value !== null && typeof value === "object") {
-    const text = String(value);
-    return text === "[object Object]" ? "{...}" : text;
-  }
-  return String(value);
 }
 
 const inspect = Symbol.for("Deno.customInspect");

@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { closeQuietly } from "./resources.ts";
 import { signalNumber } from "./signals.ts";
 
 /**
@@ -222,13 +223,7 @@ interface DirectWriter {
 function directStream(file: DirectWriter): WritableStream<Uint8Array> {
   let stream = directStreams.get(file);
   if (stream === undefined) {
-    const close = () => {
-      try {
-        file.close();
-      } catch {
-        // Already closed by its owner.
-      }
-    };
+    const close = () => closeQuietly(file);
     stream = new WritableStream<Uint8Array>({
       async write(chunk) {
         let offset = 0;

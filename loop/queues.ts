@@ -22,7 +22,8 @@
  */
 import type { AbstractEventLoop } from "./abstract_loop.ts";
 import { RuntimeError } from "./exceptions.ts";
-import { describe, type Future } from "./futures.ts";
+import { describe } from "./format.ts";
+import type { Future } from "./futures.ts";
 import { getRunningLoop } from "./running.ts";
 
 const inspect = Symbol.for("Deno.customInspect");

@@ -22,7 +22,7 @@
 import { checkCallback } from "./base_loop.ts";
 import type { Callback } from "./abstract_loop.ts";
 import type { Dispatcher, Registration } from "./dispatcher.ts";
-import { describe } from "./futures.ts";
+import { describe } from "./format.ts";
 
 /**
  * Signal names and their Linux numbers. Mirrors Python's `signal.Signals`

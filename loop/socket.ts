@@ -25,7 +25,9 @@ import {
   SOCK_DGRAM,
   SOCK_STREAM,
 } from "./addrinfo.ts";
+import { concat, takeChunks } from "./bytes.ts";
 import { RuntimeError } from "./exceptions.ts";
+import { closeQuietly } from "./resources.ts";
 import {
   checkDatagramSize,
   createDgramBackend,
@@ -1230,15 +1232,7 @@ export class Socket<A extends SocketAddress = SocketAddress>
       } else {
         out = new Uint8Array(Math.min(bufsize, this._rbytes));
         out.set(first);
-        let filled = first.length;
-        while (filled < out.length) {
-          const chunk = this._rchunks[0];
-          const n = Math.min(chunk.length, out.length - filled);
-          out.set(chunk.subarray(0, n), filled);
-          filled += n;
-          if (n === chunk.length) this._rchunks.shift();
-          else this._rchunks[0] = chunk.subarray(n);
-        }
+        takeChunks(this._rchunks, out, first.length);
       }
     } else {
       out = first.slice(0, bufsize);
@@ -1270,14 +1264,17 @@ export class Socket<A extends SocketAddress = SocketAddress>
         this.#ready();
         if (this._wantRead) this._startRead();
       },
-      (error) => {
-        this._pending = null;
-        if (this.#fd === -1) return;
-        this._error = error;
-        this.#ready();
-      },
+      (error) => this.#pendingFailed(error),
     );
     this._watcher?.track(this._pending, true);
+  }
+
+  /** A read or an accept failed: the error is the socket's, for its user. */
+  #pendingFailed(error: unknown): void {
+    this._pending = null;
+    if (this.#fd === -1) return;
+    this._error = error;
+    this.#ready();
   }
 
   /** @ignore Keeps one accept in flight on a listening socket. */
@@ -1297,12 +1294,7 @@ export class Socket<A extends SocketAddress = SocketAddress>
         this._accepted.push(conn);
         this.#ready();
       },
-      (error) => {
-        this._pending = null;
-        if (this.#fd === -1) return;
-        this._error = error;
-        this.#ready();
-      },
+      (error) => this.#pendingFailed(error),
     );
     this._watcher?.track(this._pending, true);
   }
@@ -1325,9 +1317,7 @@ export class Socket<A extends SocketAddress = SocketAddress>
       }
       return;
     }
-    const chunk = this._wchunks.length === 1
-      ? this._wchunks[0]
-      : concat(this._wchunks, this._wbytes);
+    const chunk = concat(this._wchunks, this._wbytes);
     this._wchunks = [chunk];
     this._writing = true;
     this._writePromise = conn.write(chunk).then(
@@ -1378,24 +1368,6 @@ export class Socket<A extends SocketAddress = SocketAddress>
  */
 export function unrefConn(conn: object): void {
   (conn as { unref?(): void }).unref?.();
-}
-
-function closeQuietly(resource: { close(): void }): void {
-  try {
-    resource.close();
-  } catch {
-    // Already closed.
-  }
-}
-
-function concat(chunks: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
 }
 
 /** Throws `TypeError` unless `data` is bytes. @internal */
@@ -1560,24 +1532,13 @@ class PairEnd implements StreamConn {
         new Deno.errors.BadResource("the socket is closed"),
       );
     }
-    if (this.#chunks.length > 0) return Promise.resolve(this.#fill(buffer));
+    if (this.#chunks.length > 0) {
+      return Promise.resolve(takeChunks(this.#chunks, buffer));
+    }
     if (this.#eof) return Promise.resolve(null);
     return new Promise((resolve, reject) => {
       this.#waiter = { buffer, resolve, reject };
     });
-  }
-
-  #fill(buffer: Uint8Array): number {
-    let filled = 0;
-    while (filled < buffer.length && this.#chunks.length > 0) {
-      const chunk = this.#chunks[0];
-      const n = Math.min(chunk.length, buffer.length - filled);
-      buffer.set(chunk.subarray(0, n), filled);
-      filled += n;
-      if (n === chunk.length) this.#chunks.shift();
-      else this.#chunks[0] = chunk.subarray(n);
-    }
-    return filled;
   }
 
   /** The peer delivers bytes (null: EOF). */
@@ -1589,7 +1550,9 @@ class PairEnd implements StreamConn {
     if (waiter !== null) {
       this.#waiter = null;
       waiter.resolve(
-        this.#chunks.length > 0 ? this.#fill(waiter.buffer) : null,
+        this.#chunks.length > 0
+          ? takeChunks(this.#chunks, waiter.buffer)
+          : null,
       );
     }
   }

@@ -9,6 +9,7 @@
  * @module
  */
 import type { AbstractEventLoop } from "./abstract_loop.ts";
+import { concat } from "./bytes.ts";
 import {
   IncompleteReadError,
   LimitOverrunError,
@@ -45,17 +46,6 @@ export interface WritableTransport extends BaseTransport {
   writeEof(): void;
   /** Whether `writeEof()` is supported. */
   canWriteEof(): boolean;
-}
-
-function concatChunks(chunks: Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
 }
 
 function indexOf(
@@ -344,7 +334,7 @@ export class StreamReader {
   #flat(): Uint8Array {
     if (this.#chunks.length === 0) return EMPTY;
     if (this.#chunks.length > 1) {
-      this.#chunks = [concatChunks(this.#chunks, this.#size)];
+      this.#chunks = [concat(this.#chunks, this.#size)];
     }
     return this.#chunks[0];
   }
@@ -353,7 +343,7 @@ export class StreamReader {
   #take(n: number): Uint8Array {
     if (n === 0) return EMPTY;
     if (n >= this.#size) {
-      const all = concatChunks(this.#chunks, this.#size);
+      const all = concat(this.#chunks, this.#size);
       this.#chunks = [];
       this.#size = 0;
       this.#maybeResumeTransport();
@@ -548,7 +538,7 @@ export class StreamReader {
         await this.#waitForData("read");
         if (this.#exception !== null) throw this.#exception;
       }
-      return concatChunks(blocks, total);
+      return concat(blocks, total);
     }
     if (this.#size === 0 && !this.#eof) {
       await this.#waitForData("read");

@@ -35,7 +35,8 @@ import {
   runInFrame,
 } from "./context.ts";
 import { CancelledError, RuntimeError } from "./exceptions.ts";
-import { describe, Future, isFuture, PENDING } from "./futures.ts";
+import { describe } from "./format.ts";
+import { Future, isFuture, PENDING } from "./futures.ts";
 import {
   _getEventLoop,
   contextTask,

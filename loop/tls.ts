@@ -23,8 +23,10 @@ import tls from "node:tls";
 import { Duplex } from "node:stream";
 import { isIP } from "node:net";
 import type { BaseEventLoop } from "./base_loop.ts";
+import { concat } from "./bytes.ts";
 import type { Future } from "./futures.ts";
 import { logger } from "./log.ts";
+import { closeQuietly } from "./resources.ts";
 import { connNames, type Socket, type StreamConn } from "./socket.ts";
 import { NodeConn } from "./bound_conn.ts";
 import { SSLContext } from "./ssl_context.ts";
@@ -35,7 +37,7 @@ import {
   type TlsConnectionOwner,
   TlsTransport,
 } from "../transports/tls_transport.ts";
-import type { Transport } from "../transports/transport.ts";
+import { connectionMade, type Transport } from "../transports/transport.ts";
 
 /** asyncio's defaults, in seconds. */
 const HANDSHAKE_TIMEOUT = 60;
@@ -74,6 +76,24 @@ function checkTimeout(
     throw new RangeError(`${name} should be a positive number, got ${value}`);
   }
   return value;
+}
+
+/** The handshake and shutdown timeouts of `args`, checked, or the defaults. */
+function checkTimeouts(
+  args: TlsArgs,
+): Pick<TlsParams, "handshakeTimeout" | "shutdownTimeout"> {
+  return {
+    handshakeTimeout: checkTimeout(
+      args.sslHandshakeTimeout,
+      "sslHandshakeTimeout",
+      HANDSHAKE_TIMEOUT,
+    ),
+    shutdownTimeout: checkTimeout(
+      args.sslShutdownTimeout,
+      "sslShutdownTimeout",
+      SHUTDOWN_TIMEOUT,
+    ),
+  };
 }
 
 function wantsTls(ssl: unknown): boolean {
@@ -142,16 +162,7 @@ export function clientTls(
     ctx,
     serverSide: false,
     serverHostname: name,
-    handshakeTimeout: checkTimeout(
-      args.sslHandshakeTimeout,
-      "sslHandshakeTimeout",
-      HANDSHAKE_TIMEOUT,
-    ),
-    shutdownTimeout: checkTimeout(
-      args.sslShutdownTimeout,
-      "sslShutdownTimeout",
-      SHUTDOWN_TIMEOUT,
-    ),
+    ...checkTimeouts(args),
   };
 }
 
@@ -184,16 +195,7 @@ export function serverTls(method: string, args: TlsArgs): TlsParams | null {
     ctx: serverContext(method, args.ssl),
     serverSide: true,
     serverHostname: "",
-    handshakeTimeout: checkTimeout(
-      args.sslHandshakeTimeout,
-      "sslHandshakeTimeout",
-      HANDSHAKE_TIMEOUT,
-    ),
-    shutdownTimeout: checkTimeout(
-      args.sslShutdownTimeout,
-      "sslShutdownTimeout",
-      SHUTDOWN_TIMEOUT,
-    ),
+    ...checkTimeouts(args),
   };
 }
 
@@ -426,14 +428,6 @@ function tlsExtra(
   };
 }
 
-function closeQuietly(resource: { close(): void }): void {
-  try {
-    resource.close();
-  } catch {
-    // Already closed.
-  }
-}
-
 // ---- over the connection ---------------------------------------------------
 
 /** Ciphertext asked of the connection per read. */
@@ -474,16 +468,10 @@ function connStream(conn: StreamConn): Duplex {
       writeAll(conn, chunk).then(() => callback(), callback);
     },
     writev(chunks: { chunk: Uint8Array }[], callback) {
-      let data: Uint8Array;
-      if (chunks.length === 1) data = chunks[0].chunk;
-      else {
-        data = new Uint8Array(chunks.reduce((n, c) => n + c.chunk.length, 0));
-        let offset = 0;
-        for (const { chunk } of chunks) {
-          data.set(chunk, offset);
-          offset += chunk.length;
-        }
-      }
+      const data = concat(
+        chunks.map((c) => c.chunk),
+        chunks.reduce((n, c) => n + c.chunk.length, 0),
+      );
       writeAll(conn, data).then(() => callback(), callback);
     },
     final: (callback) => callback(),
@@ -903,13 +891,9 @@ export async function tlsConnect<P extends BaseProtocol>(
       true,
     );
   }
-  try {
-    await waiter;
-  } catch (error) {
+  return await connectionMade(transport, protocol, waiter, () => {
     transport.abort();
-    throw error;
-  }
-  return [transport, protocol];
+  });
 }
 
 /**

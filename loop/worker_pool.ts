@@ -34,7 +34,7 @@
  */
 import type { Executor } from "./executor.ts";
 import { CancelledError, RuntimeError } from "./exceptions.ts";
-import { describe } from "./futures.ts";
+import { describe } from "./format.ts";
 import {
   type EncodedError,
   type JobMessage,

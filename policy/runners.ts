@@ -15,7 +15,8 @@ import {
   KeyboardInterrupt,
   RuntimeError,
 } from "../loop/exceptions.ts";
-import { describe, type Future } from "../loop/futures.ts";
+import { describe } from "../loop/format.ts";
+import type { Future } from "../loop/futures.ts";
 import { isNoRunningLoop, state } from "../loop/running.ts";
 import { allTasks, type Coroutine, isCoroutine } from "../loop/tasks.ts";
 import { newEventLoop, setEventLoop } from "./event_loop.ts";

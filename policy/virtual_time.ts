@@ -125,14 +125,7 @@ export class VirtualTimeEventLoop extends EventLoop {
     if (timeout === 0) return super._wait(0);
     // A previous wait that was woken early leaves its timers armed: drop
     // them, or they outlive the loop (the test sanitizer's "leaked timer").
-    if (this.#settle !== null) {
-      clearImmediate(this.#settle);
-      this.#settle = null;
-    }
-    if (this.#quiet !== null) {
-      clearTimeout(this.#quiet);
-      this.#quiet = null;
-    }
+    this.#clearTimers();
     return new Promise<void>((resolve) => {
       this._wakeResolve = resolve;
       const jump = () => {
@@ -164,6 +157,11 @@ export class VirtualTimeEventLoop extends EventLoop {
   /** @ignore */
   override _clearWaitTimers(): void {
     super._clearWaitTimers();
+    this.#clearTimers();
+  }
+
+  /** Drops the settle and quiet timers of a wait. */
+  #clearTimers(): void {
     if (this.#settle !== null) {
       clearImmediate(this.#settle);
       this.#settle = null;

@@ -25,11 +25,12 @@ import {
   type SocketAddress,
 } from "../loop/socket.ts";
 import type { BaseProtocol, DatagramProtocol } from "../protocols/protocol.ts";
-import { WriteFlowControl } from "./flow_control.ts";
-import { DatagramTransport, protocolCall } from "./transport.ts";
+import {
+  LOG_THRESHOLD_FOR_CONNLOST_WRITES,
+  WriteFlowControl,
+} from "./flow_control.ts";
+import { completeSoon, DatagramTransport, protocolCall } from "./transport.ts";
 
-/** After this many sends to a closed endpoint, each one warns (asyncio's). */
-const LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5;
 /** Bytes held while reading is paused; later datagrams are dropped. */
 const HOLD_LIMIT = 256 * 1024;
 /** asyncio counts 8 header bytes per buffered datagram. */
@@ -162,11 +163,7 @@ export class SocketDatagramTransport extends DatagramTransport {
       this.#updateWaiting();
       if (this.#inbox.length > 0) this.#deliver();
     });
-    if (waiter !== null) {
-      loop.callSoon(() => {
-        if (!waiter.done()) waiter.setResult(null);
-      });
-    }
+    completeSoon(loop, waiter);
   }
 
   // ---- receiving --------------------------------------------------------

@@ -10,6 +10,12 @@
 import type { BaseProtocol } from "../protocols/protocol.ts";
 import type { ExceptionContext } from "../loop/exception_context.ts";
 
+/**
+ * After this many writes (or sends) to a lost connection, pipe or closed
+ * endpoint, each one warns (asyncio's `LOG_THRESHOLD_FOR_CONNLOST_WRITES`).
+ */
+export const LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5;
+
 /** The default high-water mark of a write buffer (asyncio's). */
 export const DEFAULT_HIGH = 64 * 1024;
 

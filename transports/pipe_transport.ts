@@ -21,10 +21,13 @@
  * @module
  */
 import { type BaseEventLoop, checkFactory } from "../loop/base_loop.ts";
+import { concat } from "../loop/bytes.ts";
 import type { Registration } from "../loop/dispatcher.ts";
 import type { ProtocolFactory } from "../loop/event_loop.ts";
+import { describe } from "../loop/format.ts";
 import type { Future } from "../loop/futures.ts";
 import { logger } from "../loop/log.ts";
+import { isOsError } from "../loop/node_errors.ts";
 import {
   readableOf,
   type ReadablePipe,
@@ -33,23 +36,54 @@ import {
 } from "../loop/process.ts";
 import { checkBytes, detachedWriteError, isDetached } from "../loop/socket.ts";
 import type { BaseProtocol, Protocol } from "../protocols/protocol.ts";
-import { WriteFlowControl } from "./flow_control.ts";
-import { protocolCall, ReadTransport, WriteTransport } from "./transport.ts";
+import {
+  LOG_THRESHOLD_FOR_CONNLOST_WRITES,
+  WriteFlowControl,
+} from "./flow_control.ts";
+import {
+  completeSoon,
+  connectionMade,
+  protocolCall,
+  ReadTransport,
+  WriteTransport,
+} from "./transport.ts";
 
-/** After this many writes to a lost pipe, each one warns. */
-const LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5;
 /** Completed reads a read pipe may hold ahead of its protocol. */
 const READ_AHEAD = 2;
 /** Queued chunks are joined into one write up to this size. */
 const JOIN_LIMIT = 256 * 1024;
 
-/** Whether `error` is one of Deno's OS errors (asyncio's `OSError`). */
-export function isOsError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  for (const cls of Object.values(Deno.errors)) {
-    if (error instanceof cls) return true;
+/** What each kind of pipe is, and who else may hold its stream. */
+const PIPES = {
+  read: {
+    is:
+      "a ReadableStream<Uint8Array> or an object with .readable (Deno.FsFile, Deno.stdin, a child's stdout)",
+    user: "reader",
+  },
+  write: {
+    is:
+      "a WritableStream<Uint8Array> or an object with .writable (Deno.FsFile, Deno.stdout, a child's stdin)",
+    user: "writer",
+  },
+};
+
+/**
+ * A pipe's stream, checked: throws a `TypeError` when there is none and a
+ * `RangeError` when another reader or writer holds it.
+ */
+function unlocked<S extends { locked: boolean }>(
+  stream: S | null,
+  kind: "read" | "write",
+): S {
+  if (stream === null) {
+    throw new TypeError(`a ${kind} pipe is ${PIPES[kind].is}`);
   }
-  return false;
+  if (stream.locked) {
+    throw new RangeError(
+      `the pipe's stream is locked: another ${PIPES[kind].user} is using it`,
+    );
+  }
+  return stream;
 }
 
 interface ReadOutcome {
@@ -138,17 +172,7 @@ export class ReadPipeTransport extends ReadTransport {
     waiter: Future<null> | null = null,
     extra: Record<string, unknown> | null = null,
   ) {
-    const stream = readableOf(pipe);
-    if (stream === null) {
-      throw new TypeError(
-        "a read pipe is a ReadableStream<Uint8Array> or an object with .readable (Deno.FsFile, Deno.stdin, a child's stdout)",
-      );
-    }
-    if (stream.locked) {
-      throw new RangeError(
-        "the pipe's stream is locked: another reader is using it",
-      );
-    }
+    const stream = unlocked(readableOf(pipe), "read");
     super({ ...extra, pipe });
     this.#loop = loop;
     this.#protocol = protocol;
@@ -170,11 +194,7 @@ export class ReadPipeTransport extends ReadTransport {
       ),
     );
     loop.callSoon(this.#readMore);
-    if (waiter !== null) {
-      loop.callSoon(() => {
-        if (!waiter.done()) waiter.setResult(null);
-      });
-    }
+    completeSoon(loop, waiter);
   }
 
   readonly #readMore = (): void => {
@@ -631,17 +651,7 @@ export class WritePipeTransport extends WriteTransport {
     waiter: Future<null> | null = null,
     extra: Record<string, unknown> | null = null,
   ) {
-    const stream = writableOf(pipe);
-    if (stream === null) {
-      throw new TypeError(
-        "a write pipe is a WritableStream<Uint8Array> or an object with .writable (Deno.FsFile, Deno.stdout, a child's stdin)",
-      );
-    }
-    if (stream.locked) {
-      throw new RangeError(
-        "the pipe's stream is locked: another writer is using it",
-      );
-    }
+    const stream = unlocked(writableOf(pipe), "write");
     super({ ...extra, pipe });
     this.#loop = loop;
     this.#flow = new WriteFlowControl(loop, this);
@@ -674,11 +684,7 @@ export class WritePipeTransport extends WriteTransport {
         () => this.#protocol.connectionMade(this),
       ),
     );
-    if (waiter !== null) {
-      loop.callSoon(() => {
-        if (!waiter.done()) waiter.setResult(null);
-      });
-    }
+    completeSoon(loop, waiter);
   }
 
   /**
@@ -787,15 +793,7 @@ export class WritePipeTransport extends WriteTransport {
       ) {
         total += chunks[taken++].length;
       }
-      if (taken > 1) {
-        const joined = new Uint8Array(total);
-        let offset = 0;
-        for (let i = 0; i < taken; i++) {
-          joined.set(chunks[i], offset);
-          offset += chunks[i].length;
-        }
-        chunk = joined;
-      }
+      if (taken > 1) chunk = concat(chunks.slice(0, taken), total);
     }
     chunks.splice(0, taken);
     this.#writing = true;
@@ -1262,21 +1260,15 @@ export async function connectReadPipe<P extends BaseProtocol>(
   checkFactory(protocolFactory, "connectReadPipe");
   if (readableOf(pipe) === null) {
     throw new TypeError(
-      `connectReadPipe(): pipe must be a ReadableStream<Uint8Array> or an object with .readable (Deno.FsFile, Deno.stdin, a child's stdout), got ${
-        describe(pipe)
-      }`,
+      `connectReadPipe(): pipe must be ${PIPES.read.is}, got ${describe(pipe)}`,
     );
   }
   const protocol = protocolFactory();
   const waiter = loop.createFuture<null>();
   const transport = new ReadPipeTransport(loop, pipe, protocol, waiter);
-  try {
-    await waiter;
-  } catch (error) {
+  return await connectionMade(transport, protocol, waiter, () => {
     transport.close();
-    throw error;
-  }
-  return [transport, protocol];
+  });
 }
 
 /**
@@ -1291,7 +1283,7 @@ export async function connectWritePipe<P extends BaseProtocol>(
   checkFactory(protocolFactory, "connectWritePipe");
   if (writableOf(pipe) === null) {
     throw new TypeError(
-      `connectWritePipe(): pipe must be a WritableStream<Uint8Array> or an object with .writable (Deno.FsFile, Deno.stdout, a child's stdin), got ${
+      `connectWritePipe(): pipe must be ${PIPES.write.is}, got ${
         describe(pipe)
       }`,
     );
@@ -1299,19 +1291,7 @@ export async function connectWritePipe<P extends BaseProtocol>(
   const protocol = protocolFactory();
   const waiter = loop.createFuture<null>();
   const transport = new WritePipeTransport(loop, pipe, protocol, waiter);
-  try {
-    await waiter;
-  } catch (error) {
+  return await connectionMade(transport, protocol, waiter, () => {
     transport.abort();
-    throw error;
-  }
-  return [transport, protocol];
-}
-
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (typeof value === "object") {
-    return value.constructor?.name ?? "object";
-  }
-  return typeof value;
+  });
 }

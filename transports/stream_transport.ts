@@ -26,8 +26,11 @@ import type {
   BufferedProtocol,
   Protocol,
 } from "../protocols/protocol.ts";
-import { WriteFlowControl } from "./flow_control.ts";
-import { protocolCall, Transport } from "./transport.ts";
+import {
+  LOG_THRESHOLD_FOR_CONNLOST_WRITES,
+  WriteFlowControl,
+} from "./flow_control.ts";
+import { completeSoon, protocolCall, Transport } from "./transport.ts";
 
 /** Reads up to this size are copied into a shared pool, not allocated. */
 const POOLED_READ = 4 * 1024;
@@ -51,9 +54,6 @@ function pooledCopy(buffer: Uint8Array, n: number): Uint8Array {
   poolOffset = (start + n + 7) & ~7;
   return pool.subarray(start, start + n);
 }
-
-/** After this many writes to a lost connection, each one warns. */
-const LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5;
 
 /** Errors that mean the peer went away: logged in debug mode only. */
 function isConnectionError(error: unknown): boolean {
@@ -200,12 +200,7 @@ export abstract class StreamTransport extends Transport {
       protocolCall(this, "connectionMade", () => this._connectionMade()),
     );
     loop.callSoon(() => this.#startReading());
-    const waiter = init.waiter;
-    if (waiter !== null) {
-      loop.callSoon(() => {
-        if (!waiter.done()) waiter.setResult(null);
-      });
-    }
+    completeSoon(loop, init.waiter);
   }
 
   /** @internal Calls the protocol's `connectionMade`. */

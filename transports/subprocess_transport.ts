@@ -29,6 +29,7 @@ import type {
 import { ReadPipeTransport, WritePipeTransport } from "./pipe_transport.ts";
 import {
   type BaseTransport,
+  connectionMade,
   protocolCall,
   SubprocessTransport,
 } from "./transport.ts";
@@ -709,12 +710,8 @@ export async function startSubprocess<P extends BaseProtocol>(
   const protocol = protocolFactory();
   const waiter = loop.createFuture<null>();
   const transport = new ChildProcessTransport(loop, protocol, spec, waiter);
-  try {
-    await waiter;
-  } catch (error) {
+  return await connectionMade(transport, protocol, waiter, async () => {
     transport.close();
     await transport._wait();
-    throw error;
-  }
-  return [transport, protocol];
+  });
 }

@@ -23,6 +23,7 @@ import { NotImplementedError, TimeoutError } from "../loop/exceptions.ts";
 import type { Future } from "../loop/futures.ts";
 import type { TimerHandle } from "../loop/handles.ts";
 import { logger } from "../loop/log.ts";
+import { isOsError } from "../loop/node_errors.ts";
 import type { Socket, StreamConn } from "../loop/socket.ts";
 import type { BaseProtocol } from "../protocols/protocol.ts";
 import { type ConnectionOwner, StreamTransport } from "./stream_transport.ts";
@@ -37,14 +38,6 @@ const MESSAGES = {
   eofReceived: "Error calling eofReceived()",
   writeAfterClose: "SSL connection is closed",
 };
-
-/** Errors that mean the peer went away or TLS failed: asyncio's OSError. */
-function isOsError(error: unknown): boolean {
-  for (const Class of Object.values(Deno.errors)) {
-    if (error instanceof Class) return true;
-  }
-  return false;
-}
 
 /** What a server tracks about its connections (package-internal). */
 export type TlsConnectionOwner = ConnectionOwner;

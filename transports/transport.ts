@@ -5,8 +5,10 @@
  *
  * @module
  */
+import { concat } from "../loop/bytes.ts";
 import { NotImplementedError } from "../loop/exceptions.ts";
-import { callbackLabel, describeValue } from "../loop/handles.ts";
+import { describeValue } from "../loop/format.ts";
+import { callbackLabel } from "../loop/handles.ts";
 import type { BaseProtocol } from "../protocols/protocol.ts";
 
 function notImplemented(name: string): never {
@@ -179,13 +181,10 @@ function writeAll(
     }
     size += chunk.length;
   }
-  const joined = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    joined.set(chunk, offset);
-    offset += chunk.length;
-  }
-  transport.write(joined);
+  // Always a copy: the transport keeps what it is given until it is written.
+  transport.write(
+    chunks.length === 1 ? new Uint8Array(chunks[0]) : concat(chunks, size),
+  );
 }
 
 /**
@@ -351,4 +350,42 @@ export function protocolCall(
     return `${transport.getProtocol().constructor.name}.${method}(${shown})`;
   };
   return call;
+}
+
+/**
+ * @internal Waits for `waiter`, which a new transport settles once its
+ * protocol's `connectionMade` has run, and returns `[transport, protocol]`.
+ * If the wait fails (the call is cancelled, `connectionMade` threw),
+ * `undo()` closes or aborts the transport (awaited when it returns a
+ * promise) and the error propagates.
+ */
+export async function connectionMade<T extends BaseTransport, P>(
+  transport: T,
+  protocol: P,
+  waiter: PromiseLike<unknown>,
+  undo: () => void | Promise<void>,
+): Promise<[T, P]> {
+  try {
+    await waiter;
+  } catch (error) {
+    await undo();
+    throw error;
+  }
+  return [transport, protocol];
+}
+
+/**
+ * @internal Completes `waiter` (if any) with null in a callback scheduled
+ * now: after the callbacks already scheduled, such as a new transport's
+ * `connectionMade`.
+ */
+export function completeSoon(
+  loop: { callSoon(callback: () => void): unknown },
+  waiter: { done(): boolean; setResult(value: null): void } | null,
+): void {
+  if (waiter !== null) {
+    loop.callSoon(() => {
+      if (!waiter.done()) waiter.setResult(null);
+    });
+  }
 }
