@@ -15,7 +15,7 @@ import {
   run,
   sleep,
 } from "../mod.ts";
-import { useEventLoopPolicy, VirtualTimePolicy } from "../testing.ts";
+import { useEventLoopPolicy, VirtualTimePolicy } from "../testing/mod.ts";
 
 // 1. Callbacks and timers on a loop you drive yourself.
 const loop = newEventLoop();

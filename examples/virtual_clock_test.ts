@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { getRunningLoop, run, sleep } from "../mod.ts";
-import { useEventLoopPolicy, VirtualTimePolicy } from "../testing.ts";
+import { useEventLoopPolicy, VirtualTimePolicy } from "../testing/mod.ts";
 
 /** Calls `attempt` until it succeeds, sleeping 1, 2, 4, ... seconds between tries. */
 async function retryWithBackoff<T>(

@@ -13,43 +13,42 @@ import {
   AF_UNIX,
   getaddrinfo as resolveAddrinfo,
   SOCK_DGRAM,
-} from "./addrinfo.ts";
-import type { EventLoop, ProtocolFactory } from "./event_loop.ts";
+} from "./net/addrinfo.ts";
+import type { Callback } from "./core/abstract_loop.ts";
+import type { Handle } from "./core/handles.ts";
+import type { TransportLoop } from "./transports/transport_loop.ts";
+import type { ProtocolFactory } from "../protocols/protocol.ts";
 import {
   SO_BROADCAST,
   SO_REUSEPORT,
   Socket,
   type SocketAddress,
   SOL_SOCKET,
-} from "./socket.ts";
-import { RuntimeError } from "./exceptions.ts";
-import { logger } from "./log.ts";
-import { SocketDatagramTransport } from "../transports/datagram_transport.ts";
+} from "./net/socket.ts";
+import { RuntimeError } from "./base/exceptions.ts";
+import { logger } from "./base/log.ts";
+import { SocketDatagramTransport } from "./transports/datagram_transport.ts";
 import { connectionMade } from "../transports/transport.ts";
 import type { BaseProtocol } from "../protocols/protocol.ts";
 
-/** Options of `createDatagramEndpoint` (asyncio's keyword arguments). */
-export interface CreateDatagramEndpointOptions {
-  /** `AF_INET`, `AF_INET6` or `AF_UNIX`; 0 picks from the addresses. */
-  family?: number;
-  /** Protocol number passed to `getaddrinfo`. */
-  proto?: number;
-  /** `AI_*` flags passed to `getaddrinfo`. */
-  flags?: number;
-  /**
-   * Let several endpoints bind one port. Deno's UDP sockets set
-   * `SO_REUSEADDR` and, on Unix, `SO_REUSEPORT` together for this.
-   */
-  reusePort?: boolean | null;
-  /** Allow sending to broadcast addresses (`SO_BROADCAST`). */
-  allowBroadcast?: boolean | null;
-  /** An existing `SOCK_DGRAM` socket; the transport takes it over. */
-  sock?: Socket | null;
-  /**
-   * Refused: asyncio removed `reuse_address` for UDP (3.11) as a security
-   * concern. Passing it is a `TypeError`; use `reusePort`.
-   */
-  reuseAddress?: never;
+import type { CreateDatagramEndpointOptions } from "./core/options.ts";
+export type { CreateDatagramEndpointOptions };
+
+/**
+ * What the datagram functions need of their loop (the event loop provides
+ * it): a transport's calls, and socket readiness.
+ */
+export interface DatagramLoop extends TransportLoop {
+  /** Throws if the loop is closed. */
+  _checkClosed(): void;
+  /** Connects `sock` to `address`. */
+  sockConnect(sock: Socket, address: SocketAddress): Promise<void>;
+  /** Watches `sock` for readability. */
+  addReader(sock: Socket, callback: Callback, ...args: unknown[]): void;
+  /** Stops watching `sock` for readability. */
+  removeReader(sock: Socket): boolean;
+  /** The watches in place, to tell whose reader is installed. */
+  readonly _watches: ReadonlyMap<Socket, { reader: Handle | null }>;
 }
 
 function describeOptions(values: Record<string, unknown>): string {
@@ -61,7 +60,7 @@ function describeOptions(values: Record<string, unknown>): string {
 
 /** Implements `loop.createDatagramEndpoint()`. @internal */
 export async function createDatagramEndpoint<P extends BaseProtocol>(
-  loop: EventLoop,
+  loop: DatagramLoop,
   protocolFactory: ProtocolFactory<P>,
   localAddr: SocketAddress | null | undefined,
   remoteAddr: SocketAddress | null | undefined,
@@ -240,7 +239,7 @@ function removeStaleSocket(path: string): void {
   }
 }
 
-function checkSock(loop: EventLoop, sock: unknown, method: string): Socket {
+function checkSock(loop: DatagramLoop, sock: unknown, method: string): Socket {
   loop._checkClosed();
   if (!(sock instanceof Socket)) {
     throw new TypeError(
@@ -260,7 +259,7 @@ function checkSock(loop: EventLoop, sock: unknown, method: string): Socket {
 
 /** Waits until `attempt()` stops throwing would-block. */
 function whenReadable<T>(
-  loop: EventLoop,
+  loop: DatagramLoop,
   sock: Socket,
   attempt: () => T,
 ): Promise<T> {
@@ -295,7 +294,7 @@ function whenReadable<T>(
 
 /** Implements `loop.sockRecvfrom()`. @internal */
 export async function sockRecvfrom(
-  loop: EventLoop,
+  loop: DatagramLoop,
   sock: Socket,
   bufsize: number,
 ): Promise<[Uint8Array, SocketAddress]> {
@@ -305,7 +304,7 @@ export async function sockRecvfrom(
 
 /** Implements `loop.sockRecvfromInto()`. @internal */
 export async function sockRecvfromInto(
-  loop: EventLoop,
+  loop: DatagramLoop,
   sock: Socket,
   buf: Uint8Array,
   nbytes = 0,
@@ -321,7 +320,7 @@ export async function sockRecvfromInto(
 
 /** Implements `loop.sockSendto()`. @internal */
 export async function sockSendto(
-  loop: EventLoop,
+  loop: DatagramLoop,
   sock: Socket,
   data: Uint8Array,
   address: SocketAddress,

@@ -7,11 +7,15 @@
  *
  * @module
  */
-import { BaseEventLoop, checkCallback, checkFactory } from "./base_loop.ts";
-import type { Registration } from "./dispatcher.ts";
-import { CancelledError, RuntimeError } from "./exceptions.ts";
-import { Handle } from "./handles.ts";
-import { closeQuietly } from "./resources.ts";
+import {
+  BaseEventLoop,
+  checkCallback,
+  checkFactory,
+} from "./core/base_loop.ts";
+import type { Registration } from "./core/dispatcher.ts";
+import { CancelledError, RuntimeError } from "./base/exceptions.ts";
+import { Handle } from "./core/handles.ts";
+import { closeQuietly } from "./base/resources.ts";
 import {
   type AddrInfo,
   AF_UNIX,
@@ -20,7 +24,7 @@ import {
   getnameinfo as resolveNameinfo,
   SOCK_STREAM,
   type SockAddr,
-} from "./addrinfo.ts";
+} from "./net/addrinfo.ts";
 import {
   checkBytes,
   checkInetAddress,
@@ -31,23 +35,23 @@ import {
   type SocketWatcher,
   type StreamConn,
   unixPermission,
-} from "./socket.ts";
-import { Server } from "./server.ts";
-import { SignalHandlers } from "./signals.ts";
+} from "./net/socket.ts";
+import { Server } from "./core/server.ts";
+import { SignalHandlers } from "./signal_handlers.ts";
 import * as datagram from "./datagram.ts";
 import * as sendfiles from "./sendfile.ts";
-import type { SocketDatagramTransport } from "../transports/datagram_transport.ts";
-import { SocketTransport } from "../transports/socket_transport.ts";
+import type { SocketDatagramTransport } from "./transports/datagram_transport.ts";
+import { SocketTransport } from "./transports/socket_transport.ts";
 import {
   connectReadPipe,
   connectWritePipe,
   type ReadPipeTransport,
   type WritePipeTransport,
-} from "../transports/pipe_transport.ts";
+} from "./transports/pipe_transport.ts";
 import {
   type ChildProcessTransport,
   startSubprocess,
-} from "../transports/subprocess_transport.ts";
+} from "./transports/subprocess_transport.ts";
 import {
   execSpec,
   type ReadablePipe,
@@ -56,11 +60,11 @@ import {
   type SubprocessExecArgs,
   type SubprocessOptions,
   type WritablePipe,
-} from "./process.ts";
-import type { BaseProtocol } from "../protocols/protocol.ts";
+} from "./process/process.ts";
+import type { BaseProtocol, ProtocolFactory } from "../protocols/protocol.ts";
 import { connectionMade, type Transport } from "../transports/transport.ts";
-import { cancellableOperation, sleep, Task } from "./tasks.ts";
-import type { SSLContext } from "./ssl_context.ts";
+import { cancellableOperation, sleep, Task } from "./core/tasks.ts";
+import type { SSLContext } from "./net/ssl_context.ts";
 import {
   clientTls,
   serverTls,
@@ -71,129 +75,26 @@ import {
   tlsConnect,
   type TlsParams,
 } from "./tls.ts";
-import type { TlsTransport } from "../transports/tls_transport.ts";
+import type { TlsTransport } from "./transports/tls_transport.ts";
 
-/** A protocol factory: called once per connection. */
-export type ProtocolFactory<P extends BaseProtocol = BaseProtocol> = () => P;
+export type { ProtocolFactory } from "../protocols/protocol.ts";
 
-/** Something `addReader`/`addWriter` and the `sock*` methods accept. */
-export type FileLike = number | Socket | { fileno(): number };
-
-/** Options of `createConnection`. */
-export interface CreateConnectionOptions {
-  /**
-   * TLS: `true` (the default client context) or an `SSLContext`. The
-   * transport is a `TlsTransport` and `connectionMade` runs after the
-   * handshake.
-   */
-  ssl?: boolean | SSLContext | null;
-  /** Restrict resolution to `AF_INET` or `AF_INET6` (default: either). */
-  family?: number;
-  /** Accepted for compatibility (0). */
-  proto?: number;
-  /** getaddrinfo flags. */
-  flags?: number;
-  /** An already-connected socket to use instead of host and port. */
-  sock?: Socket | null;
-  /**
-   * `[host, port]` to bind the local end to (port 0: any). Resolved like
-   * the remote address; the first local address of the remote's family
-   * that can be bound is used.
-   */
-  localAddr?: [string, number] | null;
-  /**
-   * The name the server's certificate must match (default: `host`; required
-   * with `sock`); "" skips the hostname check (the chain is still verified).
-   */
-  serverHostname?: string | null;
-  /** Seconds between staggered attempts (RFC 8305 "Happy Eyeballs"). */
-  happyEyeballsDelay?: number | null;
-  /** Interleave address families in the attempt order (first family count). */
-  interleave?: number | null;
-  /** Reject with every attempt's error (an `AggregateError`). */
-  allErrors?: boolean;
-  /** Seconds the TLS handshake may take (default 60). */
-  sslHandshakeTimeout?: number | null;
-  /** Seconds to wait for the peer's close_notify on close (default 30). */
-  sslShutdownTimeout?: number | null;
-}
-
-/** Options of `createServer`. */
-export interface CreateServerOptions {
-  /** Restrict to `AF_INET` or `AF_INET6` (default: both). */
-  family?: number;
-  /** getaddrinfo flags (`AI_PASSIVE` is always added). */
-  flags?: number;
-  /** An already-bound socket to listen on instead of host and port. */
-  sock?: Socket | null;
-  /** The listen queue length (default 100). */
-  backlog?: number;
-  /**
-   * TLS: an `SSLContext` with a certificate. The server listens for plain
-   * TCP and runs each handshake through `node:tls`, so a handshake timeout
-   * can close its connection.
-   */
-  ssl?: SSLContext | null;
-  /** Deno's listeners always reuse addresses; `false` is accepted. */
-  reuseAddress?: boolean | null;
-  /** SO_REUSEPORT: several servers on one port. */
-  reusePort?: boolean | null;
-  /** Keep-alive on accepted connections. */
-  keepAlive?: boolean | null;
-  /** Start accepting at once (default true). */
-  startServing?: boolean;
-  /** Seconds the TLS handshake may take (default 60). */
-  sslHandshakeTimeout?: number | null;
-  /** Seconds to wait for the peer's close_notify on close (default 30). */
-  sslShutdownTimeout?: number | null;
-}
-
-/** Options of `createUnixConnection`. */
-export interface CreateUnixConnectionOptions {
-  /** TLS: `true` or an `SSLContext` (needs `serverHostname`). */
-  ssl?: boolean | SSLContext | null;
-  /** An already-connected Unix socket instead of a path. */
-  sock?: Socket | null;
-  /**
-   * The name the server's certificate must match (default: `host`; required
-   * with `sock`); "" skips the hostname check (the chain is still verified).
-   */
-  serverHostname?: string | null;
-  /** Seconds the TLS handshake may take (default 60). */
-  sslHandshakeTimeout?: number | null;
-  /** Seconds to wait for the peer's close_notify on close (default 30). */
-  sslShutdownTimeout?: number | null;
-}
-
-/** Options of `createUnixServer`. */
-export interface CreateUnixServerOptions {
-  /** An already-bound Unix socket instead of a path. */
-  sock?: Socket | null;
-  /** The listen queue length (default 100). */
-  backlog?: number;
-  /** TLS: an `SSLContext` with a certificate (through `node:tls`). */
-  ssl?: SSLContext | null;
-  /** Start accepting at once (default true). */
-  startServing?: boolean;
-  /** Remove the socket file when the server closes (default true). */
-  cleanupSocket?: boolean;
-  /** Seconds the TLS handshake may take (default 60). */
-  sslHandshakeTimeout?: number | null;
-  /** Seconds to wait for the peer's close_notify on close (default 30). */
-  sslShutdownTimeout?: number | null;
-}
-
-/** Options of `getaddrinfo`. */
-export interface GetaddrinfoOptions {
-  /** `AF_INET`, `AF_INET6` or 0 (either). */
-  family?: number;
-  /** `SOCK_STREAM`, `SOCK_DGRAM` or 0 (both). */
-  type?: number;
-  /** Protocol number or 0. */
-  proto?: number;
-  /** `AI_*` flags. */
-  flags?: number;
-}
+import type {
+  CreateConnectionOptions,
+  CreateServerOptions,
+  CreateUnixConnectionOptions,
+  CreateUnixServerOptions,
+  FileLike,
+  GetaddrinfoOptions,
+} from "./core/options.ts";
+export type {
+  CreateConnectionOptions,
+  CreateServerOptions,
+  CreateUnixConnectionOptions,
+  CreateUnixServerOptions,
+  FileLike,
+  GetaddrinfoOptions,
+};
 
 /** The readiness watch of one socket on one loop. */
 class Watch implements SocketWatcher {
@@ -1633,8 +1534,8 @@ export class EventLoop extends BaseEventLoop {
     return await upgradeTls(this, transport, protocol, sslcontext, options);
   }
 
-  // ---- pipes and subprocesses (transports/pipe_transport.ts, ----------
-  // ---- transports/subprocess_transport.ts, loop/process.ts) ----------
+  // ---- pipes and subprocesses (loop/transports/pipe_transport.ts,
+  // ---- subprocess_transport.ts, loop/process/process.ts) ----------
 
   /**
    * Reads a pipe: a `ReadableStream<Uint8Array>` or anything with
@@ -1718,7 +1619,7 @@ export class EventLoop extends BaseEventLoop {
    * `DEVNULL`, `null` (inherit), `STDOUT` (stderr only) or an existing
    * pipe; `cwd`; `env` (the whole environment, as Popen's). Returns
    * `[transport, protocol]` once the pipes are connected. Mirrors
-   * `loop.subprocess_exec()`; see `loop/process.ts` for what differs on
+   * `loop.subprocess_exec()`; see `loop/process/process.ts` for what differs on
    * Deno (existing pipes are copied by the parent; `STDOUT` runs the
    * program through `/bin/sh`).
    *

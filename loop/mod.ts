@@ -1,8 +1,16 @@
 /**
- * The loop core: handles, futures, tasks, the event loop classes, errors and
- * the running-loop functions, and the task functions (`gather`, `wait`,
- * `timeout`, `TaskGroup`, ...). Mirrors asyncio's `events`, `base_events`,
- * `futures`, `tasks`, `timeouts` and `taskgroups` modules.
+ * The event loop and everything under and over it: errors, the core
+ * (handles, futures, tasks, the abstract and base loops), sockets and TLS,
+ * processes and signals, executors, the event loop with its I/O, the task
+ * functions, locks and queues, and streams. Mirrors asyncio's `events`,
+ * `base_events`, `futures`, `tasks`, `timeouts`, `taskgroups`, `locks`,
+ * `queues` and `streams` modules.
+ *
+ * **Room `loop`**: the files directly in `loop/` are the event loop and its
+ * I/O features: `EventLoop`, TLS, datagram endpoints, sendfile and signal
+ * handlers. Each feature module declares the narrow loop interface it needs.
+ * They may import `loop/transports`, `loop/core` and every room below. This
+ * entry point re-exports every `loop/` room.
  *
  * @example
  * ```ts
@@ -17,13 +25,14 @@
  */
 export {
   AbstractEventLoop,
+  AbstractServer,
   type Callback,
   type CreateTaskOptions,
   type ExceptionHandler,
   type TaskFactory,
-} from "./abstract_loop.ts";
-export { BaseEventLoop } from "./base_loop.ts";
-export { Context } from "./context.ts";
+} from "./core/abstract_loop.ts";
+export { BaseEventLoop } from "./core/base_loop.ts";
+export { Context } from "./base/context.ts";
 export {
   type CreateConnectionOptions,
   type CreateServerOptions,
@@ -44,7 +53,7 @@ export {
   NI_NUMERICHOST,
   NI_NUMERICSERV,
   type SockAddr,
-} from "./addrinfo.ts";
+} from "./net/addrinfo.ts";
 export {
   AF_INET,
   AF_INET6,
@@ -67,8 +76,8 @@ export {
   socketpair,
   SOL_SOCKET,
   TCP_NODELAY,
-} from "./socket.ts";
-export { Server } from "./server.ts";
+} from "./net/socket.ts";
+export { Server } from "./core/server.ts";
 export type { CreateDatagramEndpointOptions } from "./datagram.ts";
 export type { SendfileFile, SendfileOptions } from "./sendfile.ts";
 export {
@@ -76,9 +85,9 @@ export {
   SSLContext,
   type SSLContextOptions,
   type SSLPurpose,
-} from "./ssl_context.ts";
+} from "./net/ssl_context.ts";
 export type { StartTlsOptions } from "./tls.ts";
-export type { ExceptionContext } from "./exception_context.ts";
+export type { ExceptionContext } from "./base/exception_context.ts";
 export {
   CancelledError,
   IncompleteReadError,
@@ -89,15 +98,15 @@ export {
   RuntimeError,
   SendfileNotAvailableError,
   TimeoutError,
-} from "./exceptions.ts";
-export type { Executor } from "./executor.ts";
-export { signalName, signalNumber, Signals } from "./signals.ts";
+} from "./base/exceptions.ts";
+export type { Executor } from "./executors/executor.ts";
+export { signalName, signalNumber, Signals } from "./process/signals.ts";
 export {
   type ExecutorPromise,
   workerFunction,
   WorkerPoolExecutor,
   type WorkerPoolExecutorOptions,
-} from "./worker_pool.ts";
+} from "./executors/worker_pool.ts";
 export {
   ALL_COMPLETED,
   asCompleted,
@@ -114,8 +123,11 @@ export {
   wait,
   waitFor,
   type WaitOptions,
-} from "./combinators.ts";
-export { ExceptionGroup, type ExceptionMatcher } from "./exception_group.ts";
+} from "./concurrency/combinators.ts";
+export {
+  ExceptionGroup,
+  type ExceptionMatcher,
+} from "./base/exception_group.ts";
 export {
   Barrier,
   BoundedSemaphore,
@@ -124,7 +136,7 @@ export {
   Event,
   Lock,
   Semaphore,
-} from "./locks.ts";
+} from "./concurrency/locks.ts";
 export {
   LifoQueue,
   PriorityQueue,
@@ -134,17 +146,20 @@ export {
   QueueFull,
   type QueueOptions,
   QueueShutDown,
-} from "./queues.ts";
-export { TaskGroup, type TaskGroupCreateTaskOptions } from "./taskgroups.ts";
-export { Timeout, timeout, timeoutAt } from "./timeouts.ts";
+} from "./concurrency/queues.ts";
+export {
+  TaskGroup,
+  type TaskGroupCreateTaskOptions,
+} from "./concurrency/taskgroups.ts";
+export { Timeout, timeout, timeoutAt } from "./concurrency/timeouts.ts";
 export {
   type DoneCallback,
   type DoneCallbackOptions,
   Future,
   type FutureOptions,
   isFuture,
-} from "./futures.ts";
-export { Handle, TimerHandle } from "./handles.ts";
+} from "./core/futures.ts";
+export { Handle, TimerHandle } from "./core/handles.ts";
 export {
   DEVNULL,
   PIPE,
@@ -154,7 +169,7 @@ export {
   type SubprocessExecArgs,
   type SubprocessOptions,
   type WritablePipe,
-} from "./process.ts";
+} from "./process/process.ts";
 export {
   openConnection,
   type OpenConnectionOptions,
@@ -165,7 +180,7 @@ export {
   startUnixServer,
   type StartUnixServerOptions,
   type StreamLimitOptions,
-} from "./stream_helpers.ts";
+} from "./streams/stream_helpers.ts";
 export {
   type ClientConnectedCallback,
   DEFAULT_LIMIT,
@@ -175,7 +190,7 @@ export {
   StreamReaderProtocol,
   StreamWriter,
   type WritableTransport,
-} from "./streams.ts";
+} from "./streams/streams.ts";
 export {
   createSubprocessExec,
   type CreateSubprocessExecArgs,
@@ -186,9 +201,9 @@ export {
   Process,
   type StdioIn,
   SubprocessStreamProtocol,
-} from "./subprocess.ts";
-export { type Logger, logger } from "./log.ts";
-export { getRunningLoop } from "./running.ts";
+} from "./streams/subprocess.ts";
+export { type Logger, logger } from "./base/log.ts";
+export { getRunningLoop } from "./core/running.ts";
 export {
   allTasks,
   type Coroutine,
@@ -201,4 +216,4 @@ export {
   Task,
   type TaskConstructor,
   type TaskOptions,
-} from "./tasks.ts";
+} from "./core/tasks.ts";

@@ -13,24 +13,30 @@
  *
  * @module
  */
-import type { EventLoop } from "./event_loop.ts";
-import { RuntimeError, SendfileNotAvailableError } from "./exceptions.ts";
-import type { Future } from "./futures.ts";
-import { SOCK_STREAM, Socket } from "./socket.ts";
-import { SocketTransport } from "../transports/socket_transport.ts";
+import type { Dispatcher } from "./core/dispatcher.ts";
+import { RuntimeError, SendfileNotAvailableError } from "./base/exceptions.ts";
+import type { Future } from "./core/futures.ts";
+import { SOCK_STREAM, Socket } from "./net/socket.ts";
+import { SocketTransport } from "./transports/socket_transport.ts";
 import type { Transport } from "../transports/transport.ts";
 import type { BaseProtocol } from "../protocols/protocol.ts";
 
 /** How much the fallback reads at a time. */
 const BLOCK_SIZE = 256 * 1024;
 
-/** The file `sendfile` takes: a `Deno.FsFile` (anything with read and seek). */
-export type SendfileFile = Pick<Deno.FsFile, "read" | "seek">;
+import type { SendfileFile, SendfileOptions } from "./core/options.ts";
+export type { SendfileFile, SendfileOptions };
 
-/** Options of `sendfile` and `sockSendfile`. */
-export interface SendfileOptions {
-  /** Read and send the file by hand when no fast path exists (default true). */
-  fallback?: boolean;
+/** What `sendfile` needs of its loop (the event loop provides it). */
+export interface SendfileLoop {
+  /** Throws if the loop is closed. */
+  _checkClosed(): void;
+  /** A new future of this loop. */
+  createFuture<T = unknown>(): Future<T>;
+  /** Sends all of `data` on `sock`. */
+  sockSendall(sock: Socket, data: Uint8Array): Promise<void>;
+  /** The readiness dispatcher: a file read in flight holds the clock. */
+  readonly _dispatcher: Dispatcher;
 }
 
 /**
@@ -91,14 +97,14 @@ function checkParams(offset: unknown, count: unknown): void {
  * `pauseWriting`/`resumeWriting` gate the next write.
  */
 class FallbackProtocol {
-  #loop: EventLoop;
+  #loop: SendfileLoop;
   #transport: Transport;
   #proto: BaseProtocol;
   #resumeReading: boolean;
   #resumeWriting: boolean;
   #ready: Future<null> | null = null;
 
-  constructor(loop: EventLoop, transport: Transport) {
+  constructor(loop: SendfileLoop, transport: Transport) {
     this.#loop = loop;
     this.#transport = transport;
     this.#proto = transport.getProtocol();
@@ -171,7 +177,7 @@ class FallbackProtocol {
 
 /** Reads into `buffer`, holding the loop's clock while the read is in flight. */
 async function readChunk(
-  loop: EventLoop,
+  loop: SendfileLoop,
   file: SendfileFile,
   buffer: Uint8Array,
 ): Promise<number> {
@@ -186,7 +192,7 @@ async function readChunk(
 
 /** Implements `loop.sendfile()`. @internal */
 export async function sendfile(
-  loop: EventLoop,
+  loop: SendfileLoop,
   transport: Transport,
   file: Deno.FsFile | SendfileFile,
   offset = 0,
@@ -226,7 +232,7 @@ export async function sendfile(
 }
 
 async function sendfileFallback(
-  loop: EventLoop,
+  loop: SendfileLoop,
   transport: Transport,
   file: SendfileFile,
   offset: number,
@@ -258,7 +264,7 @@ async function sendfileFallback(
 
 /** Implements `loop.sockSendfile()`. @internal */
 export async function sockSendfile(
-  loop: EventLoop,
+  loop: SendfileLoop,
   sock: Socket,
   file: Deno.FsFile | SendfileFile,
   offset = 0,

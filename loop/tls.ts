@@ -22,21 +22,21 @@
 import tls from "node:tls";
 import { Duplex } from "node:stream";
 import { isIP } from "node:net";
-import type { BaseEventLoop } from "./base_loop.ts";
-import { concat } from "./bytes.ts";
-import type { Future } from "./futures.ts";
-import { logger } from "./log.ts";
-import { closeQuietly } from "./resources.ts";
-import { connNames, type Socket, type StreamConn } from "./socket.ts";
-import { NodeConn } from "./bound_conn.ts";
-import { SSLContext } from "./ssl_context.ts";
+import type { TransportLoop } from "./transports/transport_loop.ts";
+import { concat } from "./base/bytes.ts";
+import type { Future } from "./core/futures.ts";
+import { logger } from "./base/log.ts";
+import { closeQuietly } from "./base/resources.ts";
+import { connNames, type Socket, type StreamConn } from "./net/socket.ts";
+import { NodeConn } from "./net/node_conn.ts";
+import { SSLContext } from "./net/ssl_context.ts";
 import { Protocol } from "../protocols/protocol.ts";
 import type { BaseProtocol } from "../protocols/protocol.ts";
-import { SocketTransport } from "../transports/socket_transport.ts";
+import { SocketTransport } from "./transports/socket_transport.ts";
 import {
   type TlsConnectionOwner,
   TlsTransport,
-} from "../transports/tls_transport.ts";
+} from "./transports/tls_transport.ts";
 import { connectionMade, type Transport } from "../transports/transport.ts";
 
 /** asyncio's defaults, in seconds. */
@@ -202,7 +202,7 @@ export function serverTls(method: string, args: TlsArgs): TlsParams | null {
 // ---- waiting on Deno promises from the loop --------------------------------
 
 /** A loop future settled by `promise`, counted as I/O waiting on a peer. */
-function onLoop<T>(loop: BaseEventLoop, promise: Promise<T>): Future<T> {
+function onLoop<T>(loop: TransportLoop, promise: Promise<T>): Future<T> {
   const future = loop.createFuture<T>();
   const registration = loop._dispatcher.register("tls");
   registration.beginWait();
@@ -238,7 +238,7 @@ function handshakeTimeoutError(seconds: number): Error {
  * timeout or an abort then fails with `ConnectionAborted`.
  */
 async function withTimeout<T>(
-  loop: BaseEventLoop,
+  loop: TransportLoop,
   handshake: Promise<T>,
   params: TlsParams,
   cancel: () => void,
@@ -559,7 +559,7 @@ class TlsOverConn extends NodeConn {
  * once.
  */
 async function connHandshake(
-  loop: BaseEventLoop,
+  loop: TransportLoop,
   sock: Socket,
   params: TlsParams,
   aborter?: { abort?: () => void },
@@ -580,7 +580,7 @@ async function connHandshake(
 
 /** A TLS transport over `connHandshake`'s connection. */
 function connTransport(
-  loop: BaseEventLoop,
+  loop: TransportLoop,
   protocol: BaseProtocol,
   done: { conn: TlsOverConn; sock: Socket; extra: Record<string, unknown> },
   params: TlsParams,
@@ -618,7 +618,7 @@ class Carrier extends Protocol {
   #waiting: ((error?: Error | null) => void)[] = [];
   readonly lost: Future<null>;
 
-  constructor(loop: BaseEventLoop) {
+  constructor(loop: TransportLoop) {
     super();
     this.lost = loop.createFuture<null>();
     this.stream = new Duplex({
@@ -749,7 +749,7 @@ function denoAddr(value: unknown): Deno.Addr {
  * `TlsTransport` needs. Any failure aborts the transport at once.
  */
 async function engineHandshake(
-  loop: BaseEventLoop,
+  loop: TransportLoop,
   transport: Transport,
   params: TlsParams,
   aborter?: { abort?: () => void },
@@ -821,7 +821,7 @@ function settled(socket: tls.TLSSocket, event: string): Promise<void> {
 
 /** A TLS transport over an engine handshake. */
 function engineTransport(
-  loop: BaseEventLoop,
+  loop: TransportLoop,
   protocol: BaseProtocol,
   done: Awaited<ReturnType<typeof engineHandshake>>,
   params: TlsParams,
@@ -853,7 +853,7 @@ function engineTransport(
  * any failure, cancellation included, the socket is closed at once.
  */
 export async function tlsConnect<P extends BaseProtocol>(
-  loop: BaseEventLoop,
+  loop: TransportLoop,
   sock: Socket,
   protocolFactory: () => P,
   params: TlsParams,
@@ -905,7 +905,7 @@ export async function tlsConnect<P extends BaseProtocol>(
  * @returns the transport, or rejects with the handshake's error.
  */
 export async function tlsAccept(
-  loop: BaseEventLoop,
+  loop: TransportLoop,
   sock: Socket,
   protocol: BaseProtocol,
   params: TlsParams,
@@ -937,7 +937,7 @@ export async function tlsAccept(
 
 /** A server's accept path: hands the connection over, reports failures. */
 export function serveTls(
-  loop: BaseEventLoop,
+  loop: TransportLoop,
   sock: Socket,
   protocol: BaseProtocol,
   params: TlsParams,
@@ -955,21 +955,12 @@ export function serveTls(
   });
 }
 
-/** Options of `startTls`. */
-export interface StartTlsOptions {
-  /** Upgrade the server side of the connection (default false). */
-  serverSide?: boolean;
-  /** The name to check the server's certificate against ("" skips it). */
-  serverHostname?: string | null;
-  /** Seconds the handshake may take (default 60). */
-  sslHandshakeTimeout?: number | null;
-  /** Seconds to wait for the peer's close_notify on close (default 30). */
-  sslShutdownTimeout?: number | null;
-}
+import type { StartTlsOptions } from "./core/options.ts";
+export type { StartTlsOptions };
 
 /** `loop.startTls()`: see `EventLoop.startTls`. */
 export async function startTls(
-  loop: BaseEventLoop,
+  loop: TransportLoop,
   transport: Transport,
   protocol: BaseProtocol,
   sslcontext: SSLContext,

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import type { AbstractEventLoop } from "../loop/abstract_loop.ts";
-import { NotImplementedError } from "../loop/exceptions.ts";
+import type { AbstractEventLoop } from "../loop/core/abstract_loop.ts";
+import { NotImplementedError } from "../loop/base/exceptions.ts";
 
 /**
  * The base class of event loop policies. Mirrors

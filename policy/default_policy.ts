@@ -5,10 +5,10 @@
  *
  * @module
  */
-import type { AbstractEventLoop } from "../loop/abstract_loop.ts";
-import { AbstractEventLoop as LoopClass } from "../loop/abstract_loop.ts";
+import type { AbstractEventLoop } from "../loop/core/abstract_loop.ts";
+import { AbstractEventLoop as LoopClass } from "../loop/core/abstract_loop.ts";
 import { EventLoop } from "../loop/event_loop.ts";
-import { RuntimeError } from "../loop/exceptions.ts";
+import { RuntimeError } from "../loop/base/exceptions.ts";
 import { AbstractEventLoopPolicy } from "./abstract_policy.ts";
 
 /**

@@ -2,6 +2,10 @@
  * Event loop policies and the functions that obtain loops through them, plus
  * `run()` and `Runner`. Mirrors asyncio's policy API and `asyncio.runners`.
  *
+ * **Room `policy`**: event loop policies, the functions that find a loop
+ * through them, and `run()`/`Runner`. It may import every `loop/` room and
+ * below.
+ *
  * @example
  * ```ts
  * import { newEventLoop, run } from "@aio/loop/policy";
@@ -22,5 +26,5 @@ export {
   newEventLoop,
   setEventLoop,
   setEventLoopPolicy,
-} from "./event_loop.ts";
+} from "./functions.ts";
 export { run, Runner, type RunnerOptions } from "./runners.ts";

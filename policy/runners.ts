@@ -8,18 +8,18 @@
  *
  * @module
  */
-import type { AbstractEventLoop } from "../loop/abstract_loop.ts";
-import { Context } from "../loop/context.ts";
+import type { AbstractEventLoop } from "../loop/core/abstract_loop.ts";
+import { Context } from "../loop/base/context.ts";
 import {
   CancelledError,
   KeyboardInterrupt,
   RuntimeError,
-} from "../loop/exceptions.ts";
-import { describe } from "../loop/format.ts";
-import type { Future } from "../loop/futures.ts";
-import { isNoRunningLoop, state } from "../loop/running.ts";
-import { allTasks, type Coroutine, isCoroutine } from "../loop/tasks.ts";
-import { newEventLoop, setEventLoop } from "./event_loop.ts";
+} from "../loop/base/exceptions.ts";
+import { describe } from "../loop/base/format.ts";
+import type { Future } from "../loop/core/futures.ts";
+import { isNoRunningLoop, state } from "../loop/core/running.ts";
+import { allTasks, type Coroutine, isCoroutine } from "../loop/core/tasks.ts";
+import { newEventLoop, setEventLoop } from "./functions.ts";
 
 /** Seconds `close()` waits for the default executor (asyncio's value). */
 const THREAD_JOIN_TIMEOUT = 300;

@@ -2,6 +2,10 @@
  * Protocols: the callback interfaces transports call. Mirrors
  * `asyncio.protocols`.
  *
+ * **Room `protocols`**: the protocol classes user code extends, and
+ * `ProtocolFactory`. It may import the `loop/base`, `loop/net`,
+ * `loop/process` and `loop/executors` rooms.
+ *
  * @example
  * ```ts
  * import { newEventLoop } from "@aio/loop";

@@ -11,6 +11,9 @@
 /** The transport-like object handed to `connectionMade` (typed loosely). */
 export type AnyTransport = object;
 
+/** A protocol factory: called once per connection. */
+export type ProtocolFactory<P extends BaseProtocol = BaseProtocol> = () => P;
+
 /**
  * The base of all protocols. Mirrors `asyncio.BaseProtocol`.
  *

@@ -6,7 +6,7 @@ import {
   type ExceptionContext,
   logger,
 } from "../mod.ts";
-import { VirtualTimeEventLoop } from "../testing.ts";
+import { VirtualTimeEventLoop } from "../testing/mod.ts";
 
 /** Every loop the package ships; suites run against each (as uvloop runs its suites twice). */
 export const LOOPS: [string, () => AbstractEventLoop][] = [

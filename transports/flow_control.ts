@@ -8,7 +8,7 @@
  * @module
  */
 import type { BaseProtocol } from "../protocols/protocol.ts";
-import type { ExceptionContext } from "../loop/exception_context.ts";
+import type { ExceptionContext } from "../loop/base/exception_context.ts";
 
 /**
  * After this many writes (or sends) to a lost connection, pipe or closed

@@ -1,6 +1,11 @@
 /**
  * Transports: the objects protocols write to. Mirrors `asyncio.transports`.
  *
+ * **Room `transports`**: the transport interfaces
+ * (`transports/transport.ts`, asyncio's `transports` module) and their write
+ * flow control; this entry point also re-exports the loop's concrete
+ * transports. Its files may import `protocols` and the rooms below it.
+ *
  * @example A TCP connection's transport
  * ```ts
  * import { newEventLoop, Protocol } from "@aio/loop";
@@ -36,8 +41,11 @@ export {
   Transport,
   WriteTransport,
 } from "./transport.ts";
-export { SocketTransport } from "./socket_transport.ts";
-export { SocketDatagramTransport } from "./datagram_transport.ts";
-export { TlsTransport } from "./tls_transport.ts";
-export { ReadPipeTransport, WritePipeTransport } from "./pipe_transport.ts";
-export { ChildProcessTransport } from "./subprocess_transport.ts";
+export { SocketTransport } from "../loop/transports/socket_transport.ts";
+export { SocketDatagramTransport } from "../loop/transports/datagram_transport.ts";
+export { TlsTransport } from "../loop/transports/tls_transport.ts";
+export {
+  ReadPipeTransport,
+  WritePipeTransport,
+} from "../loop/transports/pipe_transport.ts";
+export { ChildProcessTransport } from "../loop/transports/subprocess_transport.ts";

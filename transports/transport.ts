@@ -5,10 +5,9 @@
  *
  * @module
  */
-import { concat } from "../loop/bytes.ts";
-import { NotImplementedError } from "../loop/exceptions.ts";
-import { describeValue } from "../loop/format.ts";
-import { callbackLabel } from "../loop/handles.ts";
+import { concat } from "../loop/base/bytes.ts";
+import { NotImplementedError } from "../loop/base/exceptions.ts";
+import { callbackLabel, describeValue } from "../loop/base/format.ts";
 import type { BaseProtocol } from "../protocols/protocol.ts";
 
 function notImplemented(name: string): never {

@@ -3,7 +3,7 @@
  * `workerFunction()`: unlike a function sent as source, an export may use its
  * module's imports and variables.
  */
-import { signalName } from "../../loop/signals.ts";
+import { signalName } from "../../loop/process/signals.ts";
 
 const GREETING = "hello from a module";
 

@@ -23,7 +23,7 @@ import {
   Task,
   TimerHandle,
 } from "../../mod.ts";
-import { VirtualTimeEventLoop } from "../../testing.ts";
+import { VirtualTimeEventLoop } from "../../testing/mod.ts";
 import { captureLogger, gcUntil, loopTest } from "../_util.ts";
 
 /** Schedules `loop.stop()` for the next iteration. */

@@ -25,7 +25,7 @@ import {
   TaskGroup,
   type TaskOptions,
 } from "../../mod.ts";
-import { eagerHook } from "../../loop/tasks.ts";
+import { eagerHook } from "../../loop/core/tasks.ts";
 import { loopTest } from "../_util.ts";
 
 /** Runs `main` on `loop` with the eager factory set (the loop is running). */

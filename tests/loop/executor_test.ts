@@ -20,7 +20,7 @@ import {
   workerFunction,
   WorkerPoolExecutor,
 } from "../../mod.ts";
-import { VirtualTimeEventLoop } from "../../testing.ts";
+import { VirtualTimeEventLoop } from "../../testing/mod.ts";
 import { captureLogger, loopTest } from "../_util.ts";
 
 // deno-lint-ignore no-explicit-any

@@ -11,7 +11,7 @@ import {
   Handle,
   TimerHandle,
 } from "../../mod.ts";
-import { VirtualTimeEventLoop } from "../../testing.ts";
+import { VirtualTimeEventLoop } from "../../testing/mod.ts";
 import { gcUntil, loopTest } from "../_util.ts";
 
 /** A stand-in for the loop a handle reports to. */

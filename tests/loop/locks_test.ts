@@ -28,7 +28,7 @@ import {
   TimeoutError,
   waitFor,
 } from "../../mod.ts";
-import { VirtualTimeEventLoop } from "../../testing.ts";
+import { VirtualTimeEventLoop } from "../../testing/mod.ts";
 import { loopTest } from "../_util.ts";
 
 /**

@@ -17,7 +17,7 @@ import {
   TimeoutError,
 } from "../../mod.ts";
 import { loopTest } from "../_util.ts";
-import type { VirtualTimeEventLoop } from "../../testing.ts";
+import type { VirtualTimeEventLoop } from "../../testing/mod.ts";
 
 function near(actual: number, expected: number, what = "time"): void {
   assert.ok(

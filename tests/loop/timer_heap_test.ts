@@ -3,8 +3,8 @@
  * timers pile up and shrink again once they are cancelled or have run.
  */
 import assert from "node:assert/strict";
-import type { TimerHeap } from "../../loop/timer_heap.ts";
-import { VirtualTimeEventLoop } from "../../testing.ts";
+import type { TimerHeap } from "../../loop/core/timer_heap.ts";
+import { VirtualTimeEventLoop } from "../../testing/mod.ts";
 
 Deno.test("TimerHeap shrinks after a burst of timers is cancelled", async () => {
   const loop = new VirtualTimeEventLoop();

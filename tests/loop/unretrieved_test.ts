@@ -12,7 +12,7 @@ import {
   run,
   sleep,
 } from "../../mod.ts";
-import { useEventLoopPolicy, VirtualTimePolicy } from "../../testing.ts";
+import { useEventLoopPolicy, VirtualTimePolicy } from "../../testing/mod.ts";
 import { gcUntil, loopTest } from "../_util.ts";
 
 loopTest(

@@ -28,7 +28,7 @@ import {
   SOCK_DGRAM,
   SOCK_STREAM,
   type SockAddr,
-} from "../../loop/addrinfo.ts";
+} from "../../loop/net/addrinfo.ts";
 
 const STREAM = { type: SOCK_STREAM };
 

@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { EventLoop, type ExceptionContext, Protocol } from "../../mod.ts";
-import type { StreamConn } from "../../loop/socket.ts";
-import { StreamTransport } from "../../transports/stream_transport.ts";
+import type { StreamConn } from "../../loop/net/socket.ts";
+import { StreamTransport } from "../../loop/transports/stream_transport.ts";
 
 interface Deferred<T> {
   promise: Promise<T>;

@@ -22,7 +22,7 @@ import {
   setEventLoopPolicy,
   sleep,
 } from "../../mod.ts";
-import { useEventLoopPolicy, VirtualTimePolicy } from "../../testing.ts";
+import { useEventLoopPolicy, VirtualTimePolicy } from "../../testing/mod.ts";
 
 // deno-lint-ignore no-explicit-any
 type Loose = any;

@@ -21,7 +21,7 @@ import {
   RuntimeError,
   sleep,
 } from "../../mod.ts";
-import { useEventLoopPolicy, VirtualTimeEventLoop } from "../../testing.ts";
+import { useEventLoopPolicy, VirtualTimeEventLoop } from "../../testing/mod.ts";
 
 // deno-lint-ignore no-explicit-any
 type Loose = any;

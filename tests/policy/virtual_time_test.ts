@@ -21,7 +21,7 @@ import {
   useEventLoopPolicy,
   VirtualTimeEventLoop,
   VirtualTimePolicy,
-} from "../../testing.ts";
+} from "../../testing/mod.ts";
 import { loopTest } from "../_util.ts";
 
 // deno-lint-ignore no-explicit-any

@@ -1,0 +1,63 @@
+/**
+ * Values as text for messages and reprs (package-internal): how a future's
+ * result, a callback's argument or a wrong argument is shown.
+ *
+ * @module
+ */
+
+/**
+ * @internal Describes a callback argument: `"text"`, a function's name,
+ * `String(obj)` (`{...}` for a plain object).
+ */
+export function describeValue(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "function") return value.name || "<function>";
+  if (value !== null && typeof value === "object") {
+    const text = String(value);
+    return text === "[object Object]" ? "{...}" : text;
+  }
+  return String(value);
+}
+
+/**
+ * @internal Short description of a value for reprs and error messages: as
+ * `describeValue`, with long strings cut, errors as `Name("message")` and
+ * arrays as `[n items]`.
+ */
+export function describe(value: unknown): string {
+  if (typeof value === "string") {
+    return JSON.stringify(
+      value.length > 40 ? value.slice(0, 37) + "..." : value,
+    );
+  }
+  if (value instanceof Error) {
+    return `${value.name}(${JSON.stringify(value.message)})`;
+  }
+  if (Array.isArray(value)) return `[${value.length} items]`;
+  return describeValue(value);
+}
+
+// deno-lint-ignore no-explicit-any
+type AnyFunction = (...args: any[]) => unknown;
+
+/**
+ * @internal A callback may carry its own description under this key (a
+ * function returning it): a transport's internal closure that calls a
+ * protocol method is reported under that method's name.
+ */
+export const callbackLabel: unique symbol = Symbol("aioloop.callbackLabel");
+
+/** Describes a callback for messages and `toString()`. */
+export function describeCallback(
+  callback: AnyFunction | null,
+  args: readonly unknown[] | null,
+): string {
+  if (callback === null) return "";
+  const label = (callback as { [callbackLabel]?: () => string })[
+    callbackLabel
+  ];
+  if (label !== undefined) return label();
+  const name = callback.name || "<anonymous>";
+  const shown = (args ?? []).map(describeValue).join(", ");
+  return `${name}(${shown})`;
+}

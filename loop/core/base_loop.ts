@@ -1,0 +1,1532 @@
+/**
+ * `BaseEventLoop`: the ready queue, the timer heap, one iteration
+ * (`_runOnce`), run/stop/close, tasks, and error handling. Mirrors CPython's
+ * `base_events.BaseEventLoop`.
+ *
+ * JavaScript cannot block, so the step and the wait are split (as Trio and
+ * Tokio do): `_runBatch()` is synchronous and is the only code that calls
+ * callbacks; `runForever()` is a small async driver that alternates
+ * iterations with a wait. A task's step is a microtask continuation: when a
+ * callback resumes a task, the batch pauses and goes on from the microtask
+ * queue once the task has suspended again, so each step runs in its place
+ * among the callbacks, as asyncio's `Task.__step` does. The driver only arms
+ * a host timer when there is truly nothing to do; a `callSoon` made while it waits
+ * (from a microtask, a promise callback or an I/O completion) wakes it. To let
+ * Deno deliver I/O and timers during a long busy stretch it also yields to the
+ * host every few thousand callbacks.
+ *
+ * @module
+ */
+import { AbstractEventLoop } from "./abstract_loop.ts";
+import type {
+  Callback,
+  CreateTaskOptions,
+  ExceptionHandler,
+  TaskFactory,
+} from "./abstract_loop.ts";
+import {
+  Context,
+  FAST_CONTEXT,
+  type Frame,
+  runInFrame,
+  swapFrame,
+} from "../base/context.ts";
+import { Dispatcher, type Registration } from "./dispatcher.ts";
+import { RuntimeError } from "../base/exceptions.ts";
+import type { ExceptionContext } from "../base/exception_context.ts";
+import { type Executor, isExecutor } from "../executors/executor.ts";
+import { describe } from "../base/format.ts";
+import { Future, isFuture, reportUnretrieved } from "./futures.ts";
+import { Handle, TimerHandle } from "./handles.ts";
+import { logger } from "../base/log.ts";
+import { state } from "./running.ts";
+import { type Coroutine, ensureFuture, Task } from "./tasks.ts";
+import { TimerHeap } from "./timer_heap.ts";
+import { WorkerPoolExecutor } from "../executors/worker_pool.ts";
+
+/** Rebuild the heap when more than half of at least this many are cancelled. */
+const MIN_SCHEDULED_TIMER_HANDLES = 100;
+/** Callbacks run between host yields while the loop stays busy. */
+const CALLBACKS_PER_HOST_YIELD = 4096;
+/** Below this (seconds) a wait polls with setImmediate instead of a timer. */
+const TIMER_GRANULARITY = 0.001;
+/** The longest single host timer (ms). */
+const MAX_TIMER_MS = 0x7fffffff;
+/**
+ * Microtask hops a resumed task gets to reach its next suspension; past this
+ * it is awaiting something outside the loop (a Deno promise) and the batch
+ * goes on.
+ */
+const MAX_STEP_HOPS = 16;
+const EMPTY_BATCH: Handle[] = [];
+
+const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
+const AsyncGeneratorFunction =
+  Object.getPrototypeOf(async function* () {}).constructor;
+const AsyncGeneratorPrototype = Object.getPrototypeOf(
+  (async function* () {}).prototype,
+) as { next: (...args: unknown[]) => unknown };
+const originalAsyncGenNext = AsyncGeneratorPrototype.next;
+
+/** Throws `TypeError` unless `callback` is a plain function. @internal */
+/** Throws `TypeError` unless `factory` is a function (a protocol factory). */
+export function checkFactory(factory: unknown, method: string): void {
+  if (typeof factory !== "function") {
+    throw new TypeError(
+      `${method}(): protocolFactory must be a function, got ${
+        describe(factory)
+      }`,
+    );
+  }
+}
+
+export function checkCallback(callback: unknown, method: string): void {
+  if (typeof callback !== "function") {
+    throw new TypeError(
+      `a function was expected by ${method}(), got ${describe(callback)}`,
+    );
+  }
+  const ctor = callback.constructor;
+  if (ctor === AsyncFunction || ctor === AsyncGeneratorFunction) {
+    throw new TypeError(
+      `coroutines cannot be used with ${method}(): schedule it with createTask(${
+        callback.name || "fn"
+      }) instead`,
+    );
+  }
+}
+
+function checkTime(value: unknown, method: string, what: string): void {
+  if (typeof value !== "number") {
+    throw new TypeError(
+      `${method}() ${what} must be a number of seconds, got ${typeof value}`,
+    );
+  }
+  if (Number.isNaN(value)) {
+    throw new RangeError(`${method}() ${what} must not be NaN`);
+  }
+}
+
+/** Splits a trailing `{ context }` options object off variadic args. */
+function takeContext(args: unknown[]): Context | null {
+  const last = args[args.length - 1];
+  if (
+    last !== null && typeof last === "object" &&
+    Object.getPrototypeOf(last) === Object.prototype &&
+    "context" in last
+  ) {
+    const keys = Object.keys(last);
+    const context = (last as { context: unknown }).context;
+    if (
+      keys.length === 1 && (context == null || context instanceof Context)
+    ) {
+      args.pop();
+      return context as Context | null;
+    }
+  }
+  return null;
+}
+
+function readDebugFromEnv(): boolean {
+  for (const variable of ["AIOLOOP_DEBUG", "PYTHONASYNCIODEBUG"]) {
+    try {
+      const status = Deno.permissions.querySync({ name: "env", variable });
+      if (status.state !== "granted") continue;
+      if (Deno.env.get(variable)) return true;
+    } catch {
+      // No permission API or no access: debug stays off.
+    }
+  }
+  return false;
+}
+
+function runUntilCompleteCallback(fut: Future<unknown>): void {
+  fut.getLoop().stop();
+}
+
+const realClock = (): number => performance.now() / 1000;
+
+/**
+ * The scheduling core of every loop in this package. Mirrors
+ * `asyncio.BaseEventLoop`. Use `EventLoop` (which adds Deno I/O) or
+ * `newEventLoop()`; subclass this to build a loop with other backends.
+ *
+ * @example Running callbacks and a coroutine
+ * ```ts
+ * import { BaseEventLoop } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ *
+ * const loop = new BaseEventLoop();
+ * const order: number[] = [];
+ * loop.callSoon(() => order.push(1));
+ * const result = await loop.runUntilComplete(async () => {
+ *   order.push(2);
+ *   return "ok";
+ * });
+ * assert.deepEqual(order, [1, 2]);
+ * assert.equal(result, "ok");
+ * loop.close();
+ * ```
+ */
+export class BaseEventLoop extends AbstractEventLoop {
+  /** @ignore Callbacks ready to run (appended to during a batch). */
+  _ready: Handle[] = [];
+  /** @ignore The previous batch's array, reused. */
+  _spare: Handle[] = [];
+  /** @ignore */ _scheduled: TimerHeap = new TimerHeap();
+  /** @ignore */ _timerCancelledCount = 0;
+  /** @ignore */ _closed = false;
+  /** @ignore */ _stopping = false;
+  /** @ignore */ _running = false;
+  /** @ignore */ _debug: boolean;
+  /** @ignore */ _exceptionHandler: ExceptionHandler | null = null;
+  /** @ignore */ _taskFactory: TaskFactory | null = null;
+  /** @ignore Strong references to live tasks. */
+  _tasks: Set<Task<unknown>> = new Set();
+  /** @ignore */ _asyncgens: Set<WeakRef<object>> = new Set();
+  /** @ignore */ _asyncgensSeen: WeakSet<object> = new WeakSet();
+  /** @ignore */ _asyncgensShutdownCalled = false;
+  /** @ignore */ _defaultExecutor: Executor | null = null;
+  /** @ignore */ _executorShutdownCalled = false;
+  /** @ignore Smallest time difference the clock can tell apart. */
+  _clockResolution = 1e-6;
+  /** @ignore The readiness dispatcher every backend posts to. */
+  readonly _dispatcher: Dispatcher;
+  /** @ignore Resolves the driver's current wait; null when not waiting. */
+  _wakeResolve: (() => void) | null = null;
+  /** @ignore */ _sinceHostYield = 0;
+  /** @ignore The batch being run, where it is, and its length. */
+  _batch: Handle[] = EMPTY_BATCH;
+  /** @ignore */ _batchIndex = 0;
+  /** @ignore */ _batchLength = 0;
+  #timerId: ReturnType<typeof setTimeout> | null = null;
+  #timerAt = Infinity;
+  #immediate: unknown = null;
+  #keepAlive: ReturnType<typeof setInterval> | null = null;
+  readonly #wakeBound = () => this._wake();
+  readonly #timerFired = () => {
+    this.#timerId = null;
+    this.#timerAt = Infinity;
+    this._wake();
+  };
+  readonly #immediateFired = () => {
+    this.#immediate = null;
+    this._wake();
+  };
+
+  /** Creates a loop; debug mode defaults from `AIOLOOP_DEBUG`. */
+  constructor() {
+    super();
+    this._debug = readDebugFromEnv();
+    this._dispatcher = new Dispatcher(this.#wakeBound);
+  }
+
+  // ---- running and stopping -------------------------------------------
+
+  /**
+   * Runs the loop until `stop()` is called. Mirrors `loop.run_forever()`: if
+   * `stop()` was called before, it runs one iteration (the callbacks already
+   * scheduled and those posted by I/O) and returns. With nothing scheduled it
+   * keeps the process alive until stopped.
+   *
+   * @returns A promise that resolves when the loop stops; it rejects with
+   * `RuntimeError` if the loop is closed or already running, or another loop
+   * is running.
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * const seen: string[] = [];
+   * loop.callSoon(() => seen.push("soon"));
+   * loop.callLater(0.01, () => {
+   *   seen.push("later");
+   *   loop.stop();
+   * });
+   * await loop.runForever(); // until stop()
+   * assert.deepEqual(seen, ["soon", "later"]);
+   * loop.close();
+   * ```
+   */
+  override async runForever(): Promise<void> {
+    this._checkClosed();
+    this._checkRunning();
+    this._running = true;
+    state.runningLoop = this;
+    const hooks = this.#installAsyncgenHooks();
+    // A ref'd timer keeps the process alive while the loop waits on nothing.
+    this.#keepAlive = setInterval(noop, MAX_TIMER_MS);
+    try {
+      for (;;) {
+        this._startBatch();
+        if (!this._runBatch()) {
+          // A callback resumed a task: its step runs as microtasks. The rest
+          // of the batch goes on from the microtask queue, each callback
+          // after the step before it has suspended (see #continueBatch);
+          // after the batch's last callback, hop until the step suspends.
+          if (this._batchIndex < this._batchLength) {
+            await new Promise<void>(this.#startChain);
+          } else {
+            this.#hops = 0;
+            do await undefined; while (!this.#stepSettled());
+            this._runBatch();
+          }
+        }
+        if (this._stopping) break;
+        if (this._ready.length !== 0 || this._dispatcher.hasEvents) {
+          if (this._sinceHostYield < CALLBACKS_PER_HOST_YIELD) {
+            await undefined;
+          } else {
+            await this.#hostYield();
+          }
+        } else {
+          // Task continuations run as microtasks and usually schedule more
+          // work: give them one hop before arming a wait.
+          await undefined;
+          if (
+            !this._stopping && this._ready.length === 0 &&
+            !this._dispatcher.hasEvents
+          ) {
+            await this._wait(this.#timeout());
+          }
+        }
+        // A coroutine (a microtask) may have stopped the loop: like a
+        // callback that calls stop(), that ends the run after this iteration.
+        if (this._stopping) break;
+      }
+    } finally {
+      this._stopping = false;
+      this._running = false;
+      state.runningLoop = null;
+      state.stepping = null;
+      this._wakeResolve = null;
+      this._clearWaitTimers();
+      clearInterval(this.#keepAlive!);
+      this.#keepAlive = null;
+      hooks();
+    }
+  }
+
+  /**
+   * Runs the loop until `future` is done and resolves with its result (or
+   * rejects with its exception). A coroutine is wrapped in a task first.
+   * Mirrors `loop.run_until_complete()`.
+   *
+   * @param future A future, a promise, or (preferred) a zero-argument async
+   * function.
+   * @example
+   * ```ts
+   * import { newEventLoop, sleep } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * const value = await loop.runUntilComplete(async () => {
+   *   await sleep(0.001);
+   *   return 7;
+   * });
+   * assert.equal(value, 7);
+   * loop.close();
+   * ```
+   */
+  override async runUntilComplete<T>(
+    future: Future<T> | Coroutine<T>,
+  ): Promise<T> {
+    this._checkClosed();
+    this._checkRunning();
+    const newTask = !isFuture(future);
+    const fut = ensureFuture(future, { loop: this });
+    if (newTask) (fut as Task<T>)._logDestroyPending = false;
+    fut.addDoneCallback(runUntilCompleteCallback);
+    try {
+      await this.runForever();
+    } catch (error) {
+      if (newTask && fut.done() && !fut.cancelled()) fut.exception();
+      throw error;
+    } finally {
+      fut.removeDoneCallback(runUntilCompleteCallback);
+    }
+    if (!fut.done()) {
+      throw new RuntimeError("Event loop stopped before Future completed.");
+    }
+    return fut.result();
+  }
+
+  /**
+   * Stops the loop once the current batch of callbacks has run. Mirrors
+   * `loop.stop()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * const seen: string[] = [];
+   * loop.callSoon(() => loop.stop());
+   * loop.callSoon(() => seen.push("same iteration")); // still runs
+   * await loop.runForever();
+   * assert.deepEqual(seen, ["same iteration"]);
+   * assert.equal(loop.isRunning(), false);
+   * loop.close();
+   * ```
+   */
+  override stop(): void {
+    this._stopping = true;
+    if (this._wakeResolve !== null) this._wake();
+  }
+
+  /**
+   * Whether the loop is running. Mirrors `loop.is_running()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * assert(!loop.isRunning());
+   * loop.close();
+   * ```
+   */
+  override isRunning(): boolean {
+    return this._running;
+  }
+
+  /**
+   * Whether the loop was closed. Mirrors `loop.is_closed()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * loop.close();
+   * assert(loop.isClosed());
+   * ```
+   */
+  override isClosed(): boolean {
+    return this._closed;
+  }
+
+  /**
+   * Closes the loop: drops pending callbacks and timers, shuts down the
+   * default executor without waiting, releases every registration. Tasks
+   * still pending are reported ("Task was destroyed but it is pending!").
+   * Idempotent. Mirrors `loop.close()`.
+   *
+   * @throws {RuntimeError} if the loop is running.
+   * @example
+   * ```ts
+   * import { newEventLoop, RuntimeError } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * loop.close();
+   * loop.close(); // no effect
+   * assert.equal(loop.isClosed(), true);
+   * assert.throws(() => loop.callSoon(() => {}), RuntimeError);
+   * ```
+   */
+  override close(): void {
+    if (this._running) {
+      throw new RuntimeError(
+        "Cannot close a running event loop: call stop() and await runForever() first",
+      );
+    }
+    if (this._closed) return;
+    if (this._debug) logger.debug(`Close ${this}`);
+    reportUnretrieved(this);
+    this._closed = true;
+    for (const task of this._tasks) {
+      if (!task.done() && task._logDestroyPending) {
+        const context: ExceptionContext = {
+          message: "Task was destroyed but it is pending!",
+          task,
+        };
+        if (task._sourceTraceback !== undefined) {
+          context.sourceTraceback = task._sourceTraceback;
+        }
+        this.callExceptionHandler(context);
+      }
+    }
+    this._tasks.clear();
+    this._ready = [];
+    this._spare = [];
+    for (const handle of this._scheduled.handles()) handle._scheduled = false;
+    this._scheduled.clear();
+    this._timerCancelledCount = 0;
+    this._executorShutdownCalled = true;
+    const executor = this._defaultExecutor;
+    if (executor !== null) {
+      this._defaultExecutor = null;
+      Promise.resolve(executor.shutdown(false)).catch((error) =>
+        logger.error("Error shutting down the default executor", error)
+      );
+    }
+    for (const error of this._dispatcher.close()) {
+      logger.error("Error releasing a resource when the loop closed", error);
+    }
+  }
+
+  /**
+   * Closes every asynchronous generator first iterated while this loop ran
+   * (`aclose()`), reporting failures to the exception handler. Afterwards, a
+   * newly iterated generator is logged as a warning. Mirrors
+   * `loop.shutdown_asyncgens()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * let closed = false;
+   * async function* numbers() {
+   *   try {
+   *     for (let i = 0;; i++) yield i;
+   *   } finally {
+   *     closed = true;
+   *   }
+   * }
+   * const gen = numbers();
+   * await loop.runUntilComplete(async () => void await gen.next()); // left open
+   * await loop.runUntilComplete(() => loop.shutdownAsyncgens());
+   * assert.equal(closed, true);
+   * loop.close();
+   * ```
+   */
+  override async shutdownAsyncgens(): Promise<void> {
+    this._asyncgensShutdownCalled = true;
+    const generators: AsyncGenerator[] = [];
+    for (const ref of this._asyncgens) {
+      const generator = ref.deref();
+      if (generator !== undefined) generators.push(generator as AsyncGenerator);
+    }
+    this._asyncgens.clear();
+    if (generators.length === 0) return;
+    const results = await Promise.allSettled(
+      generators.map((generator) => generator.return(undefined)),
+    );
+    results.forEach((result, i) => {
+      if (result.status === "rejected") {
+        this.callExceptionHandler({
+          message:
+            `an error occurred during closing of asynchronous generator ${
+              generators[i]
+            }`,
+          exception: result.reason,
+          asyncgen: generators[i],
+        });
+      }
+    });
+  }
+
+  /**
+   * Shuts down the default executor and waits (at most `timeout` seconds)
+   * for its work to finish; afterwards the default executor refuses work.
+   * Mirrors `loop.shutdown_default_executor()`.
+   *
+   * @param timeout Seconds to wait, or null to wait as long as it takes.
+   * @example
+   * ```ts
+   * import { newEventLoop, RuntimeError } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * await loop.runUntilComplete(async () => {
+   *   assert.equal(await loop.runInExecutor(null, () => 6 * 7), 42); // starts the pool
+   *   await loop.shutdownDefaultExecutor(); // its workers finish and stop
+   *   assert.throws(() => loop.runInExecutor(null, () => 0), RuntimeError);
+   * });
+   * loop.close();
+   * ```
+   */
+  override async shutdownDefaultExecutor(
+    timeout: number | null = null,
+  ): Promise<void> {
+    if (timeout !== null && timeout !== undefined) {
+      checkTime(timeout, "shutdownDefaultExecutor", "timeout");
+    }
+    this._executorShutdownCalled = true;
+    const executor = this._defaultExecutor;
+    if (executor === null) return;
+    const joined = Promise.resolve(executor.shutdown(true));
+    if (timeout === null || timeout === undefined) {
+      await joined;
+    } else {
+      const timer = this.createFuture<boolean>();
+      const handle = this.callLater(timeout, () => {
+        if (!timer.done()) timer.setResult(false);
+      });
+      joined.then(
+        () => !timer.done() && timer.setResult(true),
+        () => !timer.done() && timer.setResult(true),
+      );
+      const finished = await timer;
+      handle.cancel();
+      if (!finished) {
+        logger.warning(
+          `The executor did not finish its work within ${timeout} seconds; it was shut down without waiting.`,
+        );
+        await executor.shutdown(false);
+      } else {
+        await joined;
+      }
+    }
+    this._defaultExecutor = null;
+  }
+
+  /**
+   * Runs `func(...args)` in `executor` (null: the default executor) and
+   * returns a future of its result, completed on the loop. Mirrors
+   * `loop.run_in_executor()`. While the work is in flight the virtual clock
+   * does not jump. Cancelling the future cancels the job if it has not
+   * started (when the executor's promise has `cancel()`, as
+   * `WorkerPoolExecutor`'s has).
+   *
+   * The default executor is a `WorkerPoolExecutor` (Web Workers, as many as
+   * `navigator.hardwareConcurrency`), created on first use: `func` runs in a
+   * worker, so it must be self-contained (it is sent as source text) or a
+   * module export named by `workerFunction(moduleUrl, exportName)`, and its
+   * arguments and result must be structured-cloneable. A function a worker
+   * cannot run is refused (see `WorkerPoolExecutor`), never run on the loop.
+   *
+   * @param executor An executor, or null for the default one.
+   * @param func The function to run.
+   * @param args Its arguments.
+   * @throws {TypeError} if `func` is not a function, is an async function, or
+   * cannot run in a worker (native, bound, a class or a method), or
+   * `executor` is not an executor.
+   * @throws {RuntimeError} if the loop is closed, or the default executor
+   * was shut down ("Executor shutdown has been called").
+   * @example Off the loop in the default pool of workers
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * try {
+   *   const digest = await loop.runUntilComplete(
+   *     loop.runInExecutor(null, (n: number) => {
+   *       let x = 0;
+   *       for (let i = 0; i < n; i++) x = (x * 31 + i) >>> 0;
+   *       return x;
+   *     }, 1_000_000),
+   *   );
+   *   assert.equal(typeof digest, "number");
+   * } finally {
+   *   loop.close(); // terminates the default pool's workers
+   * }
+   * ```
+   * @example With an executor of your own
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import type { Executor } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const inline: Executor = {
+   *   submit: (fn, ...args) => Promise.resolve().then(() => fn(...args)),
+   *   shutdown: () => {},
+   * };
+   * const loop = newEventLoop();
+   * const sum = await loop.runUntilComplete(
+   *   loop.runInExecutor(inline, (a: number, b: number) => a + b, 2, 3),
+   * );
+   * assert.equal(sum, 5);
+   * loop.close();
+   * ```
+   */
+  override runInExecutor<T>(
+    executor: Executor | null,
+    func: (...args: never[]) => T | PromiseLike<T>,
+    ...args: unknown[]
+  ): Future<Awaited<T>> {
+    this._checkClosed();
+    checkCallback(func, "runInExecutor");
+    if (executor == null) {
+      if (this._executorShutdownCalled) {
+        throw new RuntimeError(
+          "Executor shutdown has been called: the default executor takes no new work",
+        );
+      }
+      executor = this._defaultExecutor;
+      if (executor === null) {
+        executor = this._defaultExecutor = new WorkerPoolExecutor();
+      }
+    } else if (!isExecutor(executor)) {
+      throw new TypeError(
+        "executor must have submit(fn, ...args) and shutdown(wait) methods",
+      );
+    }
+    const submitted = executor.submit(
+      func as (...args: unknown[]) => unknown,
+      ...args,
+    );
+    const fut = this.createFuture<Awaited<T>>();
+    const cancel = (submitted as { cancel?: unknown }).cancel;
+    if (typeof cancel === "function") {
+      fut.addDoneCallback((done) => {
+        if (done.cancelled()) cancel.call(submitted);
+      });
+    }
+    const registration = this._dispatcher.register("executor");
+    registration.begin();
+    Promise.resolve(submitted).then(
+      (value) => settleExecutorFuture(registration, fut, true, value),
+      (error) => settleExecutorFuture(registration, fut, false, error),
+    );
+    return fut;
+  }
+
+  /**
+   * Sets the executor used by `runInExecutor(null, ...)`. Mirrors
+   * `loop.set_default_executor()`.
+   *
+   * @throws {TypeError} if `executor` lacks `submit` and `shutdown`.
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * const submitted: string[] = [];
+   * loop.setDefaultExecutor({
+   *   submit: (fn, ...args) => {
+   *     submitted.push(fn.name);
+   *     return Promise.resolve().then(() => fn(...args));
+   *   },
+   *   shutdown: () => {},
+   * });
+   * const double = (n: number) => n * 2;
+   * assert.equal(await loop.runUntilComplete(loop.runInExecutor(null, double, 21)), 42);
+   * assert.deepEqual(submitted, ["double"]);
+   * loop.close();
+   * ```
+   */
+  override setDefaultExecutor(executor: Executor): void {
+    if (!isExecutor(executor)) {
+      throw new TypeError(
+        "executor must have submit(fn, ...args) and shutdown(wait) methods",
+      );
+    }
+    this._defaultExecutor = executor;
+  }
+
+  // ---- scheduling -----------------------------------------------------
+
+  /**
+   * Schedules `callback(...args)` to run on the next iteration, in FIFO
+   * order, in the current async context (or a trailing `{ context }`).
+   * Mirrors `loop.call_soon()`.
+   *
+   * @throws {TypeError} if `callback` is not a function, or is async.
+   * @throws {RuntimeError} if the loop is closed.
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * const greetings: string[] = [];
+   * loop.callSoon((who: string) => greetings.push(`hello ${who}`), "world");
+   * loop.callSoon(() => loop.stop());
+   * await loop.runForever();
+   * assert.deepEqual(greetings, ["hello world"]);
+   * loop.close();
+   * ```
+   */
+  override callSoon(callback: Callback, ...args: unknown[]): Handle {
+    if (this._closed) this._checkClosed();
+    checkCallback(callback, "callSoon");
+    const context = args.length === 0 ? null : takeContext(args);
+    const handle = new Handle(callback, args, this, context);
+    this._ready.push(handle);
+    if (this._wakeResolve !== null) this._wake();
+    return handle;
+  }
+
+  /**
+   * `callSoon` for code outside the loop's callbacks and tasks (a plain
+   * promise callback, an event listener, a signal): it wakes a waiting loop.
+   * Mirrors `loop.call_soon_threadsafe()`.
+   *
+   * @throws {RuntimeError} if the loop is closed.
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * let got = "";
+   * // A timer callback runs outside the loop, as another thread would:
+   * setTimeout(() => {
+   *   loop.callSoonThreadsafe((value: string) => {
+   *     got = value;
+   *     loop.stop();
+   *   }, "from outside");
+   * }, 1);
+   * await loop.runForever(); // sleeps until woken
+   * assert.equal(got, "from outside");
+   * loop.close();
+   * ```
+   */
+  override callSoonThreadsafe(callback: Callback, ...args: unknown[]): Handle {
+    if (this._closed) this._checkClosed();
+    checkCallback(callback, "callSoonThreadsafe");
+    const context = args.length === 0 ? null : takeContext(args);
+    const handle = new Handle(callback, args, this, context);
+    this._ready.push(handle);
+    this._wake();
+    return handle;
+  }
+
+  /**
+   * Schedules `callback(...args)` to run after `delay` seconds. Mirrors
+   * `loop.call_later()`.
+   *
+   * @throws {TypeError} for a non-number delay or a non-function callback.
+   * @throws {RangeError} for a NaN delay.
+   * @throws {RuntimeError} if the loop is closed.
+   * @example On the virtual clock (the real one works the same, in real time)
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import { useEventLoopPolicy, VirtualTimePolicy } from "@aio/loop/testing";
+   * import assert from "node:assert/strict";
+   * using _policy = useEventLoopPolicy(new VirtualTimePolicy());
+   * const loop = newEventLoop();
+   * const calls: [string, number][] = [];
+   * loop.callLater(2, (what: string) => calls.push([what, loop.time()]), "later");
+   * loop.callLater(1, (what: string) => calls.push([what, loop.time()]), "sooner");
+   * loop.callLater(3, () => loop.stop());
+   * await loop.runForever();
+   * assert.deepEqual(calls, [["sooner", 1], ["later", 2]]);
+   * loop.close();
+   * ```
+   */
+  override callLater(
+    delay: number,
+    callback: Callback,
+    ...args: unknown[]
+  ): TimerHandle {
+    checkTime(delay, "callLater", "delay");
+    return this.#schedule(this.time() + delay, callback, args, "callLater");
+  }
+
+  /**
+   * Schedules `callback(...args)` at loop time `when` (as `loop.time()`).
+   * Mirrors `loop.call_at()`.
+   *
+   * @throws {TypeError} for a non-number time or a non-function callback.
+   * @throws {RangeError} for NaN.
+   * @throws {RuntimeError} if the loop is closed.
+   * @example On the virtual clock (the real one works the same, in real time)
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import { useEventLoopPolicy, VirtualTimePolicy } from "@aio/loop/testing";
+   * import assert from "node:assert/strict";
+   * using _policy = useEventLoopPolicy(new VirtualTimePolicy());
+   * const loop = newEventLoop();
+   * const deadline = loop.time() + 5;
+   * let firedAt = -1;
+   * loop.callAt(deadline, () => {
+   *   firedAt = loop.time();
+   *   loop.stop();
+   * });
+   * await loop.runForever();
+   * assert.equal(firedAt, deadline);
+   * loop.close();
+   * ```
+   */
+  override callAt(
+    when: number,
+    callback: Callback,
+    ...args: unknown[]
+  ): TimerHandle {
+    checkTime(when, "callAt", "when");
+    return this.#schedule(when, callback, args, "callAt");
+  }
+
+  #schedule(
+    when: number,
+    callback: Callback,
+    args: unknown[],
+    method: string,
+  ): TimerHandle {
+    if (this._closed) this._checkClosed();
+    checkCallback(callback, method);
+    const context = args.length === 0 ? null : takeContext(args);
+    const timer = new TimerHandle(when, callback, args, this, context);
+    this._scheduled.push(timer);
+    timer._scheduled = true;
+    if (this._wakeResolve !== null && when < this.#timerAt) this._wake();
+    return timer;
+  }
+
+  /**
+   * The loop's clock: monotonic seconds. Mirrors `loop.time()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * const t0 = loop.time();
+   * assert(loop.time() >= t0);
+   * loop.close();
+   * ```
+   */
+  override time(): number {
+    return performance.now() / 1000;
+  }
+
+  /**
+   * Creates a future bound to this loop. Mirrors `loop.create_future()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * const fut = loop.createFuture<string>();
+   * assert(!fut.done());
+   * loop.close();
+   * ```
+   */
+  override createFuture<T = unknown>(): Future<T> {
+    return new Future<T>({ loop: this });
+  }
+
+  /**
+   * Schedules a coroutine as a task (through the task factory, if set).
+   * Mirrors `loop.create_task()`.
+   *
+   * @param coro A zero-argument async function (preferred) or a promise.
+   * @param options `name`, `context`.
+   * @throws {TypeError} if `coro` is not a coroutine.
+   * @throws {RuntimeError} if the loop is closed.
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * const task = loop.createTask(async () => 42, { name: "answer" });
+   * assert.equal(await loop.runUntilComplete(task), 42);
+   * loop.close();
+   * ```
+   */
+  override createTask<T>(
+    coro: Coroutine<T>,
+    options?: CreateTaskOptions,
+  ): Task<T> {
+    this._checkClosed();
+    const name = options?.name;
+    const context = options?.context;
+    if (this._taskFactory === null) {
+      return new Task<T>(coro, { loop: this, name, context });
+    }
+    // The name goes to the factory too (asyncio 3.14), so an eager task's
+    // first step already runs under it; set again for factories that drop it.
+    const task = context == null
+      ? name == null
+        ? this._taskFactory(this, coro)
+        : this._taskFactory(this, coro, { name })
+      : this._taskFactory(
+        this,
+        coro,
+        name == null ? { context } : { name, context },
+      );
+    if (name != null && typeof (task as Task<T>).setName === "function") {
+      (task as Task<T>).setName(name);
+    }
+    return task as Task<T>;
+  }
+
+  /**
+   * Sets the factory `createTask` uses; null restores the default. Mirrors
+   * `loop.set_task_factory()`.
+   *
+   * @throws {TypeError} if `factory` is neither a function nor null.
+   * @example
+   * ```ts
+   * import { newEventLoop, Task } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * const made: string[] = [];
+   * loop.setTaskFactory((loop, coro, opts) => {
+   *   const task = new Task(coro, { loop, ...opts });
+   *   made.push(task.getName());
+   *   return task;
+   * });
+   * const task = loop.createTask(async () => "done", { name: "job" });
+   * assert.equal(await loop.runUntilComplete(task), "done");
+   * assert.deepEqual(made, ["job"]);
+   * loop.setTaskFactory(null); // back to plain tasks
+   * loop.close();
+   * ```
+   */
+  override setTaskFactory(factory: TaskFactory | null): void {
+    if (factory != null && typeof factory !== "function") {
+      throw new TypeError("task factory must be a function or null");
+    }
+    this._taskFactory = factory ?? null;
+  }
+
+  /**
+   * The task factory, or null when the default is used. Mirrors
+   * `loop.get_task_factory()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * assert.equal(loop.getTaskFactory(), null);
+   * loop.close();
+   * ```
+   */
+  override getTaskFactory(): TaskFactory | null {
+    return this._taskFactory;
+  }
+
+  // ---- error handling -------------------------------------------------
+
+  /**
+   * Sets the exception handler, called as `handler(loop, context)`; null
+   * restores the default. Mirrors `loop.set_exception_handler()`.
+   *
+   * @throws {TypeError} if `handler` is neither a function nor null.
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * const messages: string[] = [];
+   * loop.setExceptionHandler((_loop, ctx) => messages.push(ctx.message));
+   * loop.callSoon(() => { throw new Error("boom"); });
+   * loop.callSoon(() => loop.stop());
+   * await loop.runForever();
+   * assert.equal(messages.length, 1);
+   * loop.close();
+   * ```
+   */
+  override setExceptionHandler(handler: ExceptionHandler | null): void {
+    if (handler != null && typeof handler !== "function") {
+      throw new TypeError(
+        `an exception handler must be a function or null, got ${
+          describe(handler)
+        }`,
+      );
+    }
+    this._exceptionHandler = handler ?? null;
+  }
+
+  /**
+   * The exception handler, or null for the default. Mirrors
+   * `loop.get_exception_handler()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * assert.equal(loop.getExceptionHandler(), null);
+   * loop.close();
+   * ```
+   */
+  override getExceptionHandler(): ExceptionHandler | null {
+    return this._exceptionHandler;
+  }
+
+  /**
+   * Logs `context` through the package `logger`: the message, then each
+   * other key, with the exception last. Mirrors
+   * `loop.default_exception_handler()`.
+   *
+   * @example
+   * ```ts
+   * import { logger, newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * const saved = logger.error;
+   * let logged = "";
+   * logger.error = (message) => { logged = message; };
+   * loop.defaultExceptionHandler({ message: "something broke" });
+   * logger.error = saved;
+   * assert(logged.startsWith("something broke"));
+   * loop.close();
+   * ```
+   */
+  override defaultExceptionHandler(context: ExceptionContext): void {
+    const message = context.message || "Unhandled exception in event loop";
+    const lines = [message];
+    for (const key of Object.keys(context).sort()) {
+      if (key === "message" || key === "exception") continue;
+      const value = context[key];
+      if (value === undefined) continue;
+      if (key === "sourceTraceback" || key === "handleTraceback") {
+        const title = key === "sourceTraceback"
+          ? "Object created at (most recent call last):"
+          : "Handle created at (most recent call last):";
+        lines.push(`${title}\n${value}`);
+      } else {
+        lines.push(`${key}: ${describe(value)}`);
+      }
+    }
+    logger.error(lines.join("\n"), context.exception);
+  }
+
+  /**
+   * Calls the current exception handler (or the default) with `context`; a
+   * handler that throws is itself reported by the default handler. Mirrors
+   * `loop.call_exception_handler()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * let seen: unknown;
+   * loop.setExceptionHandler((_l, ctx) => { seen = ctx.exception; });
+   * const err = new Error("x");
+   * loop.callExceptionHandler({ message: "m", exception: err });
+   * assert.equal(seen, err);
+   * loop.close();
+   * ```
+   */
+  override callExceptionHandler(context: ExceptionContext): void {
+    const handler = this._exceptionHandler;
+    if (handler === null) {
+      try {
+        this.defaultExceptionHandler(context);
+      } catch (error) {
+        logger.error("Exception in default exception handler", error);
+      }
+      return;
+    }
+    try {
+      const owner = (context.task ?? context.handle) as
+        | { _frame?: Frame }
+        | undefined;
+      if (owner?._frame !== undefined) {
+        runInFrame(owner._frame, handler, [this, context]);
+      } else {
+        handler(this, context);
+      }
+    } catch (error) {
+      try {
+        this.defaultExceptionHandler({
+          message: "Unhandled error in exception handler",
+          exception: error,
+          context,
+        });
+      } catch (inner) {
+        logger.error(
+          "Exception in default exception handler while handling an unexpected error in custom exception handler",
+          inner,
+        );
+      }
+    }
+  }
+
+  // ---- debug ------------------------------------------------------------
+
+  /**
+   * Whether debug mode is on. Defaults to true when the `AIOLOOP_DEBUG` (or
+   * `PYTHONASYNCIODEBUG`) environment variable is non-empty and readable
+   * (`--allow-env`). Mirrors `loop.get_debug()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * loop.setDebug(true);
+   * assert(loop.getDebug());
+   * loop.close();
+   * ```
+   */
+  override getDebug(): boolean {
+    return this._debug;
+  }
+
+  /**
+   * Turns debug mode on or off: slow callbacks (over
+   * `slowCallbackDuration`) are logged and handles record where they were
+   * created. Mirrors `loop.set_debug()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * loop.setDebug(true);
+   * assert.equal(loop.getDebug(), true);
+   * loop.slowCallbackDuration = 0.05; // log callbacks that take over 50 ms
+   * loop.close();
+   * ```
+   */
+  override setDebug(enabled: boolean): void {
+    this._debug = Boolean(enabled);
+  }
+
+  // ---- internals ------------------------------------------------------
+
+  /** @ignore */
+  override _callSoonFrame(
+    callback: Callback,
+    args: unknown[],
+    frame: Frame,
+  ): void {
+    if (this._closed) this._checkClosed();
+    const handle = new Handle(callback, args, this, null);
+    handle._frame = frame;
+    this._ready.push(handle);
+    if (this._wakeResolve !== null) this._wake();
+  }
+
+  /** @ignore */
+  override _pushHandle(handle: Handle): void {
+    if (this._closed) this._checkClosed();
+    this._ready.push(handle);
+    if (this._wakeResolve !== null) this._wake();
+  }
+
+  /** @ignore */
+  override _registerTask(task: Task<unknown>): void {
+    this._tasks.add(task);
+  }
+
+  /** @ignore */
+  override _unregisterTask(task: Task<unknown>): void {
+    this._tasks.delete(task);
+  }
+
+  /** @ignore */
+  override _allTasks(): Iterable<Task<unknown>> {
+    return this._tasks;
+  }
+
+  /** @ignore */
+  override _timerHandleCancelled(handle: TimerHandle): void {
+    if (handle._scheduled) this._timerCancelledCount++;
+  }
+
+  /** @ignore Throws if the loop is closed. */
+  _checkClosed(): void {
+    if (this._closed) throw new RuntimeError("Event loop is closed");
+  }
+
+  /** @ignore Throws if this or another loop is running. */
+  _checkRunning(): void {
+    if (this._running) {
+      throw new RuntimeError("This event loop is already running");
+    }
+    if (state.runningLoop !== null) {
+      throw new RuntimeError(
+        "Cannot run the event loop while another loop is running",
+      );
+    }
+  }
+
+  /** @ignore Wakes the driver if it is waiting. */
+  _wake(): void {
+    const resolve = this._wakeResolve;
+    if (resolve !== null) {
+      this._wakeResolve = null;
+      resolve();
+    }
+  }
+
+  /** @ignore Earliest live timer's time (drops cancelled tops). */
+  _nextTimerWhen(): number {
+    const heap = this._scheduled;
+    for (;;) {
+      const top = heap.peek();
+      if (top === undefined) return Infinity;
+      if (!top._cancelled) return top._when;
+      heap.pop();
+      top._scheduled = false;
+      this._timerCancelledCount--;
+    }
+  }
+
+  /** Seconds until the next timer (0 if due, Infinity if none). */
+  #timeout(): number {
+    const when = this._nextTimerWhen();
+    if (when === Infinity) return Infinity;
+    return Math.max(0, when - this.time());
+  }
+
+  /**
+   * @ignore The wait between iterations: resolves when a callback is
+   * scheduled, an event is posted, `stop()` is called, or `timeout` seconds
+   * pass. Subclasses (the virtual clock) override it.
+   */
+  _wait(timeout: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this._wakeResolve = resolve;
+      if (timeout === Infinity) return;
+      if (timeout < TIMER_GRANULARITY) {
+        if (this.#immediate === null) {
+          this.#immediate = setImmediate(this.#immediateFired);
+        }
+        return;
+      }
+      const at = this.time() + timeout;
+      if (this.#timerId !== null) {
+        if (this.#timerAt <= at) return; // an earlier wake-up is armed
+        clearTimeout(this.#timerId);
+      }
+      this.#timerAt = at;
+      this.#timerId = setTimeout(
+        this.#timerFired,
+        Math.min(Math.ceil(timeout * 1000), MAX_TIMER_MS),
+      );
+    });
+  }
+
+  #chainResolve: (() => void) | null = null;
+  #chainReject: ((error: unknown) => void) | null = null;
+  #hops = 0;
+
+  readonly #startChain = (
+    resolve: () => void,
+    reject: (error: unknown) => void,
+  ): void => {
+    this.#chainResolve = resolve;
+    this.#chainReject = reject;
+    this.#hops = 0;
+    queueMicrotask(this.#continueBatch);
+  };
+
+  /**
+   * Runs the rest of a paused batch from the microtask queue: waits (a hop at
+   * a time) until the resumed task suspends again, then runs the next
+   * callbacks up to the next one that resumes a task. A step therefore runs
+   * exactly between the callbacks before and after it, and a run of task
+   * resumptions costs one microtask each instead of a turn of the driver.
+   */
+  readonly #continueBatch = (): void => {
+    if (!this.#stepSettled()) {
+      queueMicrotask(this.#continueBatch);
+      return;
+    }
+    this.#hops = 0;
+    let done: boolean;
+    try {
+      done = this._runBatch();
+    } catch (error) {
+      // Nothing a callback throws gets here (Handle._run reports it); should
+      // the machinery itself fail, runForever() rejects with the error.
+      const reject = this.#chainReject!;
+      this.#chainResolve = this.#chainReject = null;
+      reject(error);
+      return;
+    }
+    if (!done) {
+      queueMicrotask(this.#continueBatch);
+      return;
+    }
+    const resolve = this.#chainResolve!;
+    this.#chainResolve = this.#chainReject = null;
+    resolve();
+  };
+
+  /**
+   * Whether the resumed task's step is over, counting one more hop: it
+   * suspended on the loop, or it took MAX_STEP_HOPS hops (it is awaiting
+   * something outside the loop). Clears `state.stepping` when it is.
+   */
+  #stepSettled(): boolean {
+    if (state.stepping !== null && ++this.#hops < MAX_STEP_HOPS) return false;
+    state.stepping = null;
+    return true;
+  }
+
+  #hostYield(): Promise<void> {
+    this._sinceHostYield = 0;
+    return new Promise<void>((resolve) => setImmediate(resolve));
+  }
+
+  /** @ignore Cancels host timers armed by `_wait` (the loop stopped). */
+  _clearWaitTimers(): void {
+    if (this.#timerId !== null) {
+      clearTimeout(this.#timerId);
+      this.#timerId = null;
+      this.#timerAt = Infinity;
+    }
+    if (this.#immediate !== null) {
+      clearImmediate(this.#immediate as ReturnType<typeof setImmediate>);
+      this.#immediate = null;
+    }
+  }
+
+  #installAsyncgenHooks(): () => void {
+    const seen = this._asyncgensSeen;
+    const firstiter = (generator: object) => this._asyncgenFirstiter(generator);
+    AsyncGeneratorPrototype.next = function (this: object, ...args: unknown[]) {
+      if (!seen.has(this)) {
+        seen.add(this);
+        firstiter(this);
+      }
+      return originalAsyncGenNext.apply(this, args);
+    };
+    return () => {
+      AsyncGeneratorPrototype.next = originalAsyncGenNext;
+    };
+  }
+
+  /** @ignore Mirrors asyncio's `firstiter` async generator hook. */
+  _asyncgenFirstiter(generator: object): void {
+    if (this._asyncgensShutdownCalled) {
+      logger.warning(
+        `asynchronous generator ${generator} was scheduled after loop.shutdownAsyncgens() call`,
+      );
+    }
+    if (this._asyncgens.size > 64) {
+      for (const ref of this._asyncgens) {
+        if (ref.deref() === undefined) this._asyncgens.delete(ref);
+      }
+    }
+    this._asyncgens.add(new WeakRef(generator));
+  }
+
+  /**
+   * Starts one iteration: takes posted events, moves due timers to the ready
+   * queue, and makes the callbacks ready now the batch `_runBatch()` runs.
+   * Mirrors the first half of `BaseEventLoop._run_once()`.
+   * @ignore
+   */
+  _startBatch(): void {
+    this._dispatcher.drain(this.#scheduleEvent);
+    const heap = this._scheduled;
+    if (heap.size !== 0) {
+      if (
+        heap.size > MIN_SCHEDULED_TIMER_HANDLES &&
+        this._timerCancelledCount * 2 > heap.size
+      ) {
+        heap.filter((handle) => {
+          if (!handle._cancelled) return true;
+          handle._scheduled = false;
+          return false;
+        });
+        this._timerCancelledCount = 0;
+      }
+      // A timer due now is ready even where the resolution is below the
+      // float spacing of now (far virtual times).
+      const now = this.time();
+      const end = now + this._clockResolution;
+      const ready = this._ready;
+      for (;;) {
+        const when = heap.peekWhen();
+        if (!(when < end || when <= now)) break;
+        const top = heap.pop()!;
+        top._scheduled = false;
+        if (top._cancelled) this._timerCancelledCount--;
+        else ready.push(top);
+      }
+    }
+    const batch = this._ready;
+    this._batch = batch;
+    this._batchIndex = 0;
+    this._batchLength = batch.length;
+    this._ready = this._spare;
+    this._sinceHostYield += batch.length;
+  }
+
+  /**
+   * Runs the current batch, the only place callbacks are called. Returns
+   * false when it paused because a callback resumed a task: the driver lets
+   * the task's step (microtasks) run until it suspends, then calls again, so
+   * a step runs exactly between the callbacks before and after it.
+   * @ignore
+   */
+  _runBatch(): boolean {
+    const batch = this._batch;
+    const n = this._batchLength;
+    let i = this._batchIndex;
+    if (i < n) {
+      state.inCallback = true;
+      let outer: Frame = undefined;
+      let swapped = false;
+      try {
+        if (this._debug) i = this.#runBatchDebug(batch, i, n);
+        else if (FAST_CONTEXT) {
+          let current = batch[i]._frame;
+          outer = swapFrame(current);
+          swapped = true;
+          while (i < n) {
+            const handle = batch[i++];
+            if (handle._cancelled) continue;
+            if (handle._frame !== current) {
+              current = handle._frame;
+              swapFrame(current);
+            }
+            handle._run();
+            if (state.stepping !== null) break;
+          }
+        } else {
+          while (i < n) {
+            const handle = batch[i++];
+            if (handle._cancelled) continue;
+            runInFrame(handle._frame, runHandle, [handle]);
+            if (state.stepping !== null) break;
+          }
+        }
+      } finally {
+        if (swapped) swapFrame(outer);
+        state.inCallback = false;
+        this._batchIndex = i;
+      }
+    }
+    if (state.stepping !== null) return false;
+    batch.length = 0;
+    this._spare = batch;
+    this._batch = EMPTY_BATCH;
+    this._batchLength = this._batchIndex = 0;
+    return true;
+  }
+
+  #runBatchDebug(batch: Handle[], i: number, n: number): number {
+    while (i < n) {
+      const handle = batch[i++];
+      if (handle._cancelled) continue;
+      const t0 = realClock();
+      runInFrame(handle._frame, runHandle, [handle]);
+      const dt = realClock() - t0;
+      if (dt >= this.slowCallbackDuration) {
+        logger.warning(`Executing ${handle} took ${dt.toFixed(3)} seconds`);
+      }
+      if (state.stepping !== null) break;
+    }
+    return i;
+  }
+
+  readonly #scheduleEvent = (
+    callback: Callback,
+    args: unknown[],
+    frame: Frame,
+  ): void => {
+    const handle = new Handle(callback, args, this, null);
+    handle._frame = frame;
+    this._ready.push(handle);
+  };
+
+  /** A description like `<EventLoop running=false closed=false debug=false>`. */
+  override toString(): string {
+    return `<${this.constructor.name} running=${this._running} closed=${this._closed} debug=${this._debug}>`;
+  }
+}
+
+function settleExecutorFuture(
+  registration: Registration,
+  fut: Future<unknown>,
+  ok: boolean,
+  value: unknown,
+): void {
+  registration.post(copyOutcome, fut, ok, value);
+  registration.end();
+  registration.close();
+}
+
+function copyOutcome(fut: Future<unknown>, ok: boolean, value: unknown): void {
+  if (fut.done()) return;
+  if (ok) fut.setResult(value);
+  else fut._setExceptionUnchecked(value);
+}
+
+function runHandle(handle: Handle): void {
+  handle._run();
+}
+
+function noop(): void {}

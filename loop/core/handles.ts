@@ -1,0 +1,280 @@
+/**
+ * User callback handles: what `callSoon`, `callLater` and `callAt` return.
+ *
+ * Handles hold a callback, its arguments and the async context it was
+ * scheduled in. They never run themselves: the loop's `runOnce` is the only
+ * place that calls them (see `base_loop.ts`).
+ *
+ * @module
+ */
+import { captureFrame, Context, type Frame, frameOf } from "../base/context.ts";
+import type { ExceptionContext } from "../base/exception_context.ts";
+import { describeCallback } from "../base/format.ts";
+
+/** The loop surface a handle needs (package-internal). */
+export interface HandleOwner {
+  callExceptionHandler(context: ExceptionContext): void;
+  getDebug(): boolean;
+  /** Called when a scheduled timer is cancelled, for lazy heap cleanup. */
+  _timerHandleCancelled(handle: TimerHandle): void;
+}
+
+// deno-lint-ignore no-explicit-any
+type AnyFunction = (...args: any[]) => unknown;
+
+const inspect = Symbol.for("Deno.customInspect");
+
+/**
+ * A scheduled callback. Mirrors `asyncio.Handle`: returned by
+ * `loop.callSoon()` and `loop.callSoonThreadsafe()`; `cancel()` stops it from
+ * running.
+ *
+ * @example Cancelling a scheduled callback
+ * ```ts
+ * import { newEventLoop } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ *
+ * const loop = newEventLoop();
+ * const calls: string[] = [];
+ * const handle = loop.callSoon(() => calls.push("never"));
+ * handle.cancel();
+ * loop.callSoon(() => loop.stop());
+ * await loop.runForever();
+ * assert.deepEqual(calls, []);
+ * assert.equal(handle.cancelled(), true);
+ * loop.close();
+ * ```
+ */
+export class Handle {
+  /** @ignore */ _callback: AnyFunction | null;
+  /** @ignore */ _args: unknown[] | null;
+  /** @ignore */ _loop: HandleOwner;
+  /** @ignore */ _frame: Frame;
+  /** @ignore */ _cancelled = false;
+  /** @ignore Debug-mode extras: where it was created, its description. */
+  _debugInfo: { sourceTraceback?: string; repr?: string } | null = null;
+
+  /**
+   * Creates a handle; loops do this, user code rarely needs to.
+   *
+   * @param callback The function to call.
+   * @param args Its arguments.
+   * @param loop The loop that will run it.
+   * @param context The async context to run it in (default: the current one).
+   */
+  constructor(
+    callback: AnyFunction,
+    args: unknown[],
+    loop: HandleOwner,
+    context?: Context | null,
+  ) {
+    this._callback = callback;
+    this._args = args;
+    this._loop = loop;
+    this._frame = context == null ? captureFrame() : frameOf(context);
+    if (loop.getDebug()) {
+      this._debugInfo = {
+        sourceTraceback: new Error().stack?.split("\n").slice(2).join("\n"),
+      };
+    }
+  }
+
+  /**
+   * The async context the callback runs in. Mirrors `Handle.get_context()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * const h = loop.callSoon(() => {});
+   * assert.equal(h.getContext().run(() => 1), 1);
+   * loop.close();
+   * ```
+   */
+  getContext(): Context {
+    return new Context(this._frame);
+  }
+
+  /**
+   * Cancels the callback; does nothing if it already ran or was cancelled.
+   * Mirrors `Handle.cancel()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * const h = loop.callSoon(() => {});
+   * h.cancel();
+   * assert(h.cancelled());
+   * loop.close();
+   * ```
+   */
+  cancel(): void {
+    if (!this._cancelled) {
+      this._cancelled = true;
+      if (this._debugInfo !== null) this._debugInfo.repr = this.toString();
+      this._callback = null;
+      this._args = null;
+    }
+  }
+
+  /**
+   * Whether the callback was cancelled. Mirrors `Handle.cancelled()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * assert(!loop.callSoon(() => {}).cancelled());
+   * loop.close();
+   * ```
+   */
+  cancelled(): boolean {
+    return this._cancelled;
+  }
+
+  /**
+   * Runs the callback, sending an exception it throws to the loop's exception
+   * handler (package-internal; the loop sets the async context first).
+   * @ignore
+   */
+  _run(): void {
+    const callback = this._callback!;
+    const args = this._args!;
+    try {
+      switch (args.length) {
+        case 0:
+          callback();
+          break;
+        case 1:
+          callback(args[0]);
+          break;
+        case 2:
+          callback(args[0], args[1]);
+          break;
+        default:
+          callback(...args);
+      }
+    } catch (exception) {
+      const context: ExceptionContext = {
+        message: `Exception in callback ${describeCallback(callback, args)}`,
+        exception,
+        handle: this,
+      };
+      const traceback = this._debugInfo?.sourceTraceback;
+      if (traceback !== undefined) context.sourceTraceback = traceback;
+      this._loop.callExceptionHandler(context);
+    }
+  }
+
+  /** @ignore */
+  protected _reprInfo(): string[] {
+    const info: string[] = [];
+    if (this._cancelled) info.push("cancelled");
+    if (this._callback !== null) {
+      info.push(describeCallback(this._callback, this._args));
+    }
+    return info;
+  }
+
+  /** A description like `<Handle tick(1)>`. */
+  toString(): string {
+    const repr = this._debugInfo?.repr;
+    if (repr !== undefined) return repr;
+    return `<${this.constructor.name} ${this._reprInfo().join(" ")}>`;
+  }
+
+  /** @internal */
+  [inspect](): string {
+    return this.toString();
+  }
+}
+
+/**
+ * A callback scheduled for a time. Mirrors `asyncio.TimerHandle`: returned by
+ * `loop.callLater()` and `loop.callAt()`.
+ *
+ * @example Reading when a timer is due
+ * ```ts
+ * import { newEventLoop } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ * const loop = newEventLoop();
+ * const t = loop.callAt(loop.time() + 10, () => {});
+ * assert(t.when() > loop.time());
+ * t.cancel();
+ * loop.close();
+ * ```
+ */
+export class TimerHandle extends Handle {
+  /** @ignore */ _when: number;
+  /** @ignore Whether it is in the loop's timer heap. */
+  _scheduled = false;
+
+  /**
+   * Creates a timer handle; loops do this, user code rarely needs to.
+   *
+   * @param when The loop time (seconds) it is due.
+   * @param callback The function to call.
+   * @param args Its arguments.
+   * @param loop The loop that will run it.
+   * @param context The async context to run it in.
+   */
+  constructor(
+    when: number,
+    callback: AnyFunction,
+    args: unknown[],
+    loop: HandleOwner,
+    context?: Context | null,
+  ) {
+    super(callback, args, loop, context);
+    this._when = when;
+  }
+
+  /**
+   * The loop time (seconds, as `loop.time()`) the callback is scheduled for.
+   * Mirrors `TimerHandle.when()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * const t = loop.callAt(42, () => {});
+   * assert.equal(t.when(), 42);
+   * t.cancel();
+   * loop.close();
+   * ```
+   */
+  when(): number {
+    return this._when;
+  }
+
+  /**
+   * Cancels the callback. Mirrors `TimerHandle.cancel()`.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * const t = loop.callLater(1, () => {});
+   * t.cancel();
+   * assert(t.cancelled());
+   * loop.close();
+   * ```
+   */
+  override cancel(): void {
+    if (!this._cancelled) this._loop._timerHandleCancelled(this);
+    super.cancel();
+  }
+
+  /** @ignore */
+  protected override _reprInfo(): string[] {
+    const info = super._reprInfo();
+    info.splice(this._cancelled ? 1 : 0, 0, `when=${this._when}`);
+    return info;
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * Testing support: the virtual-clock loop and policy, and
+ * `useEventLoopPolicy` to swap a policy in for one test.
+ *
+ * **Room `testing`**: the top room: the virtual-clock loop and policy, for
+ * tests. It may import every room.
+ *
+ * @example
+ * ```ts
+ * import { getRunningLoop, run, sleep } from "@aio/loop";
+ * import { useEventLoopPolicy, VirtualTimePolicy } from "@aio/loop/testing";
+ * import assert from "node:assert/strict";
+ *
+ * using _policy = useEventLoopPolicy(new VirtualTimePolicy());
+ * const now = await run(async () => {
+ *   await sleep(86_400); // a day, instantly
+ *   return getRunningLoop().time();
+ * });
+ * assert.equal(now, 86_400);
+ * ```
+ *
+ * @module
+ */
+export {
+  useEventLoopPolicy,
+  VirtualTimeEventLoop,
+  VirtualTimePolicy,
+} from "./virtual_time.ts";
