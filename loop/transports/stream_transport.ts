@@ -40,6 +40,13 @@ import {
 const POOLED_READ = 4 * 1024;
 /** The size of one pool slab. */
 const POOL_SIZE = 64 * 1024;
+/**
+ * The size of a transport's copy slab: a write of a buffered protocol's own
+ * buffer is copied into one (see `#copyProtocolBytes`).
+ */
+const COPY_SLAB = 64 * 1024;
+/** How many free copy slabs a transport keeps for reuse. */
+const MAX_FREE_SLABS = 4;
 let pool = new Uint8Array(0);
 let poolOffset = POOL_SIZE;
 
@@ -158,6 +165,9 @@ export abstract class StreamTransport extends Transport {
   #writeChunk: Uint8Array | null = null;
   /** The length of the write in flight (its array may be detached since). */
   #writeLength = 0;
+  /** Copy slabs free for reuse, and those queued or in flight. */
+  #freeSlabs: Uint8Array[] = [];
+  #slabsInUse: Uint8Array[] = [];
   #eofPending = false;
   #eofWritten = false;
   #dropWritesOnClose: boolean;
@@ -583,7 +593,9 @@ export abstract class StreamTransport extends Transport {
     // A view of the buffered protocol's own buffer is copied: the next read
     // goes into that buffer while this write may still be waiting.
     this.#writeChunks.push(
-      data.buffer === this.#protocolBuffer ? data.slice() : data,
+      data.buffer === this.#protocolBuffer
+        ? this.#copyProtocolBytes(data)
+        : data,
     );
     this.#writeSize += data.length;
     if (!this.#writing) this.#flush();
@@ -621,6 +633,35 @@ export abstract class StreamTransport extends Transport {
     for (const data of listOfData) this.write(data);
   }
 
+  /**
+   * Copies bytes of the buffered protocol's own buffer into a slab the
+   * transport owns; slabs are recycled once nothing queued or in flight
+   * refers to them, so an echo through a `BufferedProtocol` allocates
+   * nothing per message in the steady state.
+   */
+  #copyProtocolBytes(data: Uint8Array): Uint8Array {
+    let slab = this.#freeSlabs.pop();
+    if (slab === undefined || slab.length < data.length) {
+      slab = new Uint8Array(Math.max(COPY_SLAB, data.length));
+    }
+    slab.set(data);
+    this.#slabsInUse.push(slab);
+    return slab.subarray(0, data.length);
+  }
+
+  /** Nothing queued or in flight refers to the slabs in use any more. */
+  #releaseSlabs(): void {
+    const used = this.#slabsInUse;
+    for (const slab of used) {
+      if (
+        this.#freeSlabs.length < MAX_FREE_SLABS && slab.length === COPY_SLAB
+      ) {
+        this.#freeSlabs.push(slab);
+      }
+    }
+    used.length = 0;
+  }
+
   #flush(): void {
     const chunks = this.#writeChunks;
     if (chunks.length === 0) return;
@@ -645,6 +686,9 @@ export abstract class StreamTransport extends Transport {
         chunk.set(c, offset);
         offset += c.length;
       }
+      // Nothing is in flight while a flush starts: every slab's bytes are
+      // now in the joined copy.
+      if (this.#slabsInUse.length > 0) this.#releaseSlabs();
     }
     this.#writeChunks = [];
     this.#writeChunk = chunk;
@@ -704,6 +748,7 @@ export abstract class StreamTransport extends Transport {
       this.#maybeResumeProtocol();
       return;
     }
+    if (this.#slabsInUse.length > 0) this.#releaseSlabs();
     this.#maybeResumeProtocol();
     if (this.#closing) {
       this._flushedOnClose();
