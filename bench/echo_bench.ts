@@ -1,58 +1,117 @@
 /**
- * The TCP echo benchmark: aioloop's `Protocol`-based echo server next to the
- * same server written on raw Deno (`Deno.Conn` read/write loop: the runtime's
- * floor), Node's `net`, CPython's asyncio and uvloop.
+ * The TCP echo benchmark: aioloop's echo servers, one per API (`Protocol`,
+ * streams, line-by-line streams, `BufferedProtocol`), next to the same
+ * servers on CPython's asyncio and uvloop, a raw Deno server (`Deno.Conn`
+ * read/write loop: the runtime's floor) and, for the `Protocol` rows,
+ * Node's `net`.
  *
- *   deno run -A bench/echo_bench.ts [--quick] [--json]
+ *   deno run -A bench/echo_bench.ts [--quick] [--json] [--only=API,...]
  *
  * Needs a C compiler (`cc`). Node and Python are optional: a server whose
  * runtime is missing is left out (uvloop is looked for in /usr/bin/python3
- * first, then python3).
+ * first, then python3). `--only=streams,line` runs only those APIs' rows
+ * (protocol, streams, line, buffered); the idle row belongs to protocol.
+ * The whole run takes about 3 minutes on a 2-core machine, about 1 minute
+ * with --quick.
+ *
+ * The rows, by API (the first column):
+ * - protocol: an asyncio-style `Protocol` whose `dataReceived` writes the
+ *   bytes back (`loop.createServer()`); 1 and 50 connections × 100 B,
+ *   1 KiB and 16 KiB.
+ * - streams: `startServer()`, each connection looping `reader.read(65536)`,
+ *   `writer.write(data)`, `await writer.drain()` (asyncio: `start_server`);
+ *   1 × 1 KiB and 50 × 100 B, 1 KiB and 16 KiB.
+ * - line: the same with `reader.readline()`; 50 connections, each request
+ *   one 64-byte line (63 letters and "\n").
+ * - buffered: a `BufferedProtocol` whose `getBuffer()` returns one
+ *   preallocated 64 KiB buffer and whose `bufferUpdated(n)` writes back
+ *   `buf.subarray(0, n)` (asyncio: a `memoryview` slice); the streams rows'
+ *   workloads.
+ * The raw Deno server is the floor of every row (it echoes what arrives,
+ * lines included, without looking at them); Node's `net` is only in the
+ * protocol rows ("—" elsewhere). A row's cells are the same API on each
+ * runtime; the last two columns are aioloop's rate divided by uvloop's and
+ * by raw Deno's (1.00 = as fast).
  *
  * What it measures:
  * - Request/response throughput: bench/echo_load.c (compiled here with
  *   `cc -O2` into a temporary directory) opens 1 or 50 connections; each
- *   sends a message of 100 B, 1 KiB or 16 KiB, waits for the whole echo,
- *   and sends again. All servers run side by side; each row measures ~2 s
- *   per server (0.5 s with --quick) after a short warm-up, as three equal
- *   runs that alternate between the servers, of which each server's best
- *   counts (shared or virtual machines have bursts of interference; the
- *   best run is the least disturbed), and reports round trips per second.
- *   Where `taskset` is available, servers are pinned to CPU 0 and the load
- *   generator to CPU 1, so every server meets the same placement. The last column is
- *   aioloop's rate divided by raw Deno's (1.00 = as fast as the floor).
- * - Idle memory: 10,000 connections (2,000 with --quick) opened on a fresh
- *   server, each having echoed one byte, then left idle; reported as the
- *   growth of the server's resident set (VmRSS in /proc/<pid>/status) per
- *   connection, in KiB. For this row the ratio column is aioloop ÷ raw Deno
- *   memory (lower is better). The raw Deno server keeps a 16 KiB read
- *   buffer per connection, which is most of its figure.
+ *   sends a message, waits for the whole echo, and sends again (in line
+ *   rows the message ends in "\n"). All servers run side by side; each row
+ *   measures ~2 s per server (0.5 s with --quick) after a short warm-up, as
+ *   three equal runs that alternate between that row's servers, of which
+ *   each server's best counts (shared or virtual machines have bursts of
+ *   interference; the best run is the least disturbed), and reports round
+ *   trips per second. Where `taskset` is available, servers are pinned to
+ *   CPU 0 and the load generator to CPU 1, so every server meets the same
+ *   placement.
+ * - Idle memory (protocol servers): 10,000 connections (2,000 with
+ *   --quick) opened on a fresh server, each having echoed one byte, then
+ *   left idle; reported as the growth of the server's resident set (VmRSS
+ *   in /proc/<pid>/status) per connection, in KiB. For this row the ratio
+ *   columns divide memory (lower is better). The raw Deno server keeps a
+ *   16 KiB read buffer per connection, which is most of its figure.
  *
- * Servers live in bench/echo_servers/; each listens on 127.0.0.1 port 0,
- * prints `PORT <n>` first, and serves until stdin closes or SIGTERM. If the
- * aioloop server fails to start, its stderr is printed and its cells read
- * "n/a". Every child process (servers, load generator) is killed on the way
- * out, also on errors and Ctrl-C.
+ * Servers live in bench/echo_servers/: aioloop.ts and asyncio_echo.py take
+ * the API as their first argument (asyncio_echo.py also `--uvloop`); each
+ * server listens on 127.0.0.1 port 0, prints `PORT <n>` first, and serves
+ * until stdin closes or SIGTERM. If a server fails to start, its error is
+ * printed and its cells read "n/a". Every child process (servers, load
+ * generator) is killed on the way out, also on errors and Ctrl-C.
  *
- * --json prints `{ "rows": [...], "idle": {...} }` instead of the table;
+ * --json prints `{ "rows": [...], "idle": {...} }` instead of the table
+ * (each row names its `api`; `idle` is null without the protocol rows);
  * progress goes to stderr either way.
  *
  * @module
  */
 
+/** The server APIs compared; each has its own server per runtime. */
+type Api = "protocol" | "streams" | "line" | "buffered";
+const APIS: Api[] = ["protocol", "streams", "line", "buffered"];
+
 const quick = Deno.args.includes("--quick");
 const asJson = Deno.args.includes("--json");
+const onlyArg = Deno.args.find((a) => a.startsWith("--only="));
+const only = onlyArg ? onlyArg.slice("--only=".length).split(",") : APIS;
+for (const api of only) {
+  if (!APIS.includes(api as Api)) {
+    console.error(`--only: unknown API ${api} (expected ${APIS.join(",")})`);
+    Deno.exit(2);
+  }
+}
 /** Measured seconds per row, split into RUNS runs; the best run counts. */
 const SECONDS = quick ? 0.5 : 2;
 const RUNS = 3;
 const WARMUP_SECONDS = quick ? 0.2 : 0.5;
 const IDLE_COUNT = quick ? 2_000 : 10_000;
-const CONNECTIONS = [1, 50];
-const SIZES: [string, number][] = [
-  ["100 B", 100],
-  ["1 KiB", 1024],
-  ["16 KiB", 16 * 1024],
-];
+/** One row: connections, the message size's label, its bytes. */
+type Workload = [number, string, number];
+const KIB = 1024;
+/** The rows of each API, in the order they run and print. */
+const WORKLOADS: Record<Api, Workload[]> = {
+  protocol: [
+    [1, "100 B", 100],
+    [1, "1 KiB", KIB],
+    [1, "16 KiB", 16 * KIB],
+    [50, "100 B", 100],
+    [50, "1 KiB", KIB],
+    [50, "16 KiB", 16 * KIB],
+  ],
+  streams: [
+    [1, "1 KiB", KIB],
+    [50, "100 B", 100],
+    [50, "1 KiB", KIB],
+    [50, "16 KiB", 16 * KIB],
+  ],
+  line: [[50, "64 B lines", 64]],
+  buffered: [
+    [1, "1 KiB", KIB],
+    [50, "100 B", 100],
+    [50, "1 KiB", KIB],
+    [50, "16 KiB", 16 * KIB],
+  ],
+};
 
 const here = new URL(".", import.meta.url).pathname;
 const decoder = new TextDecoder();
@@ -193,9 +252,17 @@ async function stop(child: Deno.ChildProcess): Promise<void> {
 }
 
 interface ServerSpec {
+  /** The table column: the runtime. */
   name: string;
+  /** The APIs whose rows this server serves. */
+  apis: Api[];
   cmd: string;
   args: string[];
+}
+
+/** A server's name in progress messages and its key while running. */
+function label(spec: ServerSpec): string {
+  return spec.apis.length === 1 ? `${spec.name} ${spec.apis[0]}` : spec.name;
 }
 
 interface Running {
@@ -229,7 +296,7 @@ async function startServer(spec: ServerSpec): Promise<Running> {
     await stop(child);
     await stderr.done;
     throw new Error(
-      `${spec.name} server did not print "PORT <n>" (got ${
+      `${label(spec)} server did not print "PORT <n>" (got ${
         JSON.stringify(first)
       }); stderr:\n${stderr.text()}`,
     );
@@ -277,6 +344,7 @@ async function load(
   connections: number,
   size: number,
   seconds: number,
+  line: boolean,
 ): Promise<number> {
   const child = spawn(...pinned(pinning.load, bin, [
     "127.0.0.1",
@@ -284,6 +352,7 @@ async function load(
     String(connections),
     String(size),
     String(seconds),
+    ...(line ? ["line"] : []),
   ]));
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -398,21 +467,26 @@ async function findPython(
 
 async function servers(): Promise<ServerSpec[]> {
   const deno = Deno.execPath();
-  const list: ServerSpec[] = [
-    {
+  const list: ServerSpec[] = [];
+  for (const api of APIS) {
+    list.push({
       name: "aioloop",
+      apis: [api],
       cmd: deno,
-      args: ["run", "-A", `${here}echo_servers/aioloop.ts`],
-    },
-    {
-      name: "raw Deno",
-      cmd: deno,
-      args: ["run", "-A", `${here}echo_servers/raw_deno.ts`],
-    },
-  ];
+      args: ["run", "-A", `${here}echo_servers/aioloop.ts`, api],
+    });
+  }
+  // The floor for every API: it echoes whatever arrives, lines included.
+  list.push({
+    name: "raw Deno",
+    apis: APIS,
+    cmd: deno,
+    args: ["run", "-A", `${here}echo_servers/raw_deno.ts`],
+  });
   if (await probe("node", ["--version"])) {
     list.push({
       name: "Node net",
+      apis: ["protocol"],
       cmd: "node",
       args: [`${here}echo_servers/node_net.mjs`],
     });
@@ -420,16 +494,37 @@ async function servers(): Promise<ServerSpec[]> {
   const script = `${here}echo_servers/asyncio_echo.py`;
   const python = await findPython(["python3", "/usr/bin/python3"], "asyncio");
   if (python) {
-    list.push({ name: "asyncio", cmd: python, args: [script] });
+    for (const api of APIS) {
+      list.push({
+        name: "asyncio",
+        apis: [api],
+        cmd: python,
+        args: [script, api],
+      });
+    }
   } else log("python3 not found: skipping asyncio");
   const uvPython = await findPython(["/usr/bin/python3", "python3"], "uvloop");
   if (uvPython) {
-    list.push({ name: "uvloop", cmd: uvPython, args: [script, "--uvloop"] });
+    for (const api of APIS) {
+      list.push({
+        name: "uvloop",
+        apis: [api],
+        cmd: uvPython,
+        args: [script, api, "--uvloop"],
+      });
+    }
   } else log("no python3 with uvloop: skipping uvloop");
-  return list;
+  // Only the servers of the APIs asked for (--only).
+  return list
+    .map((spec) => ({
+      ...spec,
+      apis: spec.apis.filter((api) => only.includes(api)),
+    }))
+    .filter((spec) => spec.apis.length > 0);
 }
 
 interface Row {
+  api: Api;
   workload: string;
   connections: number;
   size: number;
@@ -463,16 +558,19 @@ async function main(): Promise<void> {
 
     const specs = await servers();
     const rows: Row[] = [];
-    for (const connections of CONNECTIONS) {
-      for (const [label, size] of SIZES) {
+    for (const api of APIS.filter((api) => only.includes(api))) {
+      for (const [connections, sizeLabel, size] of WORKLOADS[api]) {
         rows.push({
-          workload: `${connections} conn × ${label}`,
+          api,
+          workload: `${connections} conn × ${sizeLabel}`,
           connections,
           size,
           rps: {},
         });
       }
     }
+    // The columns: one per runtime, whatever the API.
+    const names = [...new Set(specs.map((s) => s.name))];
     const idle: Record<string, number | null> = {};
 
     // Every server runs at once (idle while another is loaded), and each
@@ -482,29 +580,33 @@ async function main(): Promise<void> {
     try {
       for (const spec of specs) {
         try {
-          log(`${spec.name}: starting`);
-          running.set(spec.name, await startServer(spec));
+          log(`${label(spec)}: starting`);
+          running.set(label(spec), await startServer(spec));
         } catch (error) {
           log(
-            `${spec.name}: ${error instanceof Error ? error.message : error}`,
+            `${label(spec)}: ${error instanceof Error ? error.message : error}`,
           );
         }
       }
       for (const row of rows) {
-        for (const spec of specs) row.rps[spec.name] = null;
-        const live = specs.filter((spec) => running.has(spec.name));
+        // This row's servers: null (n/a) until one of its runs succeeds.
+        const mine = specs.filter((spec) => spec.apis.includes(row.api));
+        for (const spec of mine) row.rps[spec.name] = null;
+        const live = mine.filter((spec) => running.has(label(spec)));
+        const line = row.api === "line";
         for (const spec of live) {
           await load(
             bin,
-            running.get(spec.name)!.port,
+            running.get(label(spec))!.port,
             row.connections,
             row.size,
             WARMUP_SECONDS,
+            line,
           ).catch(() => 0);
         }
         for (let run = 0; run < RUNS; run++) {
           for (const spec of live) {
-            const server = running.get(spec.name)!;
+            const server = running.get(label(spec))!;
             try {
               const rps = await load(
                 bin,
@@ -512,11 +614,12 @@ async function main(): Promise<void> {
                 row.connections,
                 row.size,
                 SECONDS / RUNS,
+                line,
               );
               row.rps[spec.name] = Math.max(row.rps[spec.name] ?? 0, rps);
             } catch (error) {
               log(
-                `${spec.name}: ${
+                `${label(spec)}: ${
                   error instanceof Error ? error.message : error
                 }\n${server.stderr.text()}`,
               );
@@ -526,7 +629,7 @@ async function main(): Promise<void> {
         for (const spec of live) {
           const rps = row.rps[spec.name];
           log(
-            `${spec.name}: ${row.workload}: ${
+            `${label(spec)}: ${row.workload}: ${
               rps === null ? "n/a" : rps.toFixed(0)
             } req/s`,
           );
@@ -535,7 +638,8 @@ async function main(): Promise<void> {
     } finally {
       for (const server of running.values()) await stop(server.child);
     }
-    for (const spec of specs) {
+    // Idle memory: the protocol servers, each started afresh.
+    for (const spec of specs.filter((s) => s.apis.includes("protocol"))) {
       try {
         idle[spec.name] = await idleMemory(bin, spec, IDLE_COUNT);
         log(
@@ -556,17 +660,19 @@ async function main(): Promise<void> {
     if (asJson) {
       console.log(JSON.stringify({
         seconds: SECONDS,
-        rows: rows.map(({ workload, connections, size, rps }) => ({
+        rows: rows.map(({ api, workload, connections, size, rps }) => ({
+          api,
           workload,
           connections,
           size,
           rps,
         })),
-        idle: { connections: IDLE_COUNT, kibPerConnection: idle },
+        idle: only.includes("protocol")
+          ? { connections: IDLE_COUNT, kibPerConnection: idle }
+          : null,
       }));
       return;
     }
-    const names = specs.map((s) => s.name);
     const ratio = (
       a: number | null | undefined,
       b: number | null | undefined,
@@ -579,34 +685,47 @@ async function main(): Promise<void> {
           pinning.server.length > 0
             ? "; servers on CPU 0, load generator on CPU 1"
             : ""
-        }); last row: server RSS growth per idle connection`,
+        }${
+          only.includes("protocol")
+            ? "); last row: server RSS growth per idle connection"
+            : ")"
+        }`,
     );
     console.log(
-      `| workload | ${
+      `| API | workload | ${
         names.map((n) => `${n} req/s`).join(" | ")
-      } | aioloop ÷ raw Deno |`,
+      } | aioloop ÷ uvloop | aioloop ÷ raw Deno |`,
     );
-    console.log(`| --- | ${names.map(() => "---:").join(" | ")} | ---: |`);
+    console.log(
+      `| --- | --- | ${names.map(() => "---:").join(" | ")} | ---: | ---: |`,
+    );
     for (const row of rows) {
+      // undefined: the runtime has no server for this API; null: it failed.
       const cells = names.map((n) => {
         const v = row.rps[n];
-        return v == null ? "n/a" : Math.round(v).toLocaleString("en-US");
+        if (v === undefined) return "—";
+        return v === null ? "n/a" : Math.round(v).toLocaleString("en-US");
       });
       console.log(
-        `| ${row.workload} | ${cells.join(" | ")} | ${
-          ratio(row.rps["aioloop"], row.rps["raw Deno"])
-        } |`,
+        `| ${row.api} | ${row.workload} | ${cells.join(" | ")} | ${
+          ratio(row.rps["aioloop"], row.rps["uvloop"])
+        } | ${ratio(row.rps["aioloop"], row.rps["raw Deno"])} |`,
       );
     }
-    const memCells = names.map((n) => {
-      const v = idle[n];
-      return v == null ? "n/a" : `${v.toFixed(1)} KiB`;
-    });
-    console.log(
-      `| idle memory per conn (${IDLE_COUNT.toLocaleString("en-US")} conns) | ${
-        memCells.join(" | ")
-      } | ${ratio(idle["aioloop"], idle["raw Deno"])} |`,
-    );
+    if (only.includes("protocol")) {
+      const memCells = names.map((n) => {
+        const v = idle[n];
+        if (v === undefined) return "—";
+        return v === null ? "n/a" : `${v.toFixed(1)} KiB`;
+      });
+      console.log(
+        `| protocol | idle memory per conn (${
+          IDLE_COUNT.toLocaleString("en-US")
+        } conns) | ${memCells.join(" | ")} | ${
+          ratio(idle["aioloop"], idle["uvloop"])
+        } | ${ratio(idle["aioloop"], idle["raw Deno"])} |`,
+      );
+    }
   } finally {
     killAll();
     removeBuildDir();

@@ -4,12 +4,14 @@
  * Build:  cc -O2 -o echo_load bench/echo_load.c
  *
  * Request/response mode:
- *   echo_load HOST PORT CONNECTIONS MESSAGE_SIZE SECONDS
+ *   echo_load HOST PORT CONNECTIONS MESSAGE_SIZE SECONDS [line]
  * opens CONNECTIONS connections; each one sends a message of MESSAGE_SIZE
  * bytes, waits until the whole message has come back (and checks its bytes),
  * then sends the next. After SECONDS it prints
  *   {"requests": N, "seconds": S, "rps": R}
- * where N counts completed round trips and S is the measured time.
+ * where N counts completed round trips and S is the measured time. The
+ * message is lowercase letters; with `line` its last byte is "\n" instead,
+ * so each request is one line (for servers that echo line by line).
  *
  * Idle mode:
  *   echo_load idle HOST PORT COUNT
@@ -207,7 +209,7 @@ static int pump_read(struct conn *c, const uint8_t *msg, size_t size,
 }
 
 static int run_load(const char *host, const char *port, long nconn, long size,
-                    double seconds) {
+                    double seconds, int line) {
   resolve(host, port);
   raise_nofile(nconn + 100);
   uint8_t *msg = malloc((size_t)size);
@@ -216,6 +218,7 @@ static int run_load(const char *host, const char *port, long nconn, long size,
   struct conn *conns = calloc((size_t)nconn, sizeof *conns);
   if (!msg || !scratch || !conns) fail("out of memory");
   for (long i = 0; i < size; i++) msg[i] = (uint8_t)('a' + (i * 7) % 26);
+  if (line) msg[size - 1] = '\n';
 
   int ep = epoll_create1(EPOLL_CLOEXEC);
   if (ep < 0) die("epoll_create1");
@@ -337,7 +340,7 @@ static int run_idle(const char *host, const char *port, long count) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: echo_load HOST PORT CONNECTIONS MESSAGE_SIZE SECONDS\n"
+          "usage: echo_load HOST PORT CONNECTIONS MESSAGE_SIZE SECONDS [line]\n"
           "       echo_load idle HOST PORT COUNT\n");
   exit(2);
 }
@@ -347,11 +350,11 @@ int main(int argc, char **argv) {
   if (argc == 5 && strcmp(argv[1], "idle") == 0) {
     return run_idle(argv[2], argv[3], parse_long(argv[4], "count", 1));
   }
-  if (argc != 6) usage();
+  if (argc != 6 && !(argc == 7 && strcmp(argv[6], "line") == 0)) usage();
   long nconn = parse_long(argv[3], "connections", 1);
   long size = parse_long(argv[4], "message size", 1);
   char *end;
   double seconds = strtod(argv[5], &end);
   if (*end || !(seconds > 0)) usage();
-  return run_load(argv[1], argv[2], nconn, size, seconds);
+  return run_load(argv[1], argv[2], nconn, size, seconds, argc == 7);
 }

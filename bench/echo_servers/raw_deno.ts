@@ -14,7 +14,7 @@
 /** Bytes read per `read` call (one buffer per connection). */
 const BUFFER_SIZE = 16 * 1024;
 
-async function echo(conn: Deno.Conn): Promise<void> {
+async function echo(conn: Deno.TcpConn): Promise<void> {
   const buf = new Uint8Array(BUFFER_SIZE);
   try {
     conn.setNoDelay(true);

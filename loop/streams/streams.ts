@@ -28,6 +28,8 @@ import type { BaseTransport, Transport } from "../../transports/transport.ts";
 export const DEFAULT_LIMIT = 64 * 1024;
 
 const NEWLINE = new Uint8Array([10]);
+/** What a drain with nothing to wait for returns. */
+const RESOLVED: Promise<void> = Promise.resolve();
 const EMPTY = new Uint8Array(0);
 
 /** What a `StreamReader` needs of its transport: flow control. */
@@ -308,12 +310,21 @@ export class StreamReader {
     }
   }
 
-  /** Waits until `feedData()` or `feedEof()` is called. */
-  async #waitForData(funcName: string): Promise<void> {
-    if (this.#waiter !== null) {
-      throw new RuntimeError(
-        `${funcName}() called while another coroutine is already waiting for incoming data`,
-      );
+  /**
+   * The future that `feedData()` or `feedEof()` completes. Not an async
+   * function: a read that waits awaits the future itself, one promise
+   * fewer per wait. A waiter left behind by a cancelled read is done, and
+   * gives way to the next.
+   */
+  #waitForData(funcName: string): Future<null> {
+    const pending = this.#waiter;
+    if (pending !== null) {
+      if (!pending.done()) {
+        throw new RuntimeError(
+          `${funcName}() called while another coroutine is already waiting for incoming data`,
+        );
+      }
+      this.#waiter = null;
     }
     if (this.#eof) throw new RuntimeError("_waitForData after EOF");
     // A paused transport with a buffer below the limit would never wake us.
@@ -323,11 +334,7 @@ export class StreamReader {
     }
     const waiter = this.#loop.createFuture<null>();
     this.#waiter = waiter;
-    try {
-      await waiter;
-    } finally {
-      if (this.#waiter === waiter) this.#waiter = null;
-    }
+    return waiter;
   }
 
   /** The buffer as one array (joins chunks when needed). */
@@ -622,7 +629,7 @@ export class StreamReader {
     if (this.#size > 0) info.push(`${this.#size} bytes`);
     if (this.#eof) info.push("eof");
     if (this.#limit !== DEFAULT_LIMIT) info.push(`limit=${this.#limit}`);
-    if (this.#waiter !== null) info.push("waiter");
+    if (this.#waiter !== null && !this.#waiter.done()) info.push("waiter");
     if (this.#exception !== null) info.push(`exception=${this.#exception}`);
     if (this.#transport !== null) info.push(`transport=${this.#transport}`);
     if (this.#paused) info.push("paused");
@@ -693,7 +700,12 @@ export class FlowControlMixin extends Protocol {
   }
 
   /** @ignore What `StreamWriter.drain()` awaits. */
-  async _drainHelper(): Promise<void> {
+  _drainHelper(): Promise<void> {
+    if (!this.#connectionLost && !this.#paused) return RESOLVED;
+    return this.#waitDrained();
+  }
+
+  async #waitDrained(): Promise<void> {
     if (this.#connectionLost) {
       throw new Deno.errors.ConnectionReset("Connection lost");
     }
@@ -1029,7 +1041,18 @@ export class StreamWriter {
    * assert.equal(reply, "1048576 bytes");
    * ```
    */
-  async drain(): Promise<void> {
+  drain(): Promise<void> {
+    // The common case, nothing to wait for, takes no async function.
+    if (
+      (this.#reader === null || this.#reader.exception() === null) &&
+      !this.#transport.isClosing()
+    ) {
+      return this.#protocol._drainHelper();
+    }
+    return this.#drainSlowly();
+  }
+
+  async #drainSlowly(): Promise<void> {
     if (this.#reader !== null) {
       const exc = this.#reader.exception();
       if (exc !== null) throw exc;
