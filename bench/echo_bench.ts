@@ -28,10 +28,14 @@
  *   `buf.subarray(0, n)` (asyncio: a `memoryview` slice); the streams rows'
  *   workloads.
  * The raw Deno server is the floor of every row (it echoes what arrives,
- * lines included, without looking at them); Node's `net` is only in the
- * protocol rows ("—" elsewhere). A row's cells are the same API on each
- * runtime; the last two columns are aioloop's rate divided by uvloop's and
- * by raw Deno's (1.00 = as fast).
+ * lines included, without looking at them, from one reused buffer). "raw
+ * Deno, owned" is the same server copying each read into a new array before
+ * writing it back: the floor of the APIs that hand the reader bytes it owns
+ * (protocol and streams; asyncio's `data_received` gets a new `bytes` too).
+ * Node's `net` is only in the protocol rows ("—" elsewhere). A row's cells
+ * are the same API on each runtime; the last three columns are aioloop's
+ * rate divided by uvloop's, by raw Deno's and by raw Deno, owned's (1.00 =
+ * as fast).
  *
  * What it measures:
  * - Request/response throughput: bench/echo_load.c (compiled here with
@@ -483,6 +487,13 @@ async function servers(): Promise<ServerSpec[]> {
     cmd: deno,
     args: ["run", "-A", `${here}echo_servers/raw_deno.ts`],
   });
+  // The floor for APIs that hand over bytes the reader owns: a copy per read.
+  list.push({
+    name: "raw Deno, owned",
+    apis: ["protocol", "streams"],
+    cmd: deno,
+    args: ["run", "-A", `${here}echo_servers/raw_deno.ts`, "owned"],
+  });
   if (await probe("node", ["--version"])) {
     list.push({
       name: "Node net",
@@ -694,10 +705,12 @@ async function main(): Promise<void> {
     console.log(
       `| API | workload | ${
         names.map((n) => `${n} req/s`).join(" | ")
-      } | aioloop ÷ uvloop | aioloop ÷ raw Deno |`,
+      } | aioloop ÷ uvloop | aioloop ÷ raw Deno | aioloop ÷ raw Deno, owned |`,
     );
     console.log(
-      `| --- | --- | ${names.map(() => "---:").join(" | ")} | ---: | ---: |`,
+      `| --- | --- | ${
+        names.map(() => "---:").join(" | ")
+      } | ---: | ---: | ---: |`,
     );
     for (const row of rows) {
       // undefined: the runtime has no server for this API; null: it failed.
@@ -709,7 +722,9 @@ async function main(): Promise<void> {
       console.log(
         `| ${row.api} | ${row.workload} | ${cells.join(" | ")} | ${
           ratio(row.rps["aioloop"], row.rps["uvloop"])
-        } | ${ratio(row.rps["aioloop"], row.rps["raw Deno"])} |`,
+        } | ${ratio(row.rps["aioloop"], row.rps["raw Deno"])} | ${
+          ratio(row.rps["aioloop"], row.rps["raw Deno, owned"])
+        } |`,
       );
     }
     if (only.includes("protocol")) {
@@ -723,7 +738,9 @@ async function main(): Promise<void> {
           IDLE_COUNT.toLocaleString("en-US")
         } conns) | ${memCells.join(" | ")} | ${
           ratio(idle["aioloop"], idle["uvloop"])
-        } | ${ratio(idle["aioloop"], idle["raw Deno"])} |`,
+        } | ${ratio(idle["aioloop"], idle["raw Deno"])} | ${
+          ratio(idle["aioloop"], idle["raw Deno, owned"])
+        } |`,
       );
     }
   } finally {

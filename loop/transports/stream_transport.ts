@@ -37,9 +37,9 @@ import {
 } from "../../transports/transport.ts";
 
 /** Reads up to this size are copied into a shared pool, not allocated. */
-const POOLED_READ = 4 * 1024;
+const POOLED_READ = 64 * 1024;
 /** The size of one pool slab. */
-const POOL_SIZE = 64 * 1024;
+const POOL_SIZE = 256 * 1024;
 /**
  * The size of a transport's copy slab: a write of a buffered protocol's own
  * buffer is copied into one (see `#copyProtocolBytes`).
