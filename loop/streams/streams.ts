@@ -397,17 +397,34 @@ export class StreamReader {
    * ```
    */
   async readline(): Promise<Uint8Array> {
-    try {
-      return await this.readuntil(NEWLINE);
-    } catch (error) {
-      if (error instanceof IncompleteReadError) return error.partial;
-      if (error instanceof LimitOverrunError) {
-        const flat = this.#flat();
-        if (flat[error.consumed] === 10) this.#take(error.consumed + 1);
-        else this.#take(this.#size);
-        throw new RangeError(error.message);
+    // readuntil(NEWLINE) with its errors turned into readline's, written
+    // out for the one-byte separator: the common case of line protocols.
+    if (this.#exception !== null) throw this.#exception;
+    let offset = 0;
+    for (;;) {
+      const size = this.#size;
+      if (size > offset) {
+        const at = this.#flat().indexOf(10, offset);
+        if (at !== -1) {
+          if (at > this.#limit) {
+            this.#take(at + 1);
+            throw new RangeError(
+              "Separator is found, but chunk is longer than limit",
+            );
+          }
+          return this.#take(at + 1);
+        }
+        offset = size;
+        if (offset > this.#limit) {
+          this.#take(size);
+          throw new RangeError(
+            "Separator is not found, and chunk exceed the limit",
+          );
+        }
       }
-      throw error;
+      if (this.#eof) return this.#take(this.#size);
+      await this.#waitForData("readuntil");
+      if (this.#exception !== null) throw this.#exception;
     }
   }
 
