@@ -9,6 +9,19 @@
 /**
  * An IP socket address: `[host, port]` (IPv4), or `[host, port, flowinfo,
  * scopeid]` (IPv6). `const [host, port] = address` works for both.
+ *
+ * @example
+ * ```ts
+ * import { AF_INET6, type InetAddress, socket } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ * using s = socket(AF_INET6);
+ * s.bind(["::1", 0]);
+ * const address: InetAddress = s.getsockname();
+ * const [host, port] = address;
+ * assert.equal(host, "::1");
+ * assert.ok(port > 0);
+ * assert.equal(address.length, 4); // IPv6: flowinfo and scopeid follow
+ * ```
  */
 export type InetAddress =
   | [host: string, port: number]

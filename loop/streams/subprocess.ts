@@ -50,6 +50,19 @@ export type CreateSubprocessExecArgs =
  * What a stdio option makes of a stream of type `S`: `S` when the option
  * is `PIPE`, null when it is anything else or absent, and `S | null` when
  * the type alone cannot tell.
+ *
+ * @example How `Process` types its streams
+ * ```ts
+ * import { type DEVNULL, type PIPE, type Piped, run, StreamReader } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ * await run(async () => {
+ *   const piped: Piped<typeof PIPE, StreamReader> = new StreamReader();
+ *   const dropped: Piped<typeof DEVNULL, StreamReader> = null;
+ *   const unknown: Piped<number | undefined, StreamReader> = null; // or a reader
+ *   assert.ok(piped instanceof StreamReader);
+ *   assert.equal(dropped, unknown);
+ * });
+ * ```
  */
 export type Piped<V, S> = [V] extends [typeof PIPE] ? S
   : typeof PIPE extends V ? S | null
@@ -58,6 +71,15 @@ export type Piped<V, S> = [V] extends [typeof PIPE] ? S
 /**
  * The stdio option `K` of an options type (undefined when it has none):
  * `StdioIn<{ stdout: -1 }, "stdout">` is `-1`.
+ *
+ * @example
+ * ```ts
+ * import type { StdioIn } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ * const out: StdioIn<{ stdout: -1 }, "stdout"> = -1;
+ * const err: StdioIn<{ stdout: -1 }, "stderr"> = undefined;
+ * assert.deepEqual([out, err], [-1, undefined]);
+ * ```
  */
 export type StdioIn<O, K extends "stdin" | "stdout" | "stderr"> = K extends
   keyof O ? O[K]
@@ -66,6 +88,17 @@ export type StdioIn<O, K extends "stdin" | "stdout" | "stderr"> = K extends
 /**
  * The options object at the end of `createSubprocessExec`'s arguments (an
  * empty object type when there is none).
+ *
+ * @example
+ * ```ts
+ * import type { ExecOptionsIn, PIPE } from "@aio/loop";
+ * import assert from "node:assert/strict";
+ * const options: ExecOptionsIn<["-c", "true", { stdout: typeof PIPE }]> = {
+ *   stdout: -1,
+ * };
+ * const none: ExecOptionsIn<["-c", "true"]> = {};
+ * assert.deepEqual([options, none], [{ stdout: -1 }, {}]);
+ * ```
  */
 export type ExecOptionsIn<A> = A extends readonly [...unknown[], infer L]
   ? (L extends string | URL ? Record<never, never> : L)
