@@ -24,9 +24,9 @@ import {
   type Workload,
 } from "./_anchors.ts";
 
-/** A small seeded generator, so every run schedules the same delays. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
+/** A small deterministic generator, so every run schedules the same delays. */
+function random(start: number): () => number {
+  let state = start >>> 0;
   return () => {
     state = (state * 1664525 + 1013904223) >>> 0;
     return state / 4294967296;

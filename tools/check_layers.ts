@@ -255,16 +255,14 @@ export function checkLayers(
   for (const component of circles(graph)) {
     if (component.every((file) => knot.includes(file))) continue;
     // Name one import of the circle that should go.
-    const inCircle = new Set(component);
     const first = component[0];
     const back = component.find((file) =>
       (graph.get(file) ?? []).includes(first)
     )!;
-    const members = component.filter((file) => inCircle.has(file));
     problems.push({
       file: back,
-      message: `import circle of ${members.length} file(s): ${
-        members.join(" -> ")
+      message: `import circle of ${component.length} file(s): ${
+        component.join(" -> ")
       }; for example ${back} imports ${first}`,
     });
   }

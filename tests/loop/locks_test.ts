@@ -2026,10 +2026,10 @@ loopTest(
 // ---- under load ----------------------------------------------------------------
 
 /** A small deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
+function prng(state: number): () => number {
   return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };

@@ -722,8 +722,9 @@ Deno.test("PriorityQueue.getNowait() returns the smallest number first", () => {
 });
 
 Deno.test("PriorityQueue sorts many numbers as Array.prototype.sort does", () => {
-  let seed = 12345;
-  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  let state = 12345;
+  const random = () =>
+    (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const q = new PriorityQueue<number>();
   const all: number[] = [];
   const out: number[] = [];
