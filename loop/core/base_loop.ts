@@ -58,6 +58,11 @@ const MAX_TIMER_MS = 0x7fffffff;
  * goes on.
  */
 const MAX_STEP_HOPS = 16;
+/**
+ * How many of its later steps a task found waiting outside the loop gets a
+ * watcher for (each step that suspends on the loop counts one down).
+ */
+const FOREIGN_STEPS = 8;
 const EMPTY_BATCH: Handle[] = [];
 
 const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
@@ -182,7 +187,12 @@ export class BaseEventLoop extends AbstractEventLoop {
   /** @ignore */ _exceptionHandler: ExceptionHandler | null = null;
   /** @ignore */ _taskFactory: TaskFactory | null = null;
   /** @ignore Strong references to live tasks. */
-  _tasks: Set<Task<unknown>> = new Set();
+  /**
+   * The live tasks, oldest first: an intrusive list through the tasks, so
+   * registering and unregistering cost no hashing.
+   */
+  _firstTask: Task<unknown> | null = null;
+  /** @ignore */ _lastTask: Task<unknown> | null = null;
   /** @ignore */ _asyncgens: Set<WeakRef<object>> = new Set();
   /** @ignore */ _asyncgensSeen: WeakSet<object> = new WeakSet();
   /** @ignore */ _asyncgensShutdownCalled = false;
@@ -264,13 +274,7 @@ export class BaseEventLoop extends AbstractEventLoop {
           // of the batch goes on from the microtask queue, each callback
           // after the step before it has suspended (see #continueBatch);
           // after the batch's last callback, hop until the step suspends.
-          if (this._batchIndex < this._batchLength) {
-            await new Promise<void>(this.#startChain);
-          } else {
-            this.#hops = 0;
-            do await undefined; while (!this.#stepSettled());
-            this._runBatch();
-          }
+          await new Promise<void>(this.#startChain);
         }
         if (this._stopping) break;
         if (this._ready.length !== 0 || this._dispatcher.hasEvents) {
@@ -299,6 +303,12 @@ export class BaseEventLoop extends AbstractEventLoop {
       this._running = false;
       state.runningLoop = null;
       state.stepping = null;
+      state.batchResume = null;
+      this.#chainResolve = this.#chainReject = null;
+      if (this.#backstop !== null) {
+        clearImmediate(this.#backstop);
+        this.#backstop = null;
+      }
       this._wakeResolve = null;
       this._clearWaitTimers();
       clearInterval(this.#keepAlive!);
@@ -433,7 +443,7 @@ export class BaseEventLoop extends AbstractEventLoop {
     if (this._debug) logger.debug(`Close ${this}`);
     reportUnretrieved(this);
     this._closed = true;
-    for (const task of this._tasks) {
+    for (const task of this._allTasks()) {
       if (!task.done() && task._logDestroyPending) {
         const context: ExceptionContext = {
           message: "Task was destroyed but it is pending!",
@@ -445,7 +455,7 @@ export class BaseEventLoop extends AbstractEventLoop {
         this.callExceptionHandler(context);
       }
     }
-    this._tasks.clear();
+    for (const task of this._allTasks()) this._unregisterTask(task);
     this._ready = [];
     this._spare = [];
     for (const handle of this._scheduled.handles()) handle._scheduled = false;
@@ -1183,17 +1193,36 @@ export class BaseEventLoop extends AbstractEventLoop {
 
   /** @ignore */
   override _registerTask(task: Task<unknown>): void {
-    this._tasks.add(task);
+    if (task._listed) return;
+    task._listed = true;
+    const last = this._lastTask;
+    task._prevTask = last;
+    task._nextTask = null;
+    if (last === null) this._firstTask = task;
+    else last._nextTask = task;
+    this._lastTask = task;
   }
 
   /** @ignore */
   override _unregisterTask(task: Task<unknown>): void {
-    this._tasks.delete(task);
+    if (!task._listed) return;
+    task._listed = false;
+    const prev = task._prevTask;
+    const next = task._nextTask;
+    if (prev === null) this._firstTask = next;
+    else prev._nextTask = next;
+    if (next === null) this._lastTask = prev;
+    else next._prevTask = prev;
+    task._prevTask = task._nextTask = null;
   }
 
-  /** @ignore */
+  /** @ignore The live tasks, oldest first (a snapshot). */
   override _allTasks(): Iterable<Task<unknown>> {
-    return this._tasks;
+    const tasks: Task<unknown>[] = [];
+    for (let task = this._firstTask; task !== null; task = task._nextTask) {
+      tasks.push(task);
+    }
+    return tasks;
   }
 
   /** @ignore */
@@ -1277,7 +1306,9 @@ export class BaseEventLoop extends AbstractEventLoop {
 
   #chainResolve: (() => void) | null = null;
   #chainReject: ((error: unknown) => void) | null = null;
-  #hops = 0;
+  /** Counts pauses, so a watcher knows whether its pause is still on. */
+  #pauses = 0;
+  #backstop: ReturnType<typeof setImmediate> | null = null;
 
   readonly #startChain = (
     resolve: () => void,
@@ -1285,52 +1316,76 @@ export class BaseEventLoop extends AbstractEventLoop {
   ): void => {
     this.#chainResolve = resolve;
     this.#chainReject = reject;
-    this.#hops = 0;
-    queueMicrotask(this.#continueBatch);
+    this.#paused();
   };
 
   /**
-   * Runs the rest of a paused batch from the microtask queue: waits (a hop at
-   * a time) until the resumed task suspends again, then runs the next
-   * callbacks up to the next one that resumes a task. A step therefore runs
-   * exactly between the callbacks before and after it, and a run of task
-   * resumptions costs one microtask each instead of a turn of the driver.
+   * The batch paused because a callback resumed a task (`state.stepping`):
+   * its step runs as microtasks. The step's next suspension on the loop (a
+   * `sleep(0)`, an awaited future, the coroutine's end) calls
+   * `state.batchResume`, which runs the next callbacks at once, up to the
+   * next one that resumes a task. A step therefore runs exactly between the
+   * callbacks before and after it, for one microtask per step.
+   *
+   * A step may instead suspend on something outside the loop (a Deno
+   * promise). A task known to do that gets a watcher that hops along the
+   * microtask queue and goes on after MAX_STEP_HOPS hops; for the others a
+   * host callback (which runs only once the microtask queue is empty, so
+   * only when nothing moves) goes on, and marks the task.
    */
-  readonly #continueBatch = (): void => {
-    if (!this.#stepSettled()) {
-      queueMicrotask(this.#continueBatch);
-      return;
+  #paused(): void {
+    state.batchResume = this.#resumeBatch;
+    const task = state.stepping!;
+    if (task._foreignSteps > 0) {
+      this.#watch(++this.#pauses);
+    } else {
+      ++this.#pauses;
+      this.#backstop ??= setImmediate(this.#stalled);
     }
-    this.#hops = 0;
+  }
+
+  /** Runs the rest of a paused batch (through `state.batchResume`). */
+  readonly #resumeBatch = (): void => {
+    state.batchResume = null;
     let done: boolean;
     try {
       done = this._runBatch();
     } catch (error) {
       // Nothing a callback throws gets here (Handle._run reports it); should
       // the machinery itself fail, runForever() rejects with the error.
-      const reject = this.#chainReject!;
+      const reject = this.#chainReject;
       this.#chainResolve = this.#chainReject = null;
-      reject(error);
+      reject?.(error);
       return;
     }
     if (!done) {
-      queueMicrotask(this.#continueBatch);
+      this.#paused();
       return;
     }
-    const resolve = this.#chainResolve!;
+    const resolve = this.#chainResolve;
     this.#chainResolve = this.#chainReject = null;
-    resolve();
+    resolve?.();
   };
 
-  /**
-   * Whether the resumed task's step is over, counting one more hop: it
-   * suspended on the loop, or it took MAX_STEP_HOPS hops (it is awaiting
-   * something outside the loop). Clears `state.stepping` when it is.
-   */
-  #stepSettled(): boolean {
-    if (state.stepping !== null && ++this.#hops < MAX_STEP_HOPS) return false;
+  async #watch(pause: number): Promise<void> {
+    for (let hops = 0; hops < MAX_STEP_HOPS; hops++) {
+      await undefined;
+      if (this.#pauses !== pause || state.batchResume === null) return;
+    }
+    this.#goOn();
+  }
+
+  readonly #stalled = (): void => {
+    this.#backstop = null;
+    if (state.batchResume !== null) this.#goOn();
+  };
+
+  /** The paused step is waiting on something outside the loop: go on. */
+  #goOn(): void {
+    const task = state.stepping;
+    if (task !== null) task._foreignSteps = FOREIGN_STEPS;
     state.stepping = null;
-    return true;
+    this.#resumeBatch();
   }
 
   #hostYield(): Promise<void> {

@@ -18,7 +18,7 @@ import {
 } from "../base/context.ts";
 import { CancelledError, InvalidStateError } from "../base/exceptions.ts";
 import { describe } from "../base/format.ts";
-import { _getEventLoop, contextTask, state } from "./running.ts";
+import { _getEventLoop, contextTask, state, stepSuspended } from "./running.ts";
 import type { AbstractEventLoop } from "./abstract_loop.ts";
 import type { Task } from "./tasks.ts";
 
@@ -535,11 +535,20 @@ export class Future<T = unknown> implements PromiseLike<T> {
     this._callbacks = null;
     const loop = this._loop;
     for (let i = 0; i < callbacks.length; i += 2) {
-      loop._callSoonFrame(
-        callbacks[i] as DoneCallback<T>,
-        [this],
-        callbacks[i + 1] as Frame,
-      );
+      const callback = callbacks[i];
+      if (callback instanceof Awaiter) {
+        loop._callSoonFrame(
+          wakeAwaiter,
+          [callback, this, true],
+          callbacks[i + 1] as Frame,
+        );
+      } else {
+        loop._callSoonFrame(
+          callback as DoneCallback<T>,
+          [this],
+          callbacks[i + 1] as Frame,
+        );
+      }
     }
   }
 
@@ -568,72 +577,38 @@ export class Future<T = unknown> implements PromiseLike<T> {
       ? undefined
       : contextTask();
     if (task !== undefined && task._state !== PENDING) task = undefined;
-    return new Promise<R1 | R2>((resolve, reject) => {
-      const finish = (failed: boolean, outcome: unknown) => {
-        try {
-          if (failed) {
-            if (onRejected == null) reject(outcome);
-            else resolve(onRejected(outcome));
-          } else if (onFulfilled == null) {
-            resolve(outcome as R1);
-          } else {
-            resolve(onFulfilled(outcome as T));
-          }
-        } catch (e) {
-          reject(e);
-        }
-      };
-      const wake = (fut: Future<T>, suspended = true) => {
-        if (task !== undefined) {
-          if (task._futWaiter === fut) task._futWaiter = null;
-          if (suspended) state.stepping = task;
-        }
-        if (suspended && task !== undefined && task._mustCancel) {
-          task._mustCancel = false;
-          if (fut._state === FINISHED) fut._clearLogTraceback();
-          finish(
-            true,
-            fut._state === CANCELLED
-              ? fut._makeCancelledError()
-              : task._makeCancelledError(),
-          );
-        } else if (fut._state === CANCELLED) {
-          finish(true, fut._makeCancelledError());
-        } else if (fut._failed) {
-          fut._clearLogTraceback();
-          finish(true, fut._exception);
-        } else {
-          finish(false, fut._result);
-        }
-      };
-      if (task !== undefined) {
-        const problem = task._checkAwait(this);
-        if (problem !== null) {
-          if (state.stepping === task) state.stepping = null;
-          task._loop._callSoonFrame(
-            () => {
-              state.stepping = task!;
-              if (task!._mustCancel) {
-                task!._mustCancel = false;
-                finish(true, task!._makeCancelledError());
-              } else finish(true, problem);
-            },
-            [],
-            captureFrame(),
-          );
-          return;
-        }
+    const promise = new Promise(captureResolvers) as Promise<R1 | R2>;
+    const awaiter = new Awaiter(
+      task,
+      onFulfilled as ((value: unknown) => unknown) | null | undefined,
+      onRejected,
+      capturedResolve!,
+      capturedReject!,
+    );
+    capturedResolve = capturedReject = null;
+    if (task !== undefined) {
+      const problem = task._checkAwait(this);
+      if (problem !== null) {
+        task._loop._callSoonFrame(refuseAwait, [awaiter, problem], ROOT_FRAME);
+        stepSuspended(task);
+        return promise;
       }
-      if (this._state !== PENDING) {
-        // Awaiting a done future does not yield to the loop (asyncio's
-        // `Future.__await__` returns at once); a pending cancellation waits
-        // for the next real suspension.
-        wake(this, false);
-        return;
-      }
-      if (task !== undefined) task._onAwait(this);
-      this.addDoneCallback(wake);
-    });
+    }
+    if (this._state !== PENDING) {
+      // Awaiting a done future does not yield to the loop (asyncio's
+      // `Future.__await__` returns at once); a pending cancellation waits
+      // for the next real suspension.
+      wakeAwaiter(awaiter, this, false);
+      return promise;
+    }
+    const frame = captureFrame();
+    if (this._callbacks === null) this._callbacks = [awaiter, frame];
+    else this._callbacks.push(awaiter, frame);
+    if (task !== undefined) {
+      task._onAwait(this);
+      stepSuspended(task);
+    }
+    return promise;
   }
 
   /**
@@ -715,6 +690,109 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** @internal */
   [inspect](): string {
     return this.toString();
+  }
+}
+
+/**
+ * What `Future.then()` registers: the awaiting task (if any), the handlers,
+ * and the resolvers of the promise `then()` returned. One object per await,
+ * where closures would cost three.
+ */
+class Awaiter {
+  constructor(
+    readonly task: Task<unknown> | undefined,
+    readonly onFulfilled: ((value: unknown) => unknown) | null | undefined,
+    readonly onRejected: ((reason: unknown) => unknown) | null | undefined,
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (reason: unknown) => void,
+  ) {}
+
+  /** The name a future's description shows for it. */
+  get name(): string {
+    return this.task === undefined ? "then" : "Task.wakeup";
+  }
+}
+
+let capturedResolve: ((value: unknown) => void) | null = null;
+let capturedReject: ((reason: unknown) => void) | null = null;
+function captureResolvers(
+  resolve: (value: unknown) => void,
+  reject: (reason: unknown) => void,
+): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
+/** The frame internal resumptions run in: any will do, they only resolve. */
+const ROOT_FRAME = captureFrame();
+
+/** Settles the promise `then()` returned, through the handlers. */
+function settleAwaiter(
+  awaiter: Awaiter,
+  failed: boolean,
+  outcome: unknown,
+): void {
+  try {
+    if (failed) {
+      if (awaiter.onRejected == null) awaiter.reject(outcome);
+      else awaiter.resolve(awaiter.onRejected(outcome));
+    } else if (awaiter.onFulfilled == null) {
+      awaiter.resolve(outcome);
+    } else {
+      awaiter.resolve(awaiter.onFulfilled(outcome));
+    }
+  } catch (e) {
+    awaiter.reject(e);
+  }
+}
+
+/**
+ * The awaited future is done: resumes the awaiter (for a task, its step; a
+ * cancellation requested meanwhile is delivered instead of the outcome).
+ */
+function wakeAwaiter(
+  awaiter: Awaiter,
+  fut: Future<unknown>,
+  suspended: boolean,
+): void {
+  const task = awaiter.task;
+  if (task !== undefined) {
+    if (task._futWaiter === fut) task._futWaiter = null;
+    if (suspended) {
+      state.stepping = task;
+      if (task._mustCancel) {
+        task._mustCancel = false;
+        if (fut._state === FINISHED) fut._clearLogTraceback();
+        settleAwaiter(
+          awaiter,
+          true,
+          fut._state === CANCELLED
+            ? fut._makeCancelledError()
+            : task._makeCancelledError(),
+        );
+        return;
+      }
+    }
+  }
+  if (fut._state === CANCELLED) {
+    settleAwaiter(awaiter, true, fut._makeCancelledError());
+  } else if (fut._failed) {
+    fut._clearLogTraceback();
+    settleAwaiter(awaiter, true, fut._exception);
+  } else {
+    settleAwaiter(awaiter, false, fut._result);
+  }
+}
+
+/** A task awaited something it may not (itself, another loop's future). */
+function refuseAwait(awaiter: Awaiter, problem: unknown): void {
+  const task = awaiter.task!;
+  state.stepping = task;
+  if (task._mustCancel) {
+    task._mustCancel = false;
+    settleAwaiter(awaiter, true, task._makeCancelledError());
+  } else {
+    settleAwaiter(awaiter, true, problem);
   }
 }
 

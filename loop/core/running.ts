@@ -23,13 +23,32 @@ export const state: {
    * pauses its batch while this is set (see `BaseEventLoop._runBatch`).
    */
   stepping: Task<unknown> | null;
+  /**
+   * Set while the running loop's batch is paused on `stepping`: runs the
+   * rest of the batch. The step's suspension calls it (see `stepSuspended`).
+   */
+  batchResume: (() => void) | null;
   eventLoopFallback: (() => AbstractEventLoop) | null;
 } = {
   runningLoop: null,
   inCallback: false,
   stepping: null,
+  batchResume: null,
   eventLoopFallback: null,
 };
+
+/**
+ * `task`'s step suspended on the loop (it awaits a loop future, yields, or
+ * its coroutine ended): if the running loop's batch was paused on that step,
+ * the batch goes on now (package-internal).
+ */
+export function stepSuspended(task: Task<unknown>): void {
+  if (state.stepping !== task) return;
+  state.stepping = null;
+  if (task._foreignSteps > 0) task._foreignSteps--;
+  const resume = state.batchResume;
+  if (resume !== null) resume();
+}
 
 /** The task named by the current async context (package-internal). */
 export const contextTask = taskInContext as () => Task<unknown> | undefined;

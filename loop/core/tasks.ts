@@ -43,6 +43,7 @@ import {
   getRunningLoop,
   noRunningLoop,
   state,
+  stepSuspended,
 } from "./running.ts";
 import type { AbstractEventLoop, TaskFactory } from "./abstract_loop.ts";
 import { Handle } from "./handles.ts";
@@ -108,7 +109,20 @@ export function isCoroutine(value: unknown): value is Coroutine<unknown> {
  */
 export class Task<T = unknown> extends Future<T> {
   /** @ignore */ _coro: Coroutine<T>;
-  /** @ignore */ _name: string;
+  /** @ignore The name, or null for the default `Task-<_number>`. */
+  _name: string | null = null;
+  /** @ignore The number in the default name. */
+  _number: number;
+  /** @ignore Neighbours in the loop's list of live tasks. */
+  _prevTask: Task<unknown> | null = null;
+  /** @ignore */ _nextTask: Task<unknown> | null = null;
+  /** @ignore Whether the task is in that list. */
+  _listed = false;
+  /**
+   * @ignore How many more steps the loop watches with microtask hops: set
+   * when a step was found waiting on something outside the loop.
+   */
+  _foreignSteps = 0;
   /** @ignore */ _numCancelsRequested = 0;
   /** @ignore */ _mustCancel = false;
   /** @ignore The loop future the coroutine is awaiting, if known. */
@@ -148,9 +162,8 @@ export class Task<T = unknown> extends Future<T> {
       );
     }
     this._coro = coro;
-    this._name = options?.name == null
-      ? `Task-${++taskCounter}`
-      : String(options.name);
+    this._number = ++taskCounter;
+    if (options?.name != null) this._name = String(options.name);
     const context = options?.context;
     const base = context == null ? captureFrame() : frameOf(context);
     this._frame = frameWithTask(base, this);
@@ -229,7 +242,7 @@ export class Task<T = unknown> extends Future<T> {
    * ```
    */
   getName(): string {
-    return this._name;
+    return this._name ?? `Task-${this._number}`;
   }
 
   /**
@@ -381,7 +394,6 @@ export class Task<T = unknown> extends Future<T> {
 
   /** @ignore Called by `Future.then` when the coroutine awaits `fut`. */
   _onAwait(fut: Future<unknown>): void {
-    if (state.stepping === this) state.stepping = null;
     this._futWaiter = fut;
     if (this._mustCancel && fut.cancel(this._cancelMessage)) {
       this._mustCancel = false;
@@ -390,8 +402,10 @@ export class Task<T = unknown> extends Future<T> {
 
   /** @ignore The coroutine settled. Mirrors the end of `Task.__step`. */
   _finish(ok: boolean, value: unknown): void {
-    if (state.stepping === this) state.stepping = null;
-    if (this._state !== PENDING) return;
+    if (this._state !== PENDING) {
+      stepSuspended(this);
+      return;
+    }
     this._futWaiter = null;
     // A coroutine can outlive its loop (JavaScript runs it to its end): its
     // task still records the outcome, but nothing can be scheduled on a
@@ -411,6 +425,7 @@ export class Task<T = unknown> extends Future<T> {
       this._setExceptionUnchecked(value);
     }
     this._loop._unregisterTask(this);
+    stepSuspended(this);
   }
 
   /** @ignore An adopted promise settled. */
@@ -425,7 +440,7 @@ export class Task<T = unknown> extends Future<T> {
     if (this._state === PENDING && this._numCancelsRequested > 0) {
       info[0] = "cancelling";
     }
-    info.splice(1, 0, `name=${JSON.stringify(this._name)}`);
+    info.splice(1, 0, `name=${JSON.stringify(this.getName())}`);
     const coro = this._coro as { name?: string };
     const coroName = typeof this._coro === "function"
       ? (coro.name || "<anonymous>")
@@ -532,12 +547,17 @@ const deferredEager = new WeakSet<Task<unknown>>();
 function eagerStep(task: Task<unknown>): void {
   const prevStepping = state.stepping;
   const prevInCallback = state.inCallback;
+  // The eager step runs inside the caller's step (or callback): its own
+  // suspension must not run the rest of a paused batch.
+  const batchResume = state.batchResume;
+  state.batchResume = null;
   state.inCallback = false;
   state.stepping = task;
   try {
     runInFrame(task._frame, eagerFirstStep, [task]);
   } finally {
     state.inCallback = prevInCallback;
+    state.batchResume = batchResume;
     // Hand the running-task slot back to the caller. When no step was in
     // progress (createTask() from a plain callback) and the new task's step
     // goes on in microtasks (an await not yet registered with a future, or
@@ -910,7 +930,6 @@ function yieldOnce<T>(loop: AbstractEventLoop, value: T): Promise<T> {
     });
   }
   task._futWaiter = null;
-  if (state.stepping === task) state.stepping = null;
   const promise = new Promise(captureResolvers) as Promise<T>;
   task._yieldResolve = capturedResolve;
   task._yieldReject = capturedReject;
@@ -927,6 +946,7 @@ function yieldOnce<T>(loop: AbstractEventLoop, value: T): Promise<T> {
     handle._frame = ROOT;
   }
   loop._pushHandle(handle);
+  stepSuspended(task);
   return promise;
 }
 

@@ -14,6 +14,7 @@ import {
   currentTask,
   ensureFuture,
   type Future,
+  gather,
   getRunningLoop,
   isFuture,
   RuntimeError,
@@ -1323,6 +1324,71 @@ loopTest(
     await loop.runUntilComplete(a);
     await assert.rejects(loop.runUntilComplete(b), cancelledWith("late"));
     assert.equal(futB.result(), "b");
+  },
+);
+
+loopTest(
+  "A step of many microtask hops runs whole before the next callback",
+  async ({ loop }) => {
+    const log: string[] = [];
+    const task = loop.createTask(async () => {
+      log.push("start");
+      for (let i = 0; i < 200; i++) await Promise.resolve();
+      log.push("end");
+    });
+    loop.callSoon(() => log.push("cb"));
+    await loop.runUntilComplete(task);
+    assert.deepEqual(log, ["start", "end", "cb"]);
+  },
+);
+
+loopTest(
+  "A step waiting on a promise from outside the loop lets the callbacks after it run",
+  async ({ loop }) => {
+    const log: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => release = resolve);
+    const task = loop.createTask(async () => {
+      log.push("waits");
+      await gate;
+      log.push("released");
+    });
+    // Only this callback, after the task's first step, opens the gate.
+    loop.callSoon(() => {
+      log.push("cb");
+      release();
+    });
+    await loop.runUntilComplete(task);
+    assert.deepEqual(log, ["waits", "cb", "released"]);
+  },
+);
+
+loopTest(
+  "A task that keeps waiting on plain promises resolved by callbacks interleaves with them in order",
+  async ({ loop }) => {
+    const log: string[] = [];
+    const worker = loop.createTask(async () => {
+      for (let i = 0; i < 30; i++) {
+        await new Promise<void>((resolve) =>
+          loop.callSoon(() => {
+            log.push(`cb${i}`);
+            resolve();
+          })
+        );
+        log.push(`step${i}`);
+      }
+    });
+    const ticker = loop.createTask(async () => {
+      for (let i = 0; i < 30; i++) {
+        log.push(`tick${i}`);
+        await sleep(0);
+      }
+    });
+    await loop.runUntilComplete(gather(worker, ticker));
+    const expected: string[] = [];
+    for (let i = 0; i < 30; i++) expected.push(`cb${i}`, `step${i}`);
+    assert.deepEqual(log.filter((e) => !e.startsWith("tick")), expected);
+    assert.equal(log.filter((e) => e.startsWith("tick")).length, 30);
   },
 );
 
