@@ -460,6 +460,33 @@ function notACoroutine(value: unknown): TypeError {
   );
 }
 
+/**
+ * Finishes `task` when its coroutine's promise settles. A native promise's
+ * handlers run in the context current now, the task's own, so shared
+ * handlers find the task there and no closure is made per task.
+ */
+function watchCoroutine(
+  task: Task<unknown>,
+  promise: PromiseLike<unknown>,
+): void {
+  if (promise instanceof Promise && contextTask() === task) {
+    promise.then(coroutineReturned, coroutineFailed);
+  } else {
+    promise.then(
+      (value) => task._finish(true, value),
+      (error) => task._finish(false, error),
+    );
+  }
+}
+
+function coroutineReturned(value: unknown): void {
+  contextTask()!._finish(true, value);
+}
+
+function coroutineFailed(error: unknown): void {
+  contextTask()!._finish(false, error);
+}
+
 /** The first step of a task: start (or adopt) its coroutine. */
 function stepTask(task: Task<unknown>): void {
   if (task._state !== PENDING) return;
@@ -489,10 +516,7 @@ function stepTask(task: Task<unknown>): void {
       task._finish(false, notACoroutine(promise));
       return;
     }
-    promise.then(
-      (value) => task._finish(true, value),
-      (error) => task._finish(false, error),
-    );
+    watchCoroutine(task, promise);
   } catch (error) {
     task._finish(false, error);
   } finally {
@@ -612,10 +636,7 @@ function eagerFirstStep(task: Task<unknown>): void {
     }
   }
   if (typeof coro === "function") {
-    (promise as PromiseLike<unknown>).then(
-      (value) => task._finish(true, value),
-      (error) => task._finish(false, error),
-    );
+    watchCoroutine(task, promise as PromiseLike<unknown>);
   }
 }
 
