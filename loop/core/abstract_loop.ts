@@ -21,7 +21,7 @@ import type { ExceptionContext } from "../base/exception_context.ts";
 import type { Executor } from "../executors/executor.ts";
 import type { Future } from "./futures.ts";
 import type { Server } from "./server.ts";
-import type { Handle, TimerHandle } from "./handles.ts";
+import type { Handle, ReadyItem, TimerHandle } from "./handles.ts";
 import type { Coroutine, Task } from "./tasks.ts";
 import type { AddrInfo, SockAddr } from "../net/addrinfo.ts";
 import type { InetAddress, Socket, SocketAddress } from "../net/socket.ts";
@@ -493,8 +493,8 @@ export class AbstractEventLoop {
     notImplemented("_callSoonFrame");
   }
 
-  /** @ignore Appends an already-built handle to the ready queue. */
-  _pushHandle(_handle: Handle): void {
+  /** @ignore Appends an already-built handle (or a task) to the ready queue. */
+  _pushHandle(_handle: ReadyItem): void {
     notImplemented("_pushHandle");
   }
 

@@ -37,7 +37,7 @@ import type { ExceptionContext } from "../base/exception_context.ts";
 import { type Executor, isExecutor } from "../executors/executor.ts";
 import { describe } from "../base/format.ts";
 import { Future, isFuture, reportUnretrieved } from "./futures.ts";
-import { Handle, TimerHandle } from "./handles.ts";
+import { Handle, type ReadyItem, TimerHandle } from "./handles.ts";
 import { logger } from "../base/log.ts";
 import { state } from "./running.ts";
 import { type Coroutine, ensureFuture, Task } from "./tasks.ts";
@@ -63,7 +63,7 @@ const MAX_STEP_HOPS = 16;
  * watcher for (each step that suspends on the loop counts one down).
  */
 const FOREIGN_STEPS = 8;
-const EMPTY_BATCH: Handle[] = [];
+const EMPTY_BATCH: ReadyItem[] = [];
 
 const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
 const AsyncGeneratorFunction =
@@ -175,9 +175,9 @@ const realClock = (): number => performance.now() / 1000;
  */
 export class BaseEventLoop extends AbstractEventLoop {
   /** @ignore Callbacks ready to run (appended to during a batch). */
-  _ready: Handle[] = [];
+  _ready: ReadyItem[] = [];
   /** @ignore The previous batch's array, reused. */
-  _spare: Handle[] = [];
+  _spare: ReadyItem[] = [];
   /** @ignore */ _scheduled: TimerHeap = new TimerHeap();
   /** @ignore */ _timerCancelledCount = 0;
   /** @ignore */ _closed = false;
@@ -206,7 +206,7 @@ export class BaseEventLoop extends AbstractEventLoop {
   _wakeResolve: (() => void) | null = null;
   /** @ignore */ _sinceHostYield = 0;
   /** @ignore The batch being run, where it is, and its length. */
-  _batch: Handle[] = EMPTY_BATCH;
+  _batch: ReadyItem[] = EMPTY_BATCH;
   /** @ignore */ _batchIndex = 0;
   /** @ignore */ _batchLength = 0;
   #timerId: ReturnType<typeof setTimeout> | null = null;
@@ -1185,7 +1185,7 @@ export class BaseEventLoop extends AbstractEventLoop {
   }
 
   /** @ignore */
-  override _pushHandle(handle: Handle): void {
+  override _pushHandle(handle: ReadyItem): void {
     if (this._closed) this._checkClosed();
     this._ready.push(handle);
     if (this._wakeResolve !== null) this._wake();
@@ -1532,7 +1532,7 @@ export class BaseEventLoop extends AbstractEventLoop {
     return true;
   }
 
-  #runBatchDebug(batch: Handle[], i: number, n: number): number {
+  #runBatchDebug(batch: ReadyItem[], i: number, n: number): number {
     while (i < n) {
       const handle = batch[i++];
       if (handle._cancelled) continue;

@@ -25,6 +25,20 @@ type AnyFunction = (...args: any[]) => unknown;
 const inspect = Symbol.for("Deno.customInspect");
 
 /**
+ * What the ready queue holds: a handle, or a task resuming from `sleep(0)`
+ * (a task is its own resumption, so a yield allocates no handle).
+ * @internal
+ */
+export interface ReadyItem {
+  /** Skipped by the loop when true. */
+  _cancelled: boolean;
+  /** The async context the loop runs it in. */
+  _frame: Frame;
+  /** Runs it; never throws. */
+  _run(): void;
+}
+
+/**
  * A scheduled callback. Mirrors `asyncio.Handle`: returned by
  * `loop.callSoon()` and `loop.callSoonThreadsafe()`; `cancel()` stops it from
  * running.

@@ -46,7 +46,6 @@ import {
   stepSuspended,
 } from "./running.ts";
 import type { AbstractEventLoop, TaskFactory } from "./abstract_loop.ts";
-import { Handle } from "./handles.ts";
 
 /**
  * A coroutine: a promise (an async function's result), or a zero-argument
@@ -135,8 +134,11 @@ export class Task<T = unknown> extends Future<T> {
   /** @ignore Promise form: whether the first step ran, and the outcome. */
   _started = false;
   /** @ignore */ _outcome: { ok: boolean; value: unknown } | null = null;
-  /** @ignore The reusable handle that resumes a `sleep(0)`. */
-  _yieldHandle: Handle | null = null;
+  /**
+   * @ignore As an item of the ready queue (resuming its `sleep(0)`), a task
+   * is never cancelled: a cancellation is delivered by the resumption.
+   */
+  _cancelled = false;
   /** @ignore The pending `sleep(0)`: its resolvers and value. */
   _yieldResolve: ((value: unknown) => void) | null = null;
   /** @ignore */ _yieldReject: ((reason: unknown) => void) | null = null;
@@ -426,6 +428,11 @@ export class Task<T = unknown> extends Future<T> {
     }
     this._loop._unregisterTask(this);
     stepSuspended(this);
+  }
+
+  /** @ignore Resumes the pending `sleep(0)` (the task as a ready item). */
+  _run(): void {
+    resumeTaskYield(this);
   }
 
   /** @ignore An adopted promise settled. */
@@ -956,17 +963,7 @@ function yieldOnce<T>(loop: AbstractEventLoop, value: T): Promise<T> {
   task._yieldReject = capturedReject;
   task._yieldValue = value;
   capturedResolve = capturedReject = null;
-  let handle = task._yieldHandle;
-  if (handle === null) {
-    handle = task._yieldHandle = new Handle(
-      resumeTaskYield,
-      [task],
-      loop,
-      null,
-    );
-    handle._frame = ROOT;
-  }
-  loop._pushHandle(handle);
+  loop._pushHandle(task);
   stepSuspended(task);
   return promise;
 }

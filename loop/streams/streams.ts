@@ -396,36 +396,50 @@ export class StreamReader {
    * assert.deepEqual(lines, ["first\n", "second", ""]);
    * ```
    */
-  async readline(): Promise<Uint8Array> {
+  readline(): Promise<Uint8Array> {
     // readuntil(NEWLINE) with its errors turned into readline's, written
-    // out for the one-byte separator: the common case of line protocols.
+    // out for the one-byte separator (the common case of line protocols),
+    // and without an async function's frame: a line buffered now, or the
+    // waiter's outcome handed straight on.
+    try {
+      const line = this.#lineNow();
+      if (line !== null) return Promise.resolve(line);
+      return this.#waitForData("readuntil").then(this.#lineAfterWait);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  readonly #lineAfterWait = (): Uint8Array | Promise<Uint8Array> => {
+    const line = this.#lineNow();
+    if (line !== null) return line;
+    return this.#waitForData("readuntil").then(this.#lineAfterWait);
+  };
+
+  /** A whole line (or what is left at EOF) if buffered, else null. */
+  #lineNow(): Uint8Array | null {
     if (this.#exception !== null) throw this.#exception;
-    let offset = 0;
-    for (;;) {
-      const size = this.#size;
-      if (size > offset) {
-        const at = this.#flat().indexOf(10, offset);
-        if (at !== -1) {
-          if (at > this.#limit) {
-            this.#take(at + 1);
-            throw new RangeError(
-              "Separator is found, but chunk is longer than limit",
-            );
-          }
-          return this.#take(at + 1);
-        }
-        offset = size;
-        if (offset > this.#limit) {
-          this.#take(size);
+    const size = this.#size;
+    if (size > 0) {
+      const at = this.#flat().indexOf(10);
+      if (at !== -1) {
+        if (at > this.#limit) {
+          this.#take(at + 1);
           throw new RangeError(
-            "Separator is not found, and chunk exceed the limit",
+            "Separator is found, but chunk is longer than limit",
           );
         }
+        return this.#take(at + 1);
       }
-      if (this.#eof) return this.#take(this.#size);
-      await this.#waitForData("readuntil");
-      if (this.#exception !== null) throw this.#exception;
+      if (size > this.#limit) {
+        this.#take(size);
+        throw new RangeError(
+          "Separator is not found, and chunk exceed the limit",
+        );
+      }
     }
+    if (this.#eof) return this.#take(this.#size);
+    return null;
   }
 
   /**
@@ -539,7 +553,33 @@ export class StreamReader {
    * });
    * ```
    */
-  async read(n: number = -1): Promise<Uint8Array> {
+  read(n: number = -1): Promise<Uint8Array> {
+    // The common case, a bounded read, without an async function's frame:
+    // what is buffered now, or the waiter's outcome handed straight on.
+    if (typeof n === "number" && n > 0 && this.#exception === null) {
+      if (this.#size > 0) {
+        return Promise.resolve(this.#take(Math.min(n, this.#size)));
+      }
+      if (!this.#eof) {
+        let waiter: Future<null>;
+        try {
+          waiter = this.#waitForData("read");
+        } catch (error) {
+          return Promise.reject(error);
+        }
+        return waiter.then(() => this.#takeAfterWait(n));
+      }
+    }
+    return this.#read(n);
+  }
+
+  /** What a bounded read returns once its wait is over. */
+  #takeAfterWait(n: number): Uint8Array {
+    if (this.#exception !== null) throw this.#exception;
+    return this.#take(Math.min(n, this.#size));
+  }
+
+  async #read(n: number): Promise<Uint8Array> {
     if (typeof n !== "number" || Number.isNaN(n)) {
       throw new TypeError(`read(): n must be a number, got ${typeof n}`);
     }

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  CancelledError,
   FlowControlMixin,
   IncompleteReadError,
   LimitOverrunError,
@@ -157,6 +158,49 @@ procTest(
     assert.throws(() => reader.feedData("x" as never), TypeError);
     reader.feedEof();
     assert.throws(() => reader.feedData(bytes("late")), RuntimeError);
+  },
+);
+
+procTest(
+  "StreamReader: a cancelled read() or readline() leaves the reader usable",
+  async (loop) => {
+    const reader = new StreamReader(undefined, { loop });
+    const reading = loop.createTask(() => reader.read(10));
+    await sleep(0);
+    reading.cancel();
+    await assert.rejects(async () => await reading, CancelledError);
+    const lining = loop.createTask(() => reader.readline());
+    await sleep(0);
+    lining.cancel();
+    await assert.rejects(async () => await lining, CancelledError);
+    // Nothing was consumed; the next readers wait as usual.
+    const line = reader.readline();
+    reader.feedData(bytes("abc\nrest"));
+    assert.equal(text(await line), "abc\n");
+    assert.equal(text(await reader.read(10)), "rest");
+  },
+);
+
+procTest(
+  "StreamReader.readline() waits across chunks for the newline, and returns the rest at EOF",
+  async (loop) => {
+    const reader = new StreamReader(undefined, { loop });
+    const line = reader.readline();
+    loop.callSoon(() => {
+      reader.feedData(bytes("ab"));
+      loop.callSoon(() => {
+        reader.feedData(bytes("cd"));
+        loop.callSoon(() => reader.feedData(bytes("e\nf")));
+      });
+    });
+    assert.equal(text(await line), "abcde\n");
+    const last = reader.readline();
+    loop.callSoon(() => reader.feedEof());
+    assert.equal(text(await last), "f");
+    assert.equal(text(await reader.readline()), "");
+    assert.equal(text(await reader.read(5)), "");
+    await assert.rejects(reader.read(Number.NaN), TypeError);
+    await assert.rejects(reader.read("5" as never), TypeError);
   },
 );
 
