@@ -26,3 +26,11 @@ export {
   VirtualTimeEventLoop,
   VirtualTimePolicy,
 } from "./virtual_time.ts";
+export {
+  type LinkOptions,
+  type SimEvent,
+  SimEventLoop,
+  SimHost,
+  SimNetwork,
+  type SimNetworkOptions,
+} from "./simnet.ts";

@@ -130,7 +130,7 @@ export class VirtualTimeEventLoop extends EventLoop {
       this._wakeResolve = resolve;
       const jump = () => {
         if (this._wakeResolve !== resolve) return;
-        if (this._dispatcher.inFlight > 0) return; // wait for real I/O
+        if (this._realInFlight() > 0) return; // wait for real I/O
         const when = this._nextTimerWhen();
         if (when === Infinity) return; // nothing to jump to: wait
         if (when > this.#now) this.#now = when;
@@ -139,7 +139,7 @@ export class VirtualTimeEventLoop extends EventLoop {
       this.#settle = setImmediate(() => {
         this.#settle = null;
         if (this._wakeResolve !== resolve) return;
-        if (this._dispatcher.waiting === 0) {
+        if (this._realWaiting() === 0) {
           jump();
           return;
         }
@@ -152,6 +152,19 @@ export class VirtualTimeEventLoop extends EventLoop {
         }, QUIET_MS);
       });
     });
+  }
+
+  /**
+   * @ignore Operations in flight that only real I/O completes (a simulated
+   * network's own are moved by timers).
+   */
+  _realInFlight(): number {
+    return this._dispatcher.inFlight;
+  }
+
+  /** @ignore Reads and accepts waiting on real peers. */
+  _realWaiting(): number {
+    return this._dispatcher.waiting;
   }
 
   /** @ignore */

@@ -43,6 +43,8 @@ import { state } from "./running.ts";
 import { type Coroutine, ensureFuture, Task } from "./tasks.ts";
 import { TimerHeap } from "./timer_heap.ts";
 import { WorkerPoolExecutor } from "../executors/worker_pool.ts";
+import { useNetBackend } from "../net/backend.ts";
+import type { NetBackend } from "../net/types.ts";
 
 /** Rebuild the heap when more than half of at least this many are cancelled. */
 const MIN_SCHEDULED_TIMER_HANDLES = 100;
@@ -188,6 +190,11 @@ export class BaseEventLoop extends AbstractEventLoop {
   /** @ignore */ _taskFactory: TaskFactory | null = null;
   /** @ignore Strong references to live tasks. */
   /**
+   * @ignore The network this loop's sockets use while it runs (null: Deno's
+   * own); the simulated network's loops set theirs.
+   */
+  _netBackend: NetBackend | null = null;
+  /**
    * The live tasks, oldest first: an intrusive list through the tasks, so
    * registering and unregistering cost no hashing.
    */
@@ -263,6 +270,7 @@ export class BaseEventLoop extends AbstractEventLoop {
     this._checkRunning();
     this._running = true;
     state.runningLoop = this;
+    const net = useNetBackend(this._netBackend);
     const hooks = this.#installAsyncgenHooks();
     // A ref'd timer keeps the process alive while the loop waits on nothing.
     this.#keepAlive = setInterval(noop, MAX_TIMER_MS);
@@ -314,6 +322,7 @@ export class BaseEventLoop extends AbstractEventLoop {
       clearInterval(this.#keepAlive!);
       this.#keepAlive = null;
       hooks();
+      useNetBackend(net);
     }
   }
 

@@ -24,6 +24,7 @@
  * @module
  */
 import { describe } from "../base/format.ts";
+import { netBackend } from "./backend.ts";
 
 // ---------------------------------------------------------------------------
 // Constants (Linux values)
@@ -806,6 +807,8 @@ async function resolveHost(
   family: number,
   flags: number,
 ): Promise<Resolved> {
+  // The network active now (a simulated one may own the host names).
+  const net = netBackend();
   const numeric = await parseNumericHost(host);
   if (numeric !== null) {
     if (family !== AF_UNSPEC && family !== numeric.family) {
@@ -823,6 +826,17 @@ async function resolveHost(
   }
   const wanted = (f: number) => family === AF_UNSPEC || family === f;
   const lower = host.toLowerCase();
+
+  const owned = net === null ? null : net.lookup(host);
+  if (owned !== null) {
+    const addrs: Numeric[] = [];
+    for (const address of owned) {
+      const parsed = await parseNumericHost(address);
+      if (parsed !== null && wanted(parsed.family)) addrs.push(parsed);
+    }
+    if (addrs.length === 0) throw nameNotKnown(host);
+    return { addrs: sortAddresses(addrs), canonname: host };
+  }
 
   // /etc/hosts (glibc compares names case-insensitively).
   const entries = (await readHosts()).filter((e) =>

@@ -23,45 +23,13 @@ import dgram from "node:dgram";
 import "node:process";
 import { AF_INET, AF_INET6, AF_UNIX } from "./addrinfo.ts";
 import { denoError } from "./node_errors.ts";
-import type { SocketAddress } from "./types.ts";
+import type { DatagramSink, DgramBackend, SocketAddress } from "./types.ts";
+export type { DatagramSink, DgramBackend } from "./types.ts";
 
 /** The largest UDP payload over IPv4: 65535 − 20 (IP) − 8 (UDP) bytes. */
 export const MAX_UDP4_PAYLOAD = 65507;
 /** The largest UDP payload over IPv6 (no jumbograms): 65535 − 8 bytes. */
 export const MAX_UDP6_PAYLOAD = 65527;
-
-/** Receives one datagram and who sent it. */
-export type DatagramSink = (data: Uint8Array, addr: SocketAddress) => void;
-
-/** One datagram socket as the package sees it (package-internal). */
-export interface DgramBackend {
-  /** `AF_INET`, `AF_INET6` or `AF_UNIX`. */
-  readonly family: number;
-  /** Address reuse (`SO_REUSEADDR`/`SO_REUSEPORT`), set before binding. */
-  reuse: boolean;
-  /** Binds at once; throws Deno's error class (`AddrInUse`, ...). */
-  bind(address: SocketAddress): void;
-  /** Fixes the peer: sends go there, other senders are dropped. */
-  connect(address: SocketAddress): void;
-  /** Whether `bind` (or an implicit bind) happened. */
-  readonly bound: boolean;
-  /** The peer `connect` fixed, or null. */
-  readonly peer: SocketAddress | null;
-  /** Sends one datagram; `done` runs once it left (or failed). */
-  send(
-    data: Uint8Array,
-    address: SocketAddress | null,
-    done: (error: Error | null) => void,
-  ): void;
-  /** Where datagrams go (null: nowhere yet; they are dropped). */
-  setSink(sink: DatagramSink | null): void;
-  /** Enables `SO_BROADCAST`. */
-  setBroadcast(on: boolean): void;
-  /** The local address. */
-  sockname(): SocketAddress;
-  /** Closes; resolves once every resource and operation has ended. */
-  close(): Promise<void>;
-}
 
 /**
  * A Node system error as the matching `Deno.errors` class; an oversized

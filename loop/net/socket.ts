@@ -14,8 +14,15 @@
  *
  * @module
  */
-import { connectFrom } from "./node_conn.ts";
-import type { InetAddress, SocketAddress, StreamConn } from "./types.ts";
+import { netBackend } from "./backend.ts";
+import { DENO_NET } from "./deno_net.ts";
+import type {
+  InetAddress,
+  NetBackend,
+  SocketAddress,
+  StreamConn,
+  StreamListener,
+} from "./types.ts";
 export type { InetAddress, SocketAddress, StreamConn } from "./types.ts";
 import {
   AF_INET,
@@ -30,11 +37,7 @@ import {
 import { concat, takeChunks } from "../base/bytes.ts";
 import { RuntimeError } from "../base/exceptions.ts";
 import { closeQuietly } from "../base/resources.ts";
-import {
-  checkDatagramSize,
-  createDgramBackend,
-  type DgramBackend,
-} from "./node_dgram.ts";
+import { checkDatagramSize, type DgramBackend } from "./node_dgram.ts";
 
 export { AF_INET, AF_INET6, AF_UNIX, IPPROTO_TCP, SOCK_DGRAM, SOCK_STREAM };
 
@@ -198,7 +201,7 @@ export class Socket<A extends SocketAddress = SocketAddress>
   /** @ignore The connection, once connected. */
   _conn: StreamConn | null = null;
   /** @ignore The listener, once bound for listening. */
-  _listener: Deno.Listener | null = null;
+  _listener: StreamListener | null = null;
   /** @ignore */ _bound: SocketAddress | null = null;
   /** @ignore */ _listening = false;
   /** @ignore */ _connecting: Promise<void> | null = null;
@@ -214,7 +217,7 @@ export class Socket<A extends SocketAddress = SocketAddress>
   /** @ignore A read (or accept) in flight. */
   _pending: Promise<void> | null = null;
   /** @ignore Accepted connections waiting for `accept()`. */
-  _accepted: Deno.Conn[] = [];
+  _accepted: StreamConn[] = [];
   /** @ignore Send buffer. */
   _wchunks: Uint8Array[] = [];
   /** @ignore */ _wbytes = 0;
@@ -235,6 +238,8 @@ export class Socket<A extends SocketAddress = SocketAddress>
   _unlinkOnClose = false;
   /** @ignore The datagram backend of a `SOCK_DGRAM` socket. */
   _dgram: DgramBackend | null = null;
+  /** @ignore The network the socket opens its endpoints on. */
+  readonly _net: NetBackend;
   /** @ignore Datagrams received and not yet taken, with their senders. */
   _dgrams: [Uint8Array, SocketAddress][] = [];
   /** @ignore Resolves the wait a watched datagram socket holds. */
@@ -261,9 +266,10 @@ export class Socket<A extends SocketAddress = SocketAddress>
     this.family = family;
     this.type = type;
     this.proto = proto;
+    this._net = netBackend() ?? DENO_NET;
     if (type === SOCK_DGRAM) {
       // Throws (naming the flag) for AF_UNIX without --unstable-net.
-      this._dgram = createDgramBackend(family);
+      this._dgram = this._net.createDgram(family);
       this._dgram.setSink((data, addr) => this._onDatagram(data, addr));
     }
     this.#fd = nextFd++;
@@ -386,7 +392,7 @@ export class Socket<A extends SocketAddress = SocketAddress>
     if (this.family === AF_UNIX) {
       const path = checkUnixAddress(address);
       try {
-        this._listener = Deno.listen({ transport: "unix", path });
+        this._listener = this._net.listenUnix(path);
       } catch (error) {
         throw unixPermission(error);
       }
@@ -410,7 +416,7 @@ export class Socket<A extends SocketAddress = SocketAddress>
     };
     if (backlog !== undefined && backlog > 0) options.tcpBacklog = backlog;
     if (this._reusePort) options.reusePort = true;
-    this._listener = Deno.listen(options);
+    this._listener = this._net.listen(options);
     this._listener.unref();
     this._bound = fromDenoAddr(this._listener.addr);
   }
@@ -531,11 +537,17 @@ export class Socket<A extends SocketAddress = SocketAddress>
       this._listener?.close();
       this._listener = null;
       const abort = this._connectAbort = new AbortController();
-      opening = connectFrom(host, port, localHost, localPort, abort.signal);
+      opening = this._net.connectFrom(
+        host,
+        port,
+        localHost,
+        localPort,
+        abort.signal,
+      );
     } else if (this.family === AF_UNIX) {
       const path = checkUnixAddress(address);
       try {
-        opening = Deno.connect({ transport: "unix", path }).catch((error) => {
+        opening = this._net.connectUnix(path).catch((error) => {
           throw unixPermission(error);
         });
       } catch (error) {
@@ -548,7 +560,7 @@ export class Socket<A extends SocketAddress = SocketAddress>
       // once instead of holding the socket (and the process) until it
       // times out.
       const abort = this._connectAbort = new AbortController();
-      opening = Deno.connect({ hostname: host, port, signal: abort.signal });
+      opening = this._net.connect(host, port, abort.signal);
     }
     this._connectError = null;
     this._connecting = opening.then(

@@ -45,3 +45,84 @@ export interface StreamConn {
   setNoDelay?(noDelay?: boolean): void;
   setKeepAlive?(keepAlive?: boolean): void;
 }
+
+/** Receives one datagram and who sent it. */
+export type DatagramSink = (data: Uint8Array, addr: SocketAddress) => void;
+
+/** One datagram socket as the package sees it (package-internal). */
+export interface DgramBackend {
+  /** `AF_INET`, `AF_INET6` or `AF_UNIX`. */
+  readonly family: number;
+  /** Address reuse (`SO_REUSEADDR`/`SO_REUSEPORT`), set before binding. */
+  reuse: boolean;
+  /** Binds at once; throws Deno's error class (`AddrInUse`, ...). */
+  bind(address: SocketAddress): void;
+  /** Fixes the peer: sends go there, other senders are dropped. */
+  connect(address: SocketAddress): void;
+  /** Whether `bind` (or an implicit bind) happened. */
+  readonly bound: boolean;
+  /** The peer `connect` fixed, or null. */
+  readonly peer: SocketAddress | null;
+  /** Sends one datagram; `done` runs once it left (or failed). */
+  send(
+    data: Uint8Array,
+    address: SocketAddress | null,
+    done: (error: Error | null) => void,
+  ): void;
+  /** Where datagrams go (null: nowhere yet; they are dropped). */
+  setSink(sink: DatagramSink | null): void;
+  /** Enables `SO_BROADCAST`. */
+  setBroadcast(on: boolean): void;
+  /** The local address. */
+  sockname(): SocketAddress;
+  /** Closes; resolves once every resource and operation has ended. */
+  close(): Promise<void>;
+}
+
+/** A listening endpoint as the sockets use it (`Deno.Listener`'s shape). */
+export interface StreamListener {
+  /** Waits for the next connection. */
+  accept(): Promise<StreamConn>;
+  /** Stops listening; a pending `accept()` rejects. */
+  close(): void;
+  /** The bound address. */
+  readonly addr: Deno.Addr;
+  /** Lets the process exit while the listener is open. */
+  unref(): void;
+}
+
+/** TCP listen options (`Deno.listen`'s, with `reusePort`). */
+export type TcpListenOptions = Deno.TcpListenOptions & { reusePort?: boolean };
+
+/** Where sockets open their endpoints (package-internal). */
+export interface NetBackend {
+  /** A short name for messages and traces. */
+  readonly name: string;
+  /** Opens a TCP listener; throws Deno's error class (`AddrInUse`, ...). */
+  listen(options: TcpListenOptions): StreamListener;
+  /** Opens a Unix stream listener at `path`. */
+  listenUnix(path: string): StreamListener;
+  /** Connects to `hostname`:`port` (an address, not a name). */
+  connect(
+    hostname: string,
+    port: number,
+    signal: AbortSignal,
+  ): Promise<StreamConn>;
+  /** Connects from a given local address. */
+  connectFrom(
+    hostname: string,
+    port: number,
+    localHost: string,
+    localPort: number,
+    signal: AbortSignal,
+  ): Promise<StreamConn>;
+  /** Connects to the Unix socket at `path`. */
+  connectUnix(path: string): Promise<StreamConn>;
+  /** A datagram endpoint of `family`. */
+  createDgram(family: number, reuse?: boolean): DgramBackend;
+  /**
+   * The addresses of `host`, or null when the backend leaves names to the
+   * system resolver (hosts file, DNS). An empty array: no such host.
+   */
+  lookup(host: string): string[] | null;
+}

@@ -1,0 +1,1113 @@
+/**
+ * A simulated network for tests: named hosts with addresses and ports, TCP
+ * with latency, bandwidth, flow control, EOF, resets and refusals, all on
+ * the virtual clock, with faults (partitions, held bytes, crashed hosts)
+ * placed where a test wants them. The program under test does not change:
+ * its loop's sockets open their listeners and connections on the simulated
+ * network instead of Deno's, through the same seam (`NetBackend`), so
+ * `createServer`, `createConnection`, `startServer`, `openConnection`, the
+ * `sock*` methods and `getaddrinfo` all work as they do on a real network.
+ *
+ * @module
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { AbstractEventLoop } from "../loop/core/abstract_loop.ts";
+import type { TimerHandle } from "../loop/core/handles.ts";
+import { allTasks, createTask, type Task } from "../loop/core/tasks.ts";
+import type {
+  DgramBackend,
+  NetBackend,
+  StreamConn,
+  StreamListener,
+  TcpListenOptions,
+} from "../loop/net/types.ts";
+import type { AbstractEventLoopPolicy } from "../policy/abstract_policy.ts";
+import { DefaultEventLoopPolicy } from "../policy/default_policy.ts";
+import { useEventLoopPolicy, VirtualTimeEventLoop } from "./virtual_time.ts";
+
+/** Bytes a receiver buffers before the sender must wait (the TCP window). */
+const WINDOW = 64 * 1024;
+/** How long a connect waits for an answer before `TimedOut` (Linux: ~127 s). */
+const CONNECT_TIMEOUT = 127;
+/** The first ephemeral port (IANA's dynamic range). */
+const FIRST_EPHEMERAL_PORT = 49152;
+
+/** One event of the simulated network, for assertions and failure reports. */
+export interface SimEvent {
+  /** Virtual time, in seconds. */
+  time: number;
+  /** What happened: `connect`, `accept`, `refused`, `data`, `eof`, `reset`, a fault, ... */
+  kind: string;
+  /** The sending side, as `host:port` (or a host name for faults). */
+  from: string;
+  /** The receiving side. */
+  to: string;
+  /** Bytes carried, for `data`. */
+  bytes?: number;
+}
+
+/** The properties of the link from one host to another. */
+export interface LinkOptions {
+  /** One-way delay in seconds (default: the network's, 0.001). */
+  latency?: number;
+  /** Extra random delay, uniform in [0, jitter) seconds; bytes stay in order. */
+  jitter?: number;
+  /** Bytes per second (default: unlimited). */
+  bandwidth?: number;
+}
+
+/** Options of a `SimNetwork`. */
+export interface SimNetworkOptions {
+  /** Seed of the random choices (jitter): the same seed, the same run. */
+  seed?: number;
+  /** The default one-way latency of every link, in seconds (0.001). */
+  latency?: number;
+}
+
+const hostContext = new AsyncLocalStorage<SimHost>();
+
+/** A small deterministic generator (mulberry32). */
+function generator(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function checkSeconds(value: unknown, what: string): number {
+  if (typeof value !== "number") {
+    throw new TypeError(
+      `${what} must be a number of seconds, got ${typeof value}`,
+    );
+  }
+  if (Number.isNaN(value) || value < 0 || value === Infinity) {
+    throw new RangeError(`${what} must be a finite number >= 0, got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * A host of a `SimNetwork`: a name, its addresses (and loopback), its own
+ * ports. Code run with `host.run()` (and every task it creates) opens its
+ * sockets on this host.
+ */
+export class SimHost {
+  /** The host's name, which `getaddrinfo` resolves. */
+  readonly name: string;
+  /** The host's addresses (loopback not included). */
+  readonly addresses: readonly string[];
+  /** @ignore */ readonly _network: SimNetwork;
+  /** @ignore Listeners by `address:port` (address `*` for a wildcard). */
+  readonly _listeners: Map<string, SimListener> = new Map();
+  /** @ignore Open connections of this host. */
+  readonly _conns: Set<SimConn> = new Set();
+  /** @ignore Ports in use by connections and listeners. */
+  readonly _ports: Set<number> = new Set();
+  /** @ignore */ _nextPort = FIRST_EPHEMERAL_PORT;
+  /** @ignore */ _crashed = false;
+
+  /** @ignore Hosts come from `SimNetwork.addHost()`. */
+  constructor(network: SimNetwork, name: string, addresses: string[]) {
+    this._network = network;
+    this.name = name;
+    this.addresses = addresses;
+  }
+
+  /** Whether the host is down (crashed and not restarted). */
+  get crashed(): boolean {
+    return this._crashed;
+  }
+
+  /**
+   * Runs `fn` as a task on this host, on the running loop: its sockets,
+   * and those of every task it creates, belong to this host.
+   *
+   * @param fn The coroutine function.
+   * @returns The task.
+   * @throws {RuntimeError} when no loop is running.
+   * @throws {Deno.errors.NotConnected} when the host is down.
+   * @example
+   * ```ts
+   * import { run, startServer } from "@aio/loop";
+   * import { SimNetwork } from "@aio/loop/testing";
+   * import assert from "node:assert/strict";
+   *
+   * const net = new SimNetwork();
+   * const server = net.addHost("server");
+   * using _policy = net.use();
+   * await run(async () => {
+   *   const port = await server.run(async () => {
+   *     const srv = await startServer(() => {}, "0.0.0.0", 0);
+   *     const [, port] = srv.sockets[0].getsockname();
+   *     srv.close();
+   *     return port;
+   *   });
+   *   assert(port >= 49152);
+   * });
+   * ```
+   */
+  run<T>(fn: () => Promise<T>): Task<T> {
+    if (this._crashed) {
+      throw new Deno.errors.NotConnected(`host ${this.name} is down`);
+    }
+    return hostContext.run(this, () => createTask(fn));
+  }
+
+  /** @ignore Whether `address` names this host. */
+  _owns(address: string): boolean {
+    return this.addresses.includes(address) || isLoopback(address);
+  }
+
+  /** @ignore A free ephemeral port. */
+  _ephemeralPort(): number {
+    for (let i = 0; i < 16384; i++) {
+      const port = this._nextPort;
+      this._nextPort = port === 65535 ? FIRST_EPHEMERAL_PORT : port + 1;
+      if (!this._ports.has(port)) return port;
+    }
+    throw new Deno.errors.AddrInUse(`host ${this.name}: no free port`);
+  }
+
+  /** A description like `<SimHost server 10.0.0.1>`. */
+  toString(): string {
+    return `<SimHost ${this.name} ${this.addresses.join(",")}${
+      this._crashed ? " down" : ""
+    }>`;
+  }
+}
+
+function isLoopback(address: string): boolean {
+  return address === "::1" || address.startsWith("127.");
+}
+
+function isWildcard(address: string): boolean {
+  return address === "0.0.0.0" || address === "::" || address === "";
+}
+
+function netAddr(hostname: string, port: number): Deno.NetAddr {
+  return { transport: "tcp", hostname, port };
+}
+
+interface Segment {
+  when: number;
+  kind: "data" | "eof" | "reset";
+  data?: Uint8Array;
+}
+
+/** One direction of a connection: bytes on the wire, in order. */
+class Wire {
+  readonly queue: Segment[] = [];
+  timer: TimerHandle | null = null;
+  last = 0;
+  busyUntil = 0;
+  /** Segments held by a partition or `hold()`, sent on repair/release. */
+  held: Segment[] = [];
+}
+
+/** One end of a simulated TCP connection (`Deno.Conn`'s shape). */
+class SimConn implements StreamConn {
+  readonly localAddr: Deno.NetAddr;
+  readonly remoteAddr: Deno.NetAddr;
+  readonly host: SimHost;
+  readonly peerHost: SimHost;
+  peer: SimConn | null = null;
+  /** Toward the peer. */
+  readonly out = new Wire();
+  #recv: Uint8Array[] = [];
+  #recvBytes = 0;
+  /** Bytes sent and not yet read by the peer (the window in use). */
+  unacked = 0;
+  #eof = false;
+  #error: Error | null = null;
+  #closed = false;
+  #wroteEof = false;
+  #reader:
+    | {
+      p: Uint8Array;
+      resolve: (n: number | null) => void;
+      reject: (e: Error) => void;
+    }
+    | null = null;
+  #writers: {
+    data: Uint8Array;
+    resolve: (n: number) => void;
+    reject: (e: Error) => void;
+  }[] = [];
+
+  constructor(
+    host: SimHost,
+    peerHost: SimHost,
+    local: Deno.NetAddr,
+    remote: Deno.NetAddr,
+  ) {
+    this.host = host;
+    this.peerHost = peerHost;
+    this.localAddr = local;
+    this.remoteAddr = remote;
+    host._conns.add(this);
+  }
+
+  get label(): string {
+    return `${this.host.name}:${this.localAddr.port}`;
+  }
+
+  get peerLabel(): string {
+    return `${this.peerHost.name}:${this.remoteAddr.port}`;
+  }
+
+  read(p: Uint8Array): Promise<number | null> {
+    if (this.#closed) {
+      return Promise.reject(new Deno.errors.BadResource("Bad resource ID"));
+    }
+    if (this.#reader !== null) {
+      return Promise.reject(new Deno.errors.Busy("a read is in progress"));
+    }
+    if (this.#recvBytes > 0) return Promise.resolve(this.#take(p));
+    if (this.#error !== null) return Promise.reject(this.#error);
+    if (this.#eof) return Promise.resolve(null);
+    return new Promise((resolve, reject) => {
+      this.#reader = { p, resolve, reject };
+      this.host._network._pendingReads++;
+    });
+  }
+
+  write(p: Uint8Array): Promise<number> {
+    if (this.#closed) {
+      return Promise.reject(new Deno.errors.BadResource("Bad resource ID"));
+    }
+    if (this.#error !== null) return Promise.reject(this.#error);
+    if (this.#wroteEof) {
+      return Promise.reject(
+        new Deno.errors.BrokenPipe("Broken pipe (os error 32)"),
+      );
+    }
+    if (p.length === 0) return Promise.resolve(0);
+    if (this.#writers.length === 0 && this.unacked < WINDOW) {
+      return Promise.resolve(this.#send(p));
+    }
+    return new Promise((resolve, reject) => {
+      this.#writers.push({ data: p, resolve, reject });
+      this.host._network._pendingWrites++;
+    });
+  }
+
+  closeWrite(): void {
+    if (this.#closed || this.#wroteEof) return;
+    this.#wroteEof = true;
+    this.host._network._transmit(this, "eof");
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.host._conns.delete(this);
+    this.host._ports.delete(this.localAddr.port);
+    const closedError = new Deno.errors.BadResource("Bad resource ID");
+    this.#failWaiters(closedError);
+    if (this.#error === null) {
+      if (!this.#wroteEof) {
+        this.#wroteEof = true;
+        this.host._network._transmit(this, "eof");
+      }
+    }
+  }
+
+  setNoDelay(): void {}
+  setKeepAlive(): void {}
+
+  /** Copies what is buffered into `p`. */
+  #take(p: Uint8Array): number {
+    let n = 0;
+    while (n < p.length && this.#recv.length > 0) {
+      const chunk = this.#recv[0];
+      const count = Math.min(chunk.length, p.length - n);
+      p.set(chunk.subarray(0, count), n);
+      n += count;
+      if (count === chunk.length) this.#recv.shift();
+      else this.#recv[0] = chunk.subarray(count);
+    }
+    this.#recvBytes -= n;
+    // The window opens: the sender may go on (acknowledgements are not
+    // delayed in this model).
+    const peer = this.peer;
+    if (peer !== null) {
+      peer.unacked -= n;
+      peer._pump();
+    }
+    return n;
+  }
+
+  /** Accepts `p` into the window and puts it on the wire. */
+  #send(p: Uint8Array): number {
+    const n = Math.min(p.length, WINDOW - this.unacked);
+    this.unacked += n;
+    this.host._network._transmit(this, "data", p.slice(0, n));
+    return n;
+  }
+
+  /** Writers waiting for room go on while there is some. */
+  _pump(): void {
+    while (this.#writers.length > 0 && this.unacked < WINDOW) {
+      const writer = this.#writers.shift()!;
+      this.host._network._pendingWrites--;
+      writer.resolve(this.#send(writer.data));
+    }
+  }
+
+  /** A segment arrived from the peer. */
+  _arrive(segment: Segment): void {
+    if (this.#closed) {
+      // Data for a closed socket: the kernel answers with a reset.
+      if (segment.kind === "data" && this.peer !== null) {
+        this.host._network._transmit(this, "reset");
+      }
+      return;
+    }
+    if (segment.kind === "data") {
+      this.#recv.push(segment.data!);
+      this.#recvBytes += segment.data!.length;
+    } else if (segment.kind === "eof") {
+      this.#eof = true;
+    } else {
+      this._reset();
+      return;
+    }
+    const reader = this.#reader;
+    if (reader !== null) {
+      this.#reader = null;
+      this.host._network._pendingReads--;
+      if (this.#recvBytes > 0) reader.resolve(this.#take(reader.p));
+      else reader.resolve(null);
+    }
+  }
+
+  /** The connection was reset: every operation fails from now on. */
+  _reset(): void {
+    if (this.#error !== null) return;
+    this.#error = new Deno.errors.ConnectionReset(
+      "Connection reset by peer (os error 104)",
+    );
+    this.#recv = [];
+    this.#recvBytes = 0;
+    this.#failWaiters(this.#error);
+  }
+
+  #failWaiters(error: Error): void {
+    const reader = this.#reader;
+    if (reader !== null) {
+      this.#reader = null;
+      this.host._network._pendingReads--;
+      reader.reject(error);
+    }
+    const writers = this.#writers;
+    this.#writers = [];
+    for (const writer of writers) {
+      this.host._network._pendingWrites--;
+      writer.reject(error);
+    }
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+}
+
+/** A simulated TCP listener (`Deno.Listener`'s shape). */
+class SimListener implements StreamListener {
+  readonly addr: Deno.NetAddr;
+  readonly host: SimHost;
+  readonly key: string;
+  #backlog: SimConn[] = [];
+  #acceptor:
+    | { resolve: (c: StreamConn) => void; reject: (e: Error) => void }
+    | null = null;
+  #closed = false;
+
+  constructor(host: SimHost, key: string, addr: Deno.NetAddr) {
+    this.host = host;
+    this.key = key;
+    this.addr = addr;
+  }
+
+  accept(): Promise<StreamConn> {
+    if (this.#closed) {
+      return Promise.reject(
+        new Deno.errors.BadResource("Listener has been closed"),
+      );
+    }
+    const conn = this.#backlog.shift();
+    if (conn !== undefined) return Promise.resolve(conn);
+    return new Promise((resolve, reject) => {
+      this.#acceptor = { resolve, reject };
+      this.host._network._pendingReads++;
+    });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.host._listeners.delete(this.key);
+    this.host._ports.delete(this.addr.port);
+    const acceptor = this.#acceptor;
+    if (acceptor !== null) {
+      this.#acceptor = null;
+      this.host._network._pendingReads--;
+      acceptor.reject(new Deno.errors.BadResource("Listener has been closed"));
+    }
+    for (const conn of this.#backlog) {
+      conn.close();
+    }
+    this.#backlog = [];
+  }
+
+  unref(): void {}
+
+  /** Its host crashed: it stops existing on the network, silently. */
+  _kill(): void {
+    this.host._listeners.delete(this.key);
+    this.host._ports.delete(this.addr.port);
+    for (const conn of this.#backlog) conn._reset();
+    this.#backlog = [];
+  }
+
+  /** A connection arrived. */
+  _incoming(conn: SimConn): void {
+    const acceptor = this.#acceptor;
+    if (acceptor !== null) {
+      this.#acceptor = null;
+      this.host._network._pendingReads--;
+      acceptor.resolve(conn);
+    } else {
+      this.#backlog.push(conn);
+    }
+  }
+}
+
+/**
+ * A simulated network. Declare hosts with `addHost()`, make it the policy
+ * with `use()` (or pass `policy()` to `useEventLoopPolicy`), and run code on
+ * a host with `host.run()`. Its loops run on the virtual clock.
+ *
+ * @example A client and a server on two hosts
+ * ```ts
+ * import { openConnection, run, startServer } from "@aio/loop";
+ * import { SimNetwork } from "@aio/loop/testing";
+ * import assert from "node:assert/strict";
+ *
+ * const net = new SimNetwork({ seed: 1 });
+ * const server = net.addHost("server");
+ * const client = net.addHost("client");
+ * using _policy = net.use();
+ * await run(async () => {
+ *   const srv = await server.run(() =>
+ *     startServer(async (reader, writer) => {
+ *       writer.write(await reader.readline());
+ *       await writer.drain();
+ *       writer.close();
+ *     }, "0.0.0.0", 7000)
+ *   );
+ *   const reply = await client.run(async () => {
+ *     const [reader, writer] = await openConnection("server", 7000);
+ *     writer.write(new TextEncoder().encode("ping\n"));
+ *     const line = await reader.readline();
+ *     writer.close();
+ *     return new TextDecoder().decode(line);
+ *   });
+ *   assert.equal(reply, "ping\n");
+ *   srv.close();
+ *   await srv.waitClosed();
+ * });
+ * assert(net.trace.some((e) => e.kind === "connect"));
+ * ```
+ */
+export class SimNetwork {
+  /** Every network event so far, in order. */
+  readonly trace: SimEvent[] = [];
+  readonly #hosts = new Map<string, SimHost>();
+  readonly #byAddress = new Map<string, SimHost>();
+  readonly #links = new Map<string, LinkOptions>();
+  /** Directions cut: `from>to`. */
+  readonly #cut = new Set<string>();
+  /** Directions whose bytes are held: `from>to`. */
+  readonly #holding = new Set<string>();
+  readonly #random: () => number;
+  readonly #latency: number;
+  #nextAddress = 1;
+  #loop: SimEventLoop | null = null;
+  #defaultHost: SimHost | null = null;
+  /** @ignore Reads and accepts waiting on the simulation. */
+  _pendingReads = 0;
+  /** @ignore Writes and connects waiting on the simulation. */
+  _pendingWrites = 0;
+  /** @ignore The backend the loops' sockets use. */
+  readonly _backend: NetBackend;
+
+  /**
+   * Creates an empty network.
+   *
+   * @param options `seed` (default 1), `latency` (default 0.001 s).
+   * @throws {RangeError} for a negative or NaN latency.
+   */
+  constructor(options: SimNetworkOptions = {}) {
+    this.#random = generator(options.seed ?? 1);
+    this.#latency = checkSeconds(options.latency ?? 0.001, "latency");
+    this._backend = this.#makeBackend();
+  }
+
+  /**
+   * Adds a host. Its addresses default to the next free `10.0.0.N`.
+   *
+   * @throws {Deno.errors.AlreadyExists} for a name or address in use.
+   * @throws {TypeError} for a name that is not a non-empty string.
+   */
+  addHost(name: string, options: { addresses?: string[] } = {}): SimHost {
+    if (typeof name !== "string" || name === "") {
+      throw new TypeError("a host name must be a non-empty string");
+    }
+    if (this.#hosts.has(name)) {
+      throw new Deno.errors.AlreadyExists(`host ${name} exists`);
+    }
+    const addresses = options.addresses ?? [`10.0.0.${this.#nextAddress++}`];
+    for (const address of addresses) {
+      if (this.#byAddress.has(address)) {
+        throw new Deno.errors.AlreadyExists(`address ${address} is in use`);
+      }
+    }
+    const host = new SimHost(this, name, [...addresses]);
+    this.#hosts.set(name, host);
+    for (const address of addresses) this.#byAddress.set(address, host);
+    return host;
+  }
+
+  /**
+   * The host named `name`.
+   *
+   * @throws {RangeError} for an unknown host (so does every fault).
+   */
+  host(name: string): SimHost {
+    const host = this.#hosts.get(name);
+    if (host === undefined) {
+      throw new RangeError(
+        `no host named ${JSON.stringify(name)} in this network (hosts: ${
+          [...this.#hosts.keys()].join(", ") || "none"
+        })`,
+      );
+    }
+    return host;
+  }
+
+  /** A new loop on this network (virtual clock, simulated sockets). */
+  newEventLoop(): SimEventLoop {
+    const loop = new SimEventLoop(this);
+    this.#loop = loop;
+    return loop;
+  }
+
+  /** A policy whose loops are this network's. */
+  policy(): AbstractEventLoopPolicy {
+    return new SimNetworkPolicy(this);
+  }
+
+  /**
+   * Makes this network's policy current; the returned `Disposable` puts the
+   * previous policy back (`using _ = net.use()`).
+   */
+  use(): Disposable {
+    return useEventLoopPolicy(this.policy());
+  }
+
+  /**
+   * Sets the link from `a` to `b` (and from `b` to `a` unless `oneWay`).
+   *
+   * @throws {RangeError} for an unknown host.
+   * @throws {RangeError} for a negative or NaN latency, jitter or bandwidth.
+   */
+  setLink(
+    a: string,
+    b: string,
+    options: LinkOptions,
+    { oneWay = false }: { oneWay?: boolean } = {},
+  ): void {
+    this.host(a);
+    this.host(b);
+    const link: LinkOptions = {};
+    if (options.latency !== undefined) {
+      link.latency = checkSeconds(options.latency, "latency");
+    }
+    if (options.jitter !== undefined) {
+      link.jitter = checkSeconds(options.jitter, "jitter");
+    }
+    if (options.bandwidth !== undefined) {
+      const bw = options.bandwidth;
+      if (typeof bw !== "number") {
+        throw new TypeError(`bandwidth must be a number, got ${typeof bw}`);
+      }
+      if (!(bw > 0)) {
+        throw new RangeError(`bandwidth must be > 0 bytes/s, got ${bw}`);
+      }
+      link.bandwidth = bw;
+    }
+    this.#links.set(`${a}>${b}`, link);
+    if (!oneWay) this.#links.set(`${b}>${a}`, link);
+  }
+
+  /**
+   * Cuts the network between `a` and `b` (only `a` → `b` with `oneWay`).
+   * Bytes sent meanwhile wait, as TCP retransmits them, and go through on
+   * `repair()`; a connect waits (and times out after 127 s).
+   *
+   * @throws {RangeError} for an unknown host.
+   */
+  partition(a: string, b: string, { oneWay = false } = {}): void {
+    this.host(a);
+    this.host(b);
+    this.#cut.add(`${a}>${b}`);
+    this.#holdInFlight(a, b);
+    if (!oneWay) {
+      this.#cut.add(`${b}>${a}`);
+      this.#holdInFlight(b, a);
+    }
+    this.#record("partition", a, b);
+  }
+
+  /**
+   * Repairs a partition (every one when called without hosts); held bytes
+   * go on their way.
+   */
+  repair(a?: string, b?: string): void {
+    if (a === undefined || b === undefined) {
+      this.#cut.clear();
+      this.#record("repair", "*", "*");
+    } else {
+      this.host(a);
+      this.host(b);
+      this.#cut.delete(`${a}>${b}`);
+      this.#cut.delete(`${b}>${a}`);
+      this.#record("repair", a, b);
+    }
+    this.#flushHeld();
+  }
+
+  /** Holds the bytes sent from `a` to `b` until `release()`. */
+  hold(a: string, b: string): void {
+    this.host(a);
+    this.host(b);
+    this.#holding.add(`${a}>${b}`);
+    this.#holdInFlight(a, b);
+    this.#record("hold", a, b);
+  }
+
+  /** Releases what `hold()` held. */
+  release(a: string, b: string): void {
+    this.#holding.delete(`${a}>${b}`);
+    this.#record("release", a, b);
+    this.#flushHeld();
+  }
+
+  /**
+   * Crashes a host: its connections are reset (their peers see
+   * `ConnectionReset`), its listeners close, its tasks are cancelled, and
+   * nothing reaches it until `restart()`.
+   */
+  crash(name: string): void {
+    const host = this.host(name);
+    if (host._crashed) return;
+    host._crashed = true;
+    this.#record("crash", name, name);
+    for (const conn of [...host._conns]) {
+      if (conn.peer !== null && !conn.peer.closed) {
+        this._transmit(conn, "reset");
+      }
+      conn._reset();
+      conn.close();
+    }
+    // Its listeners are gone with it (their port free after a restart);
+    // an accept pending on one never completes, as in a dead process.
+    for (const listener of [...host._listeners.values()]) listener._kill();
+    const loop = this.#loop;
+    if (loop !== null && loop.isRunning()) {
+      for (const task of allTasks(loop)) {
+        if (task.getContext().run(() => hostContext.getStore()) === host) {
+          task.cancel(`host ${name} crashed`);
+        }
+      }
+    }
+  }
+
+  /** Brings a crashed host back (with no listeners and no connections). */
+  restart(name: string): void {
+    const host = this.host(name);
+    host._crashed = false;
+    this.#record("restart", name, name);
+  }
+
+  /**
+   * The trace as text, one event a line, for a failing test's report.
+   */
+  formatTrace(): string {
+    return this.trace.map((e) =>
+      `${e.time.toFixed(6)} ${e.kind} ${e.from} -> ${e.to}${
+        e.bytes === undefined ? "" : ` ${e.bytes} B`
+      }`
+    ).join("\n");
+  }
+
+  // ---- internals -----------------------------------------------------------
+
+  /** @ignore The host code runs on now. */
+  _currentHost(): SimHost {
+    const host = hostContext.getStore();
+    if (host !== undefined && host._network === this) return host;
+    this.#defaultHost ??= this.#hosts.get("main") ?? this.addHost("main");
+    return this.#defaultHost;
+  }
+
+  #now(): number {
+    return this.#loop?.time() ?? 0;
+  }
+
+  #record(kind: string, from: string, to: string, bytes?: number): void {
+    const event: SimEvent = { time: this.#now(), kind, from, to };
+    if (bytes !== undefined) event.bytes = bytes;
+    this.trace.push(event);
+  }
+
+  #link(from: SimHost, to: SimHost): LinkOptions {
+    return this.#links.get(`${from.name}>${to.name}`) ?? {};
+  }
+
+  /** When a segment of `size` bytes sent now on `wire` arrives. */
+  #arrival(wire: Wire, from: SimHost, to: SimHost, size: number): number {
+    const now = this.#now();
+    if (from === to) return Math.max(wire.last, now);
+    const link = this.#link(from, to);
+    let start = now;
+    const bandwidth = link.bandwidth;
+    if (bandwidth !== undefined && size > 0) {
+      start = Math.max(now, wire.busyUntil) + size / bandwidth;
+      wire.busyUntil = start;
+    }
+    const jitter = link.jitter ?? 0;
+    const delay = (link.latency ?? this.#latency) +
+      (jitter > 0 ? this.#random() * jitter : 0);
+    return Math.max(wire.last, start + delay);
+  }
+
+  #blocked(from: SimHost, to: SimHost): boolean {
+    const key = `${from.name}>${to.name}`;
+    return this.#cut.has(key) || this.#holding.has(key) || to._crashed;
+  }
+
+  /** @ignore Sends a segment from `conn` to its peer. */
+  _transmit(conn: SimConn, kind: Segment["kind"], data?: Uint8Array): void {
+    const peer = conn.peer;
+    if (peer === null) return;
+    const segment: Segment = { when: 0, kind, data };
+    this.#record(kind, conn.label, conn.peerLabel, data?.length);
+    if (this.#blocked(conn.host, peer.host)) {
+      conn.out.held.push(segment);
+      this.#heldWires.add(conn);
+      return;
+    }
+    this.#put(conn, segment);
+  }
+
+  readonly #heldWires = new Set<SimConn>();
+
+  #put(conn: SimConn, segment: Segment): void {
+    const wire = conn.out;
+    segment.when = this.#arrival(
+      wire,
+      conn.host,
+      conn.peerHost,
+      segment.data?.length ?? 0,
+    );
+    wire.last = segment.when;
+    wire.queue.push(segment);
+    this.#arm(conn);
+  }
+
+  #arm(conn: SimConn): void {
+    const wire = conn.out;
+    if (wire.timer !== null || wire.queue.length === 0) return;
+    const loop = this.#loop!;
+    const delay = Math.max(0, wire.queue[0].when - loop.time());
+    wire.timer = loop.callLater(delay, () => {
+      wire.timer = null;
+      const now = loop.time();
+      while (wire.queue.length > 0 && wire.queue[0].when <= now) {
+        const segment = wire.queue.shift()!;
+        conn.peer?._arrive(segment);
+      }
+      this.#arm(conn);
+    });
+  }
+
+  /** Takes the bytes on the wire from `a` to `b` back: they wait too. */
+  #holdInFlight(a: string, b: string): void {
+    for (const conn of this.host(a)._conns) {
+      if (conn.peerHost.name !== b || conn.out.queue.length === 0) continue;
+      const wire = conn.out;
+      wire.timer?.cancel();
+      wire.timer = null;
+      wire.held = [...wire.queue, ...wire.held];
+      wire.queue.length = 0;
+      wire.last = 0;
+      this.#heldWires.add(conn);
+    }
+  }
+
+  #flushHeld(): void {
+    for (const conn of [...this.#heldWires]) {
+      const peer = conn.peer;
+      if (peer === null) {
+        this.#heldWires.delete(conn);
+        continue;
+      }
+      if (this.#blocked(conn.host, peer.host)) continue;
+      this.#heldWires.delete(conn);
+      const held = conn.out.held;
+      conn.out.held = [];
+      for (const segment of held) this.#put(conn, segment);
+    }
+  }
+
+  #resolveTarget(address: string, from: SimHost): SimHost | null {
+    if (isLoopback(address)) return from;
+    return this.#byAddress.get(address) ?? null;
+  }
+
+  #listen(options: TcpListenOptions): StreamListener {
+    const host = this._currentHost();
+    if (host._crashed) {
+      throw new Deno.errors.NotConnected(`host ${host.name} is down`);
+    }
+    const hostname = options.hostname ?? "0.0.0.0";
+    if (!isWildcard(hostname) && !host._owns(hostname)) {
+      throw new Deno.errors.AddrNotAvailable(
+        `Cannot assign requested address (os error 99): ${hostname} is not an address of host ${host.name}`,
+      );
+    }
+    const port = options.port === 0 || options.port === undefined
+      ? host._ephemeralPort()
+      : options.port;
+    const address = isWildcard(hostname) ? "*" : hostname;
+    const taken = host._ports.has(port) &&
+      (address === "*" ||
+        host._listeners.has(`*:${port}`) ||
+        host._listeners.has(`${address}:${port}`));
+    if (taken) {
+      throw new Deno.errors.AddrInUse(
+        `Address already in use (os error 98): ${host.name} port ${port}`,
+      );
+    }
+    const key = `${address}:${port}`;
+    const listener = new SimListener(
+      host,
+      key,
+      netAddr(isWildcard(hostname) ? "0.0.0.0" : hostname, port),
+    );
+    host._listeners.set(key, listener);
+    host._ports.add(port);
+    this.#record("listen", `${host.name}:${port}`, "*");
+    return listener;
+  }
+
+  #connect(
+    hostname: string,
+    port: number,
+    signal: AbortSignal | null,
+    localPort?: number,
+  ): Promise<StreamConn> {
+    const from = this._currentHost();
+    if (from._crashed) {
+      return Promise.reject(
+        new Deno.errors.NotConnected(`host ${from.name} is down`),
+      );
+    }
+    const target = this.#resolveTarget(hostname, from);
+    if (target === null) {
+      this.#record("unreachable", from.name, hostname);
+      return Promise.reject(
+        new Deno.errors.NetworkUnreachable(
+          `Network is unreachable (os error 101): no host has address ${hostname}`,
+        ),
+      );
+    }
+    if (
+      localPort !== undefined && localPort !== 0 && from._ports.has(localPort)
+    ) {
+      return Promise.reject(
+        new Deno.errors.AddrInUse(
+          `Address already in use (os error 98): ${from.name} port ${localPort}`,
+        ),
+      );
+    }
+    const port0 = localPort === undefined || localPort === 0
+      ? from._ephemeralPort()
+      : localPort;
+    from._ports.add(port0);
+    const fromAddress = isLoopback(hostname)
+      ? hostname
+      : (from.addresses[0] ?? "127.0.0.1");
+    const loop = this.#loop!;
+    const label = `${from.name}:${port0}`;
+    this.#record("connect", label, `${target.name}:${port}`);
+    this._pendingWrites++;
+    return new Promise<StreamConn>((resolve, reject) => {
+      let settled = false;
+      let timeout: TimerHandle | null = null;
+      const finish = (error: Error | null, conn?: SimConn) => {
+        if (settled) return;
+        settled = true;
+        this._pendingWrites--;
+        timeout?.cancel();
+        signal?.removeEventListener("abort", onAbort);
+        if (error !== null) {
+          from._ports.delete(port0);
+          reject(error);
+        } else resolve(conn!);
+      };
+      const onAbort = () =>
+        finish(new Deno.errors.Interrupted("connect aborted"));
+      signal?.addEventListener("abort", onAbort, { once: true });
+      timeout = loop.callLater(CONNECT_TIMEOUT, () => {
+        this.#record("timeout", label, `${target.name}:${port}`);
+        finish(new Deno.errors.TimedOut("Connection timed out (os error 110)"));
+      });
+      // The SYN: retried while the way is blocked.
+      const syn = () => {
+        if (settled) return;
+        if (this.#blocked(from, target)) {
+          loop.callLater(1, syn);
+          return;
+        }
+        const there = this.#arrival(new Wire(), from, target, 0);
+        loop.callLater(Math.max(0, there - loop.time()), () => {
+          if (settled) return;
+          const listener = target._listeners.get(`${hostname}:${port}`) ??
+            target._listeners.get(`*:${port}`);
+          const back = this.#arrival(new Wire(), target, from, 0);
+          if (target._crashed) {
+            // A dead host answers nothing: the SYN is retried.
+            loop.callLater(1, syn);
+            return;
+          }
+          if (listener === undefined) {
+            this.#record("refused", `${target.name}:${port}`, label);
+            loop.callLater(Math.max(0, back - loop.time()), () =>
+              finish(
+                new Deno.errors.ConnectionRefused(
+                  `Connection refused (os error 111): nothing listens on ${target.name} port ${port}`,
+                ),
+              ));
+            return;
+          }
+          const serverAddress = hostname;
+          const client = new SimConn(
+            from,
+            target,
+            netAddr(fromAddress, port0),
+            netAddr(serverAddress, port),
+          );
+          const server = new SimConn(
+            target,
+            from,
+            netAddr(serverAddress, port),
+            netAddr(fromAddress, port0),
+          );
+          client.peer = server;
+          server.peer = client;
+          this.#record("accept", `${target.name}:${port}`, label);
+          listener._incoming(server);
+          loop.callLater(Math.max(0, back - loop.time()), () => {
+            if (settled) {
+              client.close();
+              return;
+            }
+            finish(null, client);
+          });
+        });
+      };
+      syn();
+    });
+  }
+
+  #makeBackend(): NetBackend {
+    const unix = (): never => {
+      throw new Deno.errors.NotSupported(
+        "Unix sockets are not simulated: use TCP between the network's hosts",
+      );
+    };
+    return {
+      name: "simulated",
+      listen: (options) => this.#listen(options),
+      listenUnix: unix,
+      connect: (hostname, port, signal) =>
+        this.#connect(hostname, port, signal),
+      connectFrom: (hostname, port, _localHost, localPort, signal) =>
+        this.#connect(hostname, port, signal, localPort),
+      connectUnix: () => Promise.reject(unixError()),
+      createDgram: (): DgramBackend => {
+        throw new Deno.errors.NotSupported(
+          "datagram sockets are not simulated yet: use TCP between the network's hosts",
+        );
+      },
+      lookup: (name) => {
+        const lower = name.toLowerCase();
+        if (lower === "localhost") return ["127.0.0.1"];
+        const host = this.#hosts.get(name);
+        return host === undefined ? [] : [...host.addresses];
+      },
+    };
+  }
+}
+
+function unixError(): Error {
+  return new Deno.errors.NotSupported(
+    "Unix sockets are not simulated: use TCP between the network's hosts",
+  );
+}
+
+/**
+ * A loop of a `SimNetwork`: the virtual clock, and sockets on the simulated
+ * network. It jumps the clock as soon as everything in flight is the
+ * simulation's (which only timers move).
+ */
+export class SimEventLoop extends VirtualTimeEventLoop {
+  /** The network the loop's sockets use. */
+  readonly network: SimNetwork;
+
+  /** @ignore Loops come from `SimNetwork.newEventLoop()`. */
+  constructor(network: SimNetwork) {
+    super();
+    this.network = network;
+    this._netBackend = network._backend;
+  }
+
+  /** @ignore */
+  override _realInFlight(): number {
+    return Math.max(0, this._dispatcher.inFlight - this.network._pendingWrites);
+  }
+
+  /** @ignore */
+  override _realWaiting(): number {
+    return Math.max(0, this._dispatcher.waiting - this.network._pendingReads);
+  }
+}
+
+/** The policy of a `SimNetwork`: every new loop is one of its loops. */
+class SimNetworkPolicy extends DefaultEventLoopPolicy {
+  readonly #network: SimNetwork;
+  constructor(network: SimNetwork) {
+    super();
+    this.#network = network;
+  }
+  override newEventLoop(): AbstractEventLoop {
+    return this.#network.newEventLoop();
+  }
+}

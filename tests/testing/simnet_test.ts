@@ -1,0 +1,365 @@
+/**
+ * The simulated network: hosts, names and ports, TCP behaviour (connect,
+ * accept, ordered bytes, EOF, half-close, refusal, reset, flow control),
+ * faults on the virtual clock, determinism, and bad input.
+ */
+import assert from "node:assert/strict";
+import {
+  getRunningLoop,
+  openConnection,
+  Protocol,
+  run,
+  sleep,
+  startServer,
+  type StreamReader,
+  type StreamWriter,
+  type Transport,
+  waitFor,
+} from "../../mod.ts";
+import { SimNetwork } from "../../testing/mod.ts";
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+
+/** A line echo server on `port` of the current host. */
+function lineEcho(port: number, name = "echo") {
+  return startServer(
+    async (reader: StreamReader, writer: StreamWriter) => {
+      for (;;) {
+        const line = await reader.readline();
+        if (line.length === 0) break;
+        writer.write(enc(`${name}:${dec(line)}`));
+        await writer.drain();
+      }
+      writer.close();
+    },
+    "0.0.0.0",
+    port,
+  );
+}
+
+/** Runs `body` on a fresh network; prints the trace when it fails. */
+async function withNet(
+  body: (net: SimNetwork) => Promise<void>,
+  options: { seed?: number; latency?: number } = {},
+): Promise<SimNetwork> {
+  const net = new SimNetwork(options);
+  using _policy = net.use();
+  try {
+    await run(() => body(net));
+  } catch (error) {
+    console.error(net.formatTrace());
+    throw error;
+  }
+  return net;
+}
+
+Deno.test("three servers and a client: names resolve, each host has its own ports and addresses", async () => {
+  await withNet(async (net) => {
+    const names = ["a", "b", "c"];
+    const hosts = names.map((n) => net.addHost(n));
+    const client = net.addHost("client");
+    const servers = await Promise.all(
+      hosts.map((h) => h.run(() => lineEcho(8000, h.name))),
+    );
+    const replies = await client.run(async () => {
+      const out: string[] = [];
+      for (const name of names) {
+        const infos = await getRunningLoop().getaddrinfo(name, 8000);
+        assert.equal(infos[0][4][0], net.host(name).addresses[0]);
+        const [reader, writer] = await openConnection(name, 8000);
+        const sockname = writer.getExtraInfo("sockname") as [string, number];
+        const peername = writer.getExtraInfo("peername") as [string, number];
+        assert.equal(sockname[0], client.addresses[0]);
+        assert(sockname[1] >= 49152);
+        assert.deepEqual(peername, [net.host(name).addresses[0], 8000]);
+        writer.write(enc("hi\n"));
+        out.push(dec(await reader.readline()));
+        writer.close();
+        await writer.waitClosed();
+      }
+      return out;
+    });
+    assert.deepEqual(replies, ["a:hi\n", "b:hi\n", "c:hi\n"]);
+    for (const server of servers) {
+      server.close();
+      await server.waitClosed();
+    }
+  });
+});
+
+Deno.test("a port in use is AddrInUse on that host only; port 0 picks an ephemeral port", async () => {
+  await withNet(async (net) => {
+    const a = net.addHost("a");
+    const b = net.addHost("b");
+    const first = await a.run(() => lineEcho(9000));
+    await a.run(async () => {
+      await assert.rejects(lineEcho(9000), Deno.errors.AddrInUse);
+    });
+    const onB = await b.run(() => lineEcho(9000));
+    const ephemeral = await a.run(() => lineEcho(0));
+    const [, port] = ephemeral.sockets[0].getsockname();
+    assert(port >= 49152 && port <= 65535);
+    for (const s of [first, onB, ephemeral]) {
+      s.close();
+      await s.waitClosed();
+    }
+  });
+});
+
+Deno.test("nothing listening is ConnectionRefused; an unknown address or name fails as a real one does", async () => {
+  const net = await withNet(async (net) => {
+    net.addHost("server");
+    const client = net.addHost("client");
+    await client.run(async () => {
+      await assert.rejects(
+        openConnection("server", 1234),
+        Deno.errors.ConnectionRefused,
+      );
+      await assert.rejects(
+        openConnection("10.9.9.9", 80),
+        Deno.errors.NetworkUnreachable,
+      );
+      await assert.rejects(
+        openConnection("nowhere", 80),
+        (e: Error) => /nowhere/.test(e.message),
+      );
+      // The network stays usable.
+      const server = await net.host("server").run(() => lineEcho(1234));
+      const [reader, writer] = await openConnection("server", 1234);
+      writer.write(enc("ok\n"));
+      assert.equal(dec(await reader.readline()), "echo:ok\n");
+      writer.close();
+      server.close();
+      await server.waitClosed();
+    });
+  });
+  assert(net.trace.some((e) => e.kind === "refused"));
+});
+
+Deno.test("bytes arrive in order after the link's latency; EOF after the data; half-close keeps the other way open", async () => {
+  await withNet(async (net) => {
+    const server = net.addHost("server");
+    const client = net.addHost("client");
+    net.setLink("client", "server", { latency: 0.25 });
+    const loop = getRunningLoop();
+    const srv = await server.run(() =>
+      startServer(
+        async (reader, writer) => {
+          const all = await reader.read(-1); // to EOF
+          writer.write(enc(`got ${all.length}`));
+          writer.close();
+        },
+        "0.0.0.0",
+        7,
+      )
+    );
+    const t0 = loop.time();
+    const reply = await client.run(async () => {
+      const [reader, writer] = await openConnection("server", 7);
+      assert.equal(loop.time() - t0, 0.5); // SYN there, SYN-ACK back
+      for (let i = 0; i < 100; i++) writer.write(enc("0123456789"));
+      writer.writeEof();
+      const body = await reader.read(-1);
+      assert.equal(loop.time() - t0, 1.0); // data there, reply back
+      return dec(body);
+    });
+    assert.equal(reply, "got 1000");
+    srv.close();
+    await srv.waitClosed();
+  });
+});
+
+Deno.test("a peer that does not read fills the window: pauseWriting, then resumeWriting when it reads", async () => {
+  await withNet(async (net) => {
+    const server = net.addHost("server");
+    const client = net.addHost("client");
+    let release!: () => void;
+    const gate = new Promise<void>((r) => release = r);
+    let received = 0;
+    const srv = await server.run(() =>
+      startServer(
+        async (reader, writer) => {
+          await gate;
+          for (;;) {
+            const data = await reader.read(65536);
+            if (data.length === 0) break;
+            received += data.length;
+          }
+          writer.close();
+        },
+        "0.0.0.0",
+        9,
+      )
+    );
+    const events: string[] = [];
+    class Sender extends Protocol {
+      override pauseWriting() {
+        events.push("pause");
+      }
+      override resumeWriting() {
+        events.push("resume");
+      }
+    }
+    await client.run(async () => {
+      const loop = getRunningLoop();
+      const [transport] = await loop.createConnection(
+        () => new Sender(),
+        "server",
+        9,
+      );
+      const big = new Uint8Array(1024 * 1024);
+      transport.write(big);
+      await sleep(1);
+      assert.deepEqual(events, ["pause"]);
+      assert(transport.getWriteBufferSize() > 0);
+      release();
+      await waitFor(
+        (async () => {
+          while (!events.includes("resume")) await sleep(0.01);
+        })(),
+        10,
+      );
+      (transport as Transport).close();
+      while (received < big.length) await sleep(0.01);
+    });
+    assert.equal(received, 1024 * 1024);
+    srv.close();
+    await srv.waitClosed();
+  });
+});
+
+Deno.test("a partition holds connects and bytes; repair lets them through, on the virtual clock", async () => {
+  await withNet(async (net) => {
+    const server = net.addHost("server");
+    const client = net.addHost("client");
+    const loop = getRunningLoop();
+    const srv = await server.run(() => lineEcho(80));
+    const [reader, writer] = await client.run(() =>
+      openConnection("server", 80)
+    );
+    net.partition("client", "server");
+    loop.callLater(5, () => net.repair("client", "server"));
+    const t0 = loop.time();
+    writer.write(enc("during\n"));
+    assert.equal(dec(await reader.readline()), "echo:during\n");
+    assert(loop.time() - t0 >= 5);
+    writer.close();
+    srv.close();
+    await srv.waitClosed();
+  });
+});
+
+Deno.test("hold() takes back the bytes on the wire; release() sends them on, in order", async () => {
+  await withNet(async (net) => {
+    const server = net.addHost("server");
+    const client = net.addHost("client");
+    net.setLink("client", "server", { latency: 1 });
+    const loop = getRunningLoop();
+    const srv = await server.run(() => lineEcho(80));
+    const [reader, writer] = await client.run(() =>
+      openConnection("server", 80)
+    );
+    const t0 = loop.time();
+    writer.write(enc("first\n"));
+    loop.callLater(0.5, () => net.hold("client", "server"));
+    loop.callLater(0.75, () => writer.write(enc("second\n")));
+    loop.callLater(3, () => net.release("client", "server"));
+    assert.equal(dec(await reader.readline()), "echo:first\n");
+    assert.equal(dec(await reader.readline()), "echo:second\n");
+    // Held at 0.5 s, sent again at 3 s: there at 4 s, the echo back at 5 s.
+    assert.equal(loop.time() - t0, 5);
+    writer.close();
+    srv.close();
+    await srv.waitClosed();
+  });
+});
+
+Deno.test("a crashed host resets its peers' connections and cancels its tasks", async () => {
+  await withNet(async (net) => {
+    const server = net.addHost("server");
+    const client = net.addHost("client");
+    let serverTaskCancelled = false;
+    const srv = await server.run(() => lineEcho(80));
+    const background = server.run(async () => {
+      try {
+        await sleep(3600);
+      } catch (error) {
+        serverTaskCancelled = true;
+        throw error;
+      }
+    });
+    const [reader, writer] = await client.run(() =>
+      openConnection("server", 80)
+    );
+    writer.write(enc("one\n"));
+    assert.equal(dec(await reader.readline()), "echo:one\n");
+    net.crash("server");
+    await assert.rejects(reader.read(10), Deno.errors.ConnectionReset);
+    await assert.rejects(async () => await background);
+    assert(serverTaskCancelled);
+    writer.close();
+    srv.close();
+    // Down: connects time out; restarted: refused until something listens.
+    net.restart("server");
+    await client.run(async () => {
+      await assert.rejects(
+        openConnection("server", 80),
+        Deno.errors.ConnectionRefused,
+      );
+    });
+  });
+});
+
+Deno.test("the same seed gives the same trace, jitter included", async () => {
+  async function scenario(seed: number) {
+    return await withNet(async (net) => {
+      const server = net.addHost("server");
+      const client = net.addHost("client");
+      net.setLink("client", "server", { latency: 0.01, jitter: 0.05 });
+      const srv = await server.run(() => lineEcho(80));
+      await Promise.all([1, 2, 3].map((i) =>
+        client.run(async () => {
+          const [reader, writer] = await openConnection("server", 80);
+          for (let k = 0; k < 5; k++) {
+            writer.write(enc(`${i}-${k}\n`));
+            await reader.readline();
+          }
+          writer.close();
+        })
+      ));
+      srv.close();
+      await srv.waitClosed();
+    }, { seed });
+  }
+  const a = (await scenario(7)).formatTrace();
+  const b = (await scenario(7)).formatTrace();
+  const c = (await scenario(8)).formatTrace();
+  assert.equal(a, b);
+  assert.notEqual(a, c);
+});
+
+Deno.test("bad input: unknown hosts and negative or NaN figures are errors at the call, and the network stays usable", () => {
+  const net = new SimNetwork();
+  net.addHost("a");
+  net.addHost("b");
+  assert.throws(() => net.partition("a", "nope"), RangeError);
+  assert.throws(() => net.crash("nope"), RangeError);
+  assert.throws(() => net.setLink("a", "b", { latency: -1 }), RangeError);
+  assert.throws(() => net.setLink("a", "b", { latency: NaN }), RangeError);
+  assert.throws(
+    () => net.setLink("a", "b", { latency: "1" as never }),
+    TypeError,
+  );
+  assert.throws(() => net.setLink("a", "b", { bandwidth: 0 }), RangeError);
+  assert.throws(() => new SimNetwork({ latency: -0.5 }), RangeError);
+  assert.throws(() => net.addHost("a"), Deno.errors.AlreadyExists);
+  assert.throws(() => net.addHost(""), TypeError);
+  net.setLink("a", "b", { latency: 0.1, bandwidth: 1000 });
+  net.partition("a", "b", { oneWay: true });
+  net.repair();
+  assert.deepEqual(
+    net.trace.map((e) => e.kind),
+    ["partition", "repair"],
+  );
+});
