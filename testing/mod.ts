@@ -1,9 +1,9 @@
 /**
- * Testing support: the virtual-clock loop and policy, and
- * `useEventLoopPolicy` to swap a policy in for one test.
+ * Testing support: the virtual-clock loop and policy, `useEventLoopPolicy` to
+ * swap a policy in for one test, and `SimNetwork`, a simulated network.
  *
- * **Room `testing`**: the top room: the virtual-clock loop and policy, for
- * tests. It may import every room.
+ * **Room `testing`**: the top room: the virtual-clock loop and policy, and the
+ * simulated network, for tests. It may import every room.
  *
  * @example
  * ```ts

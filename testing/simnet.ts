@@ -14,15 +14,19 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import type { AbstractEventLoop } from "../loop/core/abstract_loop.ts";
 import type { TimerHandle } from "../loop/core/handles.ts";
 import { allTasks, createTask, type Task } from "../loop/core/tasks.ts";
+import { AF_INET, AF_INET6 } from "../loop/net/addrinfo.ts";
 import type {
+  DatagramSink,
   DgramBackend,
   NetBackend,
+  SocketAddress,
   StreamConn,
   StreamListener,
   TcpListenOptions,
 } from "../loop/net/types.ts";
 import type { AbstractEventLoopPolicy } from "../policy/abstract_policy.ts";
 import { DefaultEventLoopPolicy } from "../policy/default_policy.ts";
+import { run } from "../policy/runners.ts";
 import { useEventLoopPolicy, VirtualTimeEventLoop } from "./virtual_time.ts";
 
 /** Bytes a receiver buffers before the sender must wait (the TCP window). */
@@ -54,6 +58,15 @@ export interface LinkOptions {
   jitter?: number;
   /** Bytes per second (default: unlimited). */
   bandwidth?: number;
+  /** Datagrams only: the probability (0 to 1) that one is lost. */
+  loss?: number;
+  /** Datagrams only: the probability that one arrives twice. */
+  duplicate?: number;
+  /**
+   * Datagrams only: the probability that one is delayed by up to twice the
+   * latency more, so that later ones overtake it.
+   */
+  reorder?: number;
 }
 
 /** Options of a `SimNetwork`. */
@@ -107,6 +120,8 @@ export class SimHost {
   readonly _conns: Set<SimConn> = new Set();
   /** @ignore Ports in use by connections and listeners. */
   readonly _ports: Set<number> = new Set();
+  /** @ignore Bound datagram sockets by port. */
+  readonly _udp: Map<number, SimDgram[]> = new Map();
   /** @ignore */ _nextPort = FIRST_EPHEMERAL_PORT;
   /** @ignore */ _crashed = false;
 
@@ -160,6 +175,19 @@ export class SimHost {
   /** @ignore Whether `address` names this host. */
   _owns(address: string): boolean {
     return this.addresses.includes(address) || isLoopback(address);
+  }
+
+  /** @ignore The datagram socket that gets what is sent to `address`:`port`. */
+  _udpReceiver(address: string, port: number): SimDgram | null {
+    const bound = this._udp.get(port);
+    if (bound === undefined) return null;
+    for (const sock of bound) {
+      if (sock.address === address) return sock;
+    }
+    for (const sock of bound) {
+      if (isWildcard(sock.address)) return sock;
+    }
+    return null;
   }
 
   /** @ignore A free ephemeral port. */
@@ -416,6 +444,137 @@ class SimConn implements StreamConn {
   }
 }
 
+/** A simulated datagram socket (the `DgramBackend` the sockets use). */
+class SimDgram implements DgramBackend {
+  readonly family: number;
+  reuse: boolean;
+  readonly host: SimHost;
+  readonly #network: SimNetwork;
+  address = "";
+  #port = 0;
+  #bound = false;
+  #peer: [string, number] | null = null;
+  #sink: DatagramSink | null = null;
+  #closed = false;
+
+  constructor(
+    network: SimNetwork,
+    host: SimHost,
+    family: number,
+    reuse: boolean,
+  ) {
+    this.#network = network;
+    this.host = host;
+    this.family = family;
+    this.reuse = reuse;
+    network._openDatagrams++;
+  }
+
+  get bound(): boolean {
+    return this.#bound;
+  }
+
+  get peer(): SocketAddress | null {
+    return this.#peer === null ? null : [this.#peer[0], this.#peer[1]];
+  }
+
+  bind(address: SocketAddress): void {
+    const [hostname, port] = address as [string, number];
+    const host = this.host;
+    if (!isWildcard(hostname) && !host._owns(hostname)) {
+      throw new Deno.errors.AddrNotAvailable(
+        `Cannot assign requested address (os error 99): ${hostname} is not an address of host ${host.name}`,
+      );
+    }
+    const chosen = port === 0 ? host._ephemeralPort() : port;
+    const bound = host._udp.get(chosen) ?? [];
+    if (
+      bound.some((s) =>
+        !(s.reuse && this.reuse) &&
+        (s.address === hostname || isWildcard(s.address) ||
+          isWildcard(hostname))
+      ) || (port !== 0 && host._ports.has(chosen) && bound.length === 0)
+    ) {
+      throw new Deno.errors.AddrInUse(
+        `Address already in use (os error 98): ${host.name} UDP port ${chosen}`,
+      );
+    }
+    bound.push(this);
+    host._udp.set(chosen, bound);
+    host._ports.add(chosen);
+    this.address = isWildcard(hostname)
+      ? (this.family === AF_INET6 ? "::" : "0.0.0.0")
+      : hostname;
+    this.#port = chosen;
+    this.#bound = true;
+  }
+
+  connect(address: SocketAddress): void {
+    const [hostname, port] = address as [string, number];
+    if (!this.#bound) {
+      this.bind([isLoopback(hostname) ? hostname : "", 0]);
+    }
+    this.#peer = [hostname, port];
+  }
+
+  send(
+    data: Uint8Array,
+    address: SocketAddress | null,
+    done: (error: Error | null) => void,
+  ): void {
+    if (this.#closed) {
+      done(new Deno.errors.BadResource("the datagram socket is closed"));
+      return;
+    }
+    if (!this.#bound) this.bind(["", 0]);
+    const [hostname, port] = (address ?? this.#peer) as [string, number];
+    this.#network._sendDatagram(this, data, hostname, port);
+    done(null);
+  }
+
+  setSink(sink: DatagramSink | null): void {
+    this.#sink = sink;
+  }
+
+  setBroadcast(): void {}
+
+  sockname(): SocketAddress {
+    if (!this.#bound) {
+      return [this.family === AF_INET6 ? "::" : "0.0.0.0", 0];
+    }
+    const address = isWildcard(this.address)
+      ? (this.host.addresses[0] ?? "127.0.0.1")
+      : this.address;
+    return [address, this.#port];
+  }
+
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#network._openDatagrams--;
+      this.#sink = null;
+      if (this.#bound) {
+        const bound = this.host._udp.get(this.#port) ?? [];
+        const rest = bound.filter((s) => s !== this);
+        if (rest.length === 0) {
+          this.host._udp.delete(this.#port);
+          this.host._ports.delete(this.#port);
+        } else this.host._udp.set(this.#port, rest);
+      }
+    }
+    return Promise.resolve();
+  }
+
+  /** A datagram arrived. */
+  _receive(data: Uint8Array, fromAddress: string, fromPort: number): void {
+    const peer = this.#peer;
+    if (peer !== null && (peer[1] !== fromPort || peer[0] !== fromAddress)) {
+      return;
+    }
+    this.#sink?.(data, [fromAddress, fromPort]);
+  }
+}
+
 /** A simulated TCP listener (`Deno.Listener`'s shape). */
 class SimListener implements StreamListener {
   readonly addr: Deno.NetAddr;
@@ -541,6 +700,8 @@ export class SimNetwork {
   #defaultHost: SimHost | null = null;
   /** @ignore Reads and accepts waiting on the simulation. */
   _pendingReads = 0;
+  /** @ignore Open datagram sockets (each may hold a wait on peers). */
+  _openDatagrams = 0;
   /** @ignore Writes and connects waiting on the simulation. */
   _pendingWrites = 0;
   /** @ignore The backend the loops' sockets use. */
@@ -651,6 +812,17 @@ export class SimNetwork {
       }
       link.bandwidth = bw;
     }
+    for (const key of ["loss", "duplicate", "reorder"] as const) {
+      const p = options[key];
+      if (p === undefined) continue;
+      if (typeof p !== "number") {
+        throw new TypeError(`${key} must be a probability, got ${typeof p}`);
+      }
+      if (!(p >= 0 && p <= 1)) {
+        throw new RangeError(`${key} must be between 0 and 1, got ${p}`);
+      }
+      link[key] = p;
+    }
     this.#links.set(`${a}>${b}`, link);
     if (!oneWay) this.#links.set(`${b}>${a}`, link);
   }
@@ -728,6 +900,8 @@ export class SimNetwork {
     // Its listeners are gone with it (their port free after a restart);
     // an accept pending on one never completes, as in a dead process.
     for (const listener of [...host._listeners.values()]) listener._kill();
+    for (const port of host._udp.keys()) host._ports.delete(port);
+    host._udp.clear();
     const loop = this.#loop;
     if (loop !== null && loop.isRunning()) {
       for (const task of allTasks(loop)) {
@@ -743,6 +917,41 @@ export class SimNetwork {
     const host = this.host(name);
     host._crashed = false;
     this.#record("restart", name, name);
+  }
+
+  /**
+   * Runs `main` on a loop of this network (as `run()` does, with this
+   * network's policy set meanwhile) and resolves with its result. Should it
+   * fail, the trace is printed to stderr first, so a failing test shows
+   * what the network did.
+   *
+   * @example
+   * ```ts
+   * import { openConnection } from "@aio/loop";
+   * import { SimNetwork } from "@aio/loop/testing";
+   * import assert from "node:assert/strict";
+   *
+   * const net = new SimNetwork();
+   * net.addHost("server");
+   * const error = await net.run(async () => {
+   *   try {
+   *     await openConnection("server", 80);
+   *   } catch (error) {
+   *     return error;
+   *   }
+   * });
+   * assert(error instanceof Deno.errors.ConnectionRefused);
+   * assert.equal(net.trace.at(-1)?.kind, "refused");
+   * ```
+   */
+  async run<T>(main: () => Promise<T>): Promise<T> {
+    using _policy = this.use();
+    try {
+      return await run(main);
+    } catch (error) {
+      console.error(`simulated network trace:\n${this.formatTrace()}`);
+      throw error;
+    }
   }
 
   /**
@@ -862,6 +1071,11 @@ export class SimNetwork {
   }
 
   #flushHeld(): void {
+    const datagrams = this.#heldDatagrams.splice(0);
+    for (const held of datagrams) {
+      if (this.#holding.has(held.key)) this.#heldDatagrams.push(held);
+      else if (!this.#cut.has(held.key)) held.send();
+    }
     for (const conn of [...this.#heldWires]) {
       const peer = conn.peer;
       if (peer === null) {
@@ -874,6 +1088,79 @@ export class SimNetwork {
       conn.out.held = [];
       for (const segment of held) this.#put(conn, segment);
     }
+  }
+
+  readonly #dgramBusy = new Map<string, number>();
+  readonly #heldDatagrams: { key: string; send: () => void }[] = [];
+
+  /** @ignore Sends a datagram from `sock` to `address`:`port`. */
+  _sendDatagram(
+    sock: SimDgram,
+    data: Uint8Array,
+    address: string,
+    port: number,
+  ): void {
+    const from = sock.host;
+    const [fromAddress, fromPort] = sock.sockname() as [string, number];
+    const label = `${from.name}:${fromPort}`;
+    const target = this.#resolveTarget(address, from);
+    if (target === null) {
+      this.#record("unreachable", label, `${address}:${port}`, data.length);
+      return;
+    }
+    const to = `${target.name}:${port}`;
+    const copy = data.slice();
+    const key = `${from.name}>${target.name}`;
+    if (from !== target && (this.#cut.has(key) || target._crashed)) {
+      this.#record("drop", label, to, data.length);
+      return;
+    }
+    const link = from === target ? {} : this.#link(from, target);
+    if ((link.loss ?? 0) > 0 && this.#random() < link.loss!) {
+      this.#record("drop", label, to, data.length);
+      return;
+    }
+    const copies = (link.duplicate ?? 0) > 0 &&
+        this.#random() < link.duplicate!
+      ? 2
+      : 1;
+    const send = () => {
+      this.#record("datagram", label, to, copy.length);
+      const loop = this.#loop!;
+      for (let i = 0; i < copies; i++) {
+        let delay = 0;
+        if (from !== target) {
+          const latency = link.latency ?? this.#latency;
+          delay = latency +
+            ((link.jitter ?? 0) > 0 ? this.#random() * link.jitter! : 0);
+          if (link.bandwidth !== undefined) {
+            const now = loop.time();
+            const start = Math.max(now, this.#dgramBusy.get(key) ?? 0) +
+              copy.length / link.bandwidth;
+            this.#dgramBusy.set(key, start);
+            delay += start - now;
+          }
+          if ((link.reorder ?? 0) > 0 && this.#random() < link.reorder!) {
+            delay += this.#random() * 2 * latency;
+          }
+        }
+        loop.callLater(delay, () => {
+          if (target._crashed) return;
+          const receiver = target._udpReceiver(address, port);
+          if (receiver === null) {
+            this.#record("unreachable", label, to, copy.length);
+            return;
+          }
+          receiver._receive(copy, fromAddress, fromPort);
+        });
+      }
+    };
+    if (from !== target && this.#holding.has(key)) {
+      this.#record("held", label, to, data.length);
+      this.#heldDatagrams.push({ key, send });
+      return;
+    }
+    send();
   }
 
   #resolveTarget(address: string, from: SimHost): SimHost | null {
@@ -1052,10 +1339,13 @@ export class SimNetwork {
       connectFrom: (hostname, port, _localHost, localPort, signal) =>
         this.#connect(hostname, port, signal, localPort),
       connectUnix: () => Promise.reject(unixError()),
-      createDgram: (): DgramBackend => {
-        throw new Deno.errors.NotSupported(
-          "datagram sockets are not simulated yet: use TCP between the network's hosts",
-        );
+      createDgram: (family, reuse): DgramBackend => {
+        if (family !== AF_INET && family !== AF_INET6) {
+          throw new Deno.errors.NotSupported(
+            "Unix datagram sockets are not simulated: use UDP between the network's hosts",
+          );
+        }
+        return new SimDgram(this, this._currentHost(), family, reuse ?? false);
       },
       lookup: (name) => {
         const lower = name.toLowerCase();
@@ -1096,7 +1386,12 @@ export class SimEventLoop extends VirtualTimeEventLoop {
 
   /** @ignore */
   override _realWaiting(): number {
-    return Math.max(0, this._dispatcher.waiting - this.network._pendingReads);
+    const network = this.network;
+    return Math.max(
+      0,
+      this._dispatcher.waiting - network._pendingReads -
+        network._openDatagrams,
+    );
   }
 }
 

@@ -57,6 +57,15 @@ Deno.test("examples/simulated_network_test.ts passes under deno test", async () 
   assert.match(stdout, /1 passed \| 0 failed/);
 });
 
+Deno.test("examples/replicated_service_test.ts passes under deno test", async () => {
+  const { code, stdout, stderr } = await deno(
+    "test",
+    "examples/replicated_service_test.ts",
+  );
+  assert.equal(code, 0, stdout + stderr);
+  assert.match(stdout, /1 passed \| 0 failed/);
+});
+
 Deno.test("examples/demo.ts runs every part of the tour", async () => {
   const { code, stdout, stderr } = await deno("run", "examples/demo.ts");
   assert.equal(code, 0, stderr);

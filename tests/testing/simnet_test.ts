@@ -5,11 +5,16 @@
  */
 import assert from "node:assert/strict";
 import {
+  AF_INET,
+  createDefaultContext,
+  DatagramProtocol,
+  type DatagramTransport,
   getRunningLoop,
   openConnection,
   Protocol,
   run,
   sleep,
+  socket,
   startServer,
   type StreamReader,
   type StreamWriter,
@@ -362,4 +367,222 @@ Deno.test("bad input: unknown hosts and negative or NaN figures are errors at th
     net.trace.map((e) => e.kind),
     ["partition", "repair"],
   );
+});
+
+/** A datagram endpoint that records what it gets. */
+class Inbox extends DatagramProtocol {
+  got: [string, unknown][] = [];
+  override datagramReceived(data: Uint8Array, addr: unknown) {
+    this.got.push([dec(data), addr]);
+  }
+}
+
+Deno.test("UDP keeps datagram boundaries and shows the sender's address", async () => {
+  await withNet(async (net) => {
+    const a = net.addHost("a");
+    const b = net.addHost("b");
+    const loop = getRunningLoop();
+    const [server, inbox] = await b.run(() =>
+      loop.createDatagramEndpoint(() => new Inbox(), ["0.0.0.0", 5353])
+    );
+    const [client] = await a.run(() =>
+      loop.createDatagramEndpoint(() => new DatagramProtocol(), null, [
+        "b",
+        5353,
+      ])
+    );
+    client.sendto(enc("one"));
+    client.sendto(enc("two"));
+    await sleep(0.01);
+    const [, port] = client.getExtraInfo("sockname") as [string, number];
+    assert.deepEqual(inbox.got, [
+      ["one", [a.addresses[0], port]],
+      ["two", [a.addresses[0], port]],
+    ]);
+    // Binding the same port on the same host fails; on another host it works.
+    await b.run(async () => {
+      await assert.rejects(
+        loop.createDatagramEndpoint(() => new Inbox(), ["0.0.0.0", 5353]),
+        Deno.errors.AddrInUse,
+      );
+    });
+    const [other] = await a.run(() =>
+      loop.createDatagramEndpoint(() => new Inbox(), ["0.0.0.0", 5353])
+    );
+    for (const t of [client, server, other]) t.close();
+  });
+});
+
+Deno.test("UDP loss, duplication and reordering are seeded: the same seed, the same datagrams", async () => {
+  async function scenario(seed: number) {
+    let got: string[] = [];
+    const net = await withNet(async (net) => {
+      const a = net.addHost("a");
+      const b = net.addHost("b");
+      net.setLink("a", "b", {
+        latency: 0.01,
+        loss: 0.2,
+        duplicate: 0.1,
+        reorder: 0.3,
+      });
+      const loop = getRunningLoop();
+      const [server, inbox] = await b.run(() =>
+        loop.createDatagramEndpoint(() => new Inbox(), ["0.0.0.0", 9])
+      );
+      const [client] = await a.run(() =>
+        loop.createDatagramEndpoint(() => new DatagramProtocol(), null, [
+          "b",
+          9,
+        ])
+      );
+      for (let i = 0; i < 200; i++) {
+        client.sendto(enc(String(i)));
+      }
+      await sleep(1);
+      got = inbox.got.map(([text]) => text);
+      client.close();
+      server.close();
+    }, { seed });
+    return { got, trace: net.formatTrace() };
+  }
+  const first = await scenario(3);
+  const again = await scenario(3);
+  const other = await scenario(4);
+  assert.deepEqual(first, again);
+  assert.notDeepEqual(first.got, other.got);
+  const numbers = first.got.map(Number);
+  const unique = new Set(numbers);
+  assert(unique.size < 200, "some were lost");
+  assert(numbers.length > unique.size, "some arrived twice");
+  assert(
+    numbers.some((n, i) => i > 0 && n < numbers[i - 1]),
+    "some were overtaken",
+  );
+  assert(first.trace.includes(" drop "));
+});
+
+Deno.test("a partition drops datagrams; hold keeps them until release", async () => {
+  await withNet(async (net) => {
+    const a = net.addHost("a");
+    const b = net.addHost("b");
+    const loop = getRunningLoop();
+    const [server, inbox] = await b.run(() =>
+      loop.createDatagramEndpoint(() => new Inbox(), ["0.0.0.0", 9])
+    );
+    const [client] = await a.run(() =>
+      loop.createDatagramEndpoint(() => new DatagramProtocol(), null, ["b", 9])
+    );
+    const send = (text: string) => client.sendto(enc(text));
+    net.partition("a", "b");
+    send("lost");
+    net.repair();
+    net.hold("a", "b");
+    send("held");
+    await sleep(5);
+    assert.equal(inbox.got.length, 0);
+    net.release("a", "b");
+    send("after");
+    await sleep(0.01);
+    assert.deepEqual(inbox.got.map(([t]) => t), ["held", "after"]);
+    assert.throws(() => net.setLink("a", "b", { loss: 1.5 }), RangeError);
+    assert.throws(() => net.setLink("a", "b", { reorder: NaN }), RangeError);
+    assert.throws(
+      () => net.setLink("a", "b", { duplicate: "x" as never }),
+      TypeError,
+    );
+    client.close();
+    server.close();
+  });
+});
+
+const FIXTURES = new URL("../fixtures/tls/", import.meta.url);
+const pem = (name: string) => Deno.readTextFileSync(new URL(name, FIXTURES));
+
+Deno.test("TLS runs over the simulated network", async () => {
+  await withNet(async (net) => {
+    const server = net.addHost("server");
+    const client = net.addHost("client");
+    const serverCtx = createDefaultContext({
+      purpose: "clientAuth",
+      cert: pem("server.pem"),
+      key: pem("server.key"),
+    });
+    const clientCtx = createDefaultContext({ caCerts: [pem("ca.pem")] });
+    const srv = await server.run(() =>
+      startServer(
+        async (reader, writer) => {
+          writer.write(await reader.readline());
+          writer.close();
+        },
+        "0.0.0.0",
+        443,
+        { ssl: serverCtx },
+      )
+    );
+    const reply = await client.run(async () => {
+      const [reader, writer] = await openConnection("server", 443, {
+        ssl: clientCtx,
+        serverHostname: "localhost",
+      });
+      writer.write(enc("secret\n"));
+      const line = dec(await reader.readline());
+      writer.close();
+      return line;
+    });
+    assert.equal(reply, "secret\n");
+    srv.close();
+    await srv.waitClosed();
+  });
+});
+
+Deno.test("the sock* methods work on the simulated network", async () => {
+  await withNet(async (net) => {
+    const server = net.addHost("server");
+    const client = net.addHost("client");
+    const loop = getRunningLoop();
+    const listener = await server.run(async () => {
+      const sock = socket(AF_INET);
+      sock.bind(["0.0.0.0", 2000]);
+      sock.listen();
+      sock.setblocking(false);
+      return sock;
+    });
+    const echoed = server.run(async () => {
+      const [conn] = await loop.sockAccept(listener);
+      const data = await loop.sockRecv(conn, 100);
+      await loop.sockSendall(conn, data);
+      conn.close();
+    });
+    const got = await client.run(async () => {
+      const sock = socket(AF_INET);
+      sock.setblocking(false);
+      await loop.sockConnect(sock, [server.addresses[0], 2000]);
+      assert.deepEqual(sock.getpeername(), [server.addresses[0], 2000]);
+      await loop.sockSendall(sock, enc("raw"));
+      const data = await loop.sockRecv(sock, 100);
+      sock.close();
+      return dec(data);
+    });
+    await echoed;
+    listener.close();
+    assert.equal(got, "raw");
+  });
+});
+
+Deno.test("SimNetwork.run() prints the trace when the program fails", async () => {
+  const net = new SimNetwork();
+  net.addHost("server");
+  const printed: string[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => printed.push(args.join(" "));
+  try {
+    await assert.rejects(
+      net.run(() => openConnection("server", 80)),
+      Deno.errors.ConnectionRefused,
+    );
+  } finally {
+    console.error = original;
+  }
+  assert.equal(printed.length, 1);
+  assert.match(printed[0], /refused server:80 -> main:\d+/);
 });
