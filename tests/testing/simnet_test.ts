@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import {
   AF_INET,
+  AF_UNIX,
   createDefaultContext,
   DatagramProtocol,
   type DatagramTransport,
@@ -585,4 +586,93 @@ Deno.test("SimNetwork.run() prints the trace when the program fails", async () =
   }
   assert.equal(printed.length, 1);
   assert.match(printed[0], /refused server:80 -> main:\d+/);
+});
+
+Deno.test("a link's bandwidth paces the bytes: 100 KiB at 50 KiB/s takes two seconds", async () => {
+  await withNet(async (net) => {
+    const server = net.addHost("server");
+    const client = net.addHost("client");
+    net.setLink("client", "server", { latency: 0, bandwidth: 50 * 1024 });
+    const loop = getRunningLoop();
+    let done!: (n: number) => void;
+    const received = new Promise<number>((r) => done = r);
+    const srv = await server.run(() =>
+      startServer(
+        async (reader, writer) => {
+          done((await reader.read(-1)).length);
+          writer.close();
+        },
+        "0.0.0.0",
+        5,
+      )
+    );
+    const [, writer] = await client.run(() => openConnection("server", 5));
+    const t0 = loop.time();
+    writer.write(new Uint8Array(100 * 1024));
+    writer.writeEof();
+    assert.equal(await received, 100 * 1024);
+    assert(Math.abs(loop.time() - t0 - 2) < 1e-9, `took ${loop.time() - t0}`);
+    writer.close();
+    srv.close();
+    await srv.waitClosed();
+  });
+});
+
+Deno.test("a one-way partition stops one direction only", async () => {
+  await withNet(async (net) => {
+    const a = net.addHost("a");
+    const b = net.addHost("b");
+    const loop = getRunningLoop();
+    const [bInbox] = await b.run(async () => {
+      const [, inbox] = await loop.createDatagramEndpoint(
+        () => new Inbox(),
+        ["0.0.0.0", 9],
+      );
+      return [inbox];
+    });
+    const [aTransport, aInbox] = await a.run(() =>
+      loop.createDatagramEndpoint(() => new Inbox(), ["0.0.0.0", 9])
+    );
+    net.partition("a", "b", { oneWay: true });
+    aTransport.sendto(enc("a->b"), [b.addresses[0], 9]);
+    await b.run(async () => {
+      const [t] = await loop.createDatagramEndpoint(
+        () => new DatagramProtocol(),
+        null,
+        ["a", 9],
+      );
+      t.sendto(enc("b->a"));
+      await sleep(0.1);
+      t.close();
+    });
+    assert.deepEqual(aInbox.got.map(([t]) => t), ["b->a"]);
+    assert.equal(bInbox.got.length, 0);
+    aTransport.close();
+  });
+});
+
+Deno.test("writing to a peer that closed gets a reset; Unix sockets are NotSupported", async () => {
+  await withNet(async (net) => {
+    const server = net.addHost("server");
+    const client = net.addHost("client");
+    const srv = await server.run(() =>
+      startServer((_reader, writer) => writer.close(), "0.0.0.0", 6)
+    );
+    await client.run(async () => {
+      const [reader, writer] = await openConnection("server", 6);
+      assert.equal((await reader.read(10)).length, 0); // EOF
+      writer.write(enc("late"));
+      await sleep(1);
+      writer.write(enc("later"));
+      await sleep(1);
+      await assert.rejects(writer.drain(), Deno.errors.ConnectionReset);
+      writer.close();
+      assert.throws(
+        () => socket(AF_UNIX).bind("/tmp/x"),
+        Deno.errors.NotSupported,
+      );
+    });
+    srv.close();
+    await srv.waitClosed();
+  });
 });
