@@ -8,6 +8,7 @@ import {
   AF_INET,
   AF_UNIX,
   createDefaultContext,
+  createTask,
   DatagramProtocol,
   type DatagramTransport,
   getRunningLoop,
@@ -672,6 +673,36 @@ Deno.test("writing to a peer that closed gets a reset; Unix sockets are NotSuppo
         Deno.errors.NotSupported,
       );
     });
+    srv.close();
+    await srv.waitClosed();
+  });
+});
+
+Deno.test("tasks created on a host inherit it, however deep", async () => {
+  await withNet(async (net) => {
+    const server = net.addHost("server");
+    const worker = net.addHost("worker", { addresses: ["192.168.7.7"] });
+    const srv = await server.run(() => lineEcho(80));
+    const seen = await worker.run(async () => {
+      const inner = createTask(async () => {
+        const innermost = createTask(async () => {
+          const [, writer] = await openConnection("server", 80);
+          const sockname = writer.getExtraInfo("sockname") as [string, number];
+          writer.close();
+          return sockname[0];
+        });
+        return await innermost;
+      });
+      return await inner;
+    });
+    assert.equal(seen, "192.168.7.7");
+    // Outside any host, code runs on the host named "main".
+    const [, writer] = await openConnection("server", 80);
+    assert.equal(
+      (writer.getExtraInfo("sockname") as [string, number])[0],
+      net.host("main").addresses[0],
+    );
+    writer.close();
     srv.close();
     await srv.waitClosed();
   });
