@@ -10,7 +10,6 @@ import {
   createDefaultContext,
   createTask,
   DatagramProtocol,
-  type DatagramTransport,
   getRunningLoop,
   openConnection,
   Protocol,
