@@ -4,7 +4,7 @@
  * present. Prints nanoseconds per operation side by side (best of three runs
  * each) and how many times faster aioloop is.
  *
- *   deno run -A bench/loop_bench.ts [--quick] [--json]
+ *   deno run -A bench/loop_bench.ts [--quick] [--json] [--metrics]
  *
  * Workloads (one "op" in brackets):
  * - callSoonChain: 1,000,000 callSoon, each callback scheduling the next [a callback]
@@ -13,6 +13,9 @@
  *   one cancelled [a callLater]
  * - tasksSleep0: 20,000 tasks each awaiting sleep(0) ten times [a task]
  * - futures: 200,000 futures resolved by callSoon and awaited in turn [a future]
+ *
+ * With --metrics it instead times every workload with the loop's lag
+ * measuring (`loop.measureLag(true)`) off and on, and prints the ratio.
  *
  * @module
  */
@@ -120,6 +123,42 @@ async function tasksFloor(n: number): Promise<number> {
 }
 
 const quick = Deno.args.includes("--quick");
+
+if (Deno.args.includes("--metrics")) {
+  // The cost of loop metrics: every workload with lag measuring off and on,
+  // the two runs alternating three times, the best of each kept.
+  let off: Record<string, number> = {};
+  let on: Record<string, number> = {};
+  const keepBest = (
+    into: Record<string, number>,
+    got: Record<string, number>,
+  ) => {
+    for (const [k, v] of Object.entries(got)) {
+      into[k] = Math.min(into[k] ?? Infinity, v);
+    }
+  };
+  for (let round = 0; round < 3; round++) {
+    keepBest(off, await timeWorkloads(workloads, quick));
+    keepBest(
+      on,
+      await timeWorkloads(workloads, quick, (loop) => loop.measureLag(true)),
+    );
+  }
+  console.log(
+    "Loop metrics: ns per operation with lag measuring off and on (best of 3 × 3 runs)",
+  );
+  console.log("| workload | off | on | on ÷ off |");
+  console.log("| --- | ---: | ---: | ---: |");
+  for (const [name] of workloads) {
+    console.log(
+      `| ${name} | ${off[name]} | ${on[name]} | ${
+        (on[name] / off[name]).toFixed(3)
+      } |`,
+    );
+  }
+  Deno.exit(0);
+}
+
 const ours = await timeWorkloads(workloads, quick);
 const floor = await tasksFloor(quick ? 2_000 : 20_000);
 const anchors = await runAnchors(

@@ -29,6 +29,8 @@ export {
   type Callback,
   type CreateTaskOptions,
   type ExceptionHandler,
+  type LagStats,
+  type LoopMetrics,
   type TaskFactory,
 } from "./core/abstract_loop.ts";
 export { BaseEventLoop } from "./core/base_loop.ts";
@@ -204,6 +206,12 @@ export {
 } from "./streams/subprocess.ts";
 export { type Logger, logger } from "./base/log.ts";
 export { getRunningLoop } from "./core/running.ts";
+export {
+  captureTaskTree,
+  dumpTaskTreeOnSignal,
+  formatTaskTree,
+  type TaskTreeNode,
+} from "./core/introspection.ts";
 export {
   allTasks,
   type Coroutine,

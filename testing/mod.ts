@@ -34,3 +34,4 @@ export {
   SimNetwork,
   type SimNetworkOptions,
 } from "./simnet.ts";
+export { runUntilIdle, waitAllTasksBlocked } from "./idle.ts";

@@ -66,6 +66,17 @@ Deno.test("examples/replicated_service_test.ts passes under deno test", async ()
   assert.match(stdout, /1 passed \| 0 failed/);
 });
 
+Deno.test("examples/deadlock_test.ts shows both waits of the deadlock", async () => {
+  const { code, stdout, stderr } = await deno(
+    "test",
+    "examples/deadlock_test.ts",
+  );
+  assert.equal(code, 0, stdout + stderr);
+  assert.match(stdout, /1 passed \| 0 failed/);
+  assert.match(stdout, /Task "ping" waiting on Event\.wait\(\)/);
+  assert.match(stdout, /Task "pong" waiting on Event\.wait\(\)/);
+});
+
 Deno.test("examples/demo.ts runs every part of the tour", async () => {
   const { code, stdout, stderr } = await deno("run", "examples/demo.ts");
   assert.equal(code, 0, stderr);

@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { labelWait } from "../core/wait_labels.ts";
 import { CancelledError, TimeoutError } from "../base/exceptions.ts";
 import { describe } from "../base/format.ts";
 import { Future, isFuture } from "../core/futures.ts";
@@ -346,6 +347,7 @@ export function gather(...args: unknown[]): Future<unknown[]> {
     children.push(fut);
   }
   outer = new GatheringFuture<unknown[]>(children, loop);
+  labelWait(outer, `gather(${children.length})`, () => children);
   // Children already done are accounted for now: if all were, the gather
   // is done before it is returned.
   for (const fut of doneFuts) onChildDone(fut);
@@ -389,6 +391,7 @@ export function shield<T>(awaitable: Awaitable<T>): Future<T> {
   const inner = ensureFuture(awaitable);
   if (inner.done()) return inner;
   const outer = (inner as Future<unknown>).getLoop().createFuture<T>();
+  labelWait(outer, "shield", () => [inner]);
   const onInnerDone = (): void => {
     if (outer.cancelled()) {
       // Nobody will look at the inner outcome through the shield.
@@ -597,6 +600,7 @@ async function waitFutures<T>(
   loop: AbstractEventLoop,
 ): Promise<[Set<Future<T>>, Set<Future<T>>]> {
   const waiter = loop.createFuture<void>();
+  labelWait(waiter, `wait(${fs.size})`, () => fs);
   const timeoutHandle: Handle | null = delay === null
     ? null
     : loop.callLater(delay, releaseWaiter, waiter);

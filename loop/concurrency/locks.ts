@@ -27,6 +27,7 @@
  *
  * @module
  */
+import { labelWait } from "../core/wait_labels.ts";
 import type { AbstractEventLoop } from "../core/abstract_loop.ts";
 import { CancelledError, RuntimeError } from "../base/exceptions.ts";
 import type { Future } from "../core/futures.ts";
@@ -243,6 +244,7 @@ export class Lock {
     this.#loop = loop;
     const waiters = this.#waiters;
     const fut = loop.createFuture<true>();
+    labelWait(fut, () => `Lock.acquire() on ${this}`);
     const node = waiters.push(fut);
     try {
       try {
@@ -481,6 +483,7 @@ export class Event {
     const loop = loopFor(this.#loop, this);
     this.#loop = loop;
     const fut = loop.createFuture<true>();
+    labelWait(fut, () => `Event.wait() on ${this}`);
     const node = this.#waiters.push(fut);
     try {
       await fut;
@@ -681,6 +684,7 @@ export class Condition {
     const loop = loopFor(this.#loop, this);
     this.#loop = loop;
     const fut = loop.createFuture<boolean>();
+    labelWait(fut, () => `Condition.wait() on ${this}`);
     this.release();
     let failure: { error: unknown } | null = null;
     const node = this.#waiters.push(fut);
@@ -979,6 +983,7 @@ export class Semaphore {
     this.#loop = loop;
     const waiters = this.#waiters;
     const fut = loop.createFuture<true>();
+    labelWait(fut, () => `Semaphore.acquire() on ${this}`);
     const node = waiters.push(fut);
     try {
       try {

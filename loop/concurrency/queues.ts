@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { labelWait } from "../core/wait_labels.ts";
 import type { AbstractEventLoop } from "../core/abstract_loop.ts";
 import { RuntimeError } from "../base/exceptions.ts";
 import { describe } from "../base/format.ts";
@@ -636,6 +637,7 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
   /** One wait in line for room (asyncio's loop body in `put()`). */
   #waitForRoom(): Promise<void> {
     const putter = this.#bindLoop().createFuture<void>();
+    labelWait(putter, () => `Queue.put() on ${this}`);
     this.#putters.push(putter);
     return putter.then(undefined, (error) => {
       this.#abandonPutter(putter);
@@ -725,6 +727,7 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
   /** One wait in line for an item (asyncio's loop body in `get()`). */
   #waitForItem(): Promise<void> {
     const getter = this.#bindLoop().createFuture<void>();
+    labelWait(getter, () => `Queue.get() on ${this}`);
     this.#getters.push(getter);
     return getter.then(undefined, (error) => {
       this.#abandonGetter(getter);
@@ -823,6 +826,7 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
 
   async #joinWait(): Promise<void> {
     const joiner = this.#bindLoop().createFuture<void>();
+    labelWait(joiner, () => `Queue.join() on ${this}`);
     this.#joiners.push(joiner);
     try {
       await joiner;

@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { labelWait } from "../core/wait_labels.ts";
 import type { Context } from "../base/context.ts";
 import { ExceptionGroup } from "../base/exception_group.ts";
 import { CancelledError, RuntimeError } from "../base/exceptions.ts";
@@ -175,7 +176,11 @@ export class TaskGroup {
     // cancelled repeatedly, or once while our own abort is under way).
     while (this.#tasks.size > 0) {
       if (this.#onCompletedFut === null) {
-        this.#onCompletedFut = this.#loop!.createFuture<boolean>();
+        this.#onCompletedFut = labelWait(
+          this.#loop!.createFuture<boolean>(),
+          () => `TaskGroup (${this.#tasks.size} tasks)`,
+          () => this.#tasks,
+        );
       }
       try {
         await this.#onCompletedFut;

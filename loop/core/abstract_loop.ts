@@ -84,6 +84,38 @@ export interface CreateTaskOptions {
 // deno-lint-ignore no-explicit-any
 export type Callback = (...args: any[]) => unknown;
 
+/** What `loop.metrics()` returns. */
+export interface LoopMetrics {
+  /** Iterations run since the last reset. */
+  iterations: number;
+  /** Callbacks run since the last reset (cancelled ones not counted). */
+  callbacks: number;
+  /** Callbacks in the ready queue now. */
+  ready: number;
+  /** Timers pending now (cancelled ones not counted). */
+  timers: number;
+  /** I/O operations by kind of resource: in flight, and waiting on a peer. */
+  io: Record<string, { inFlight: number; waiting: number }>;
+  /** How late timers and callbacks ran (seconds), while `measureLag()` is on. */
+  lag: LagStats | null;
+}
+
+/** Loop lag since the last reset, in seconds. */
+export interface LagStats {
+  /** How many lateness samples were taken. */
+  samples: number;
+  /** The least lateness. */
+  min: number;
+  /** The mean. */
+  mean: number;
+  /** The median. */
+  p50: number;
+  /** The 99th percentile. */
+  p99: number;
+  /** The greatest lateness. */
+  max: number;
+}
+
 function notImplemented(name: string): never {
   throw new NotImplementedError(
     `${name}() is not implemented by this event loop class`,
@@ -381,6 +413,21 @@ export class AbstractEventLoop {
     _options?: CreateDatagramEndpointOptions,
   ): Promise<[DatagramTransport, P]> {
     return notImplemented("createDatagramEndpoint");
+  }
+
+  /** The loop's counts and lag (an aioloop extension; see BaseEventLoop). */
+  metrics(): LoopMetrics {
+    return notImplemented("metrics");
+  }
+
+  /** Starts the counts of `metrics()` again (an aioloop extension). */
+  resetMetrics(): void {
+    notImplemented("resetMetrics");
+  }
+
+  /** Turns lag measuring on or off (an aioloop extension). */
+  measureLag(_on: boolean, _interval?: number): void {
+    notImplemented("measureLag");
   }
 
   /** Resolves a host and port. */

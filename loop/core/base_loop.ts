@@ -22,6 +22,8 @@ import type {
   Callback,
   CreateTaskOptions,
   ExceptionHandler,
+  LagStats,
+  LoopMetrics,
   TaskFactory,
 } from "./abstract_loop.ts";
 import {
@@ -188,15 +190,15 @@ export class BaseEventLoop extends AbstractEventLoop {
   /** @ignore */ _debug: boolean;
   /** @ignore */ _exceptionHandler: ExceptionHandler | null = null;
   /** @ignore */ _taskFactory: TaskFactory | null = null;
-  /** @ignore Strong references to live tasks. */
   /**
    * @ignore The network this loop's sockets use while it runs (null: Deno's
    * own); the simulated network's loops set theirs.
    */
   _netBackend: NetBackend | null = null;
   /**
-   * The live tasks, oldest first: an intrusive list through the tasks, so
-   * registering and unregistering cost no hashing.
+   * @ignore The live tasks, oldest first (strong references): an intrusive
+   * list through the tasks, so registering and unregistering cost no
+   * hashing.
    */
   _firstTask: Task<unknown> | null = null;
   /** @ignore */ _lastTask: Task<unknown> | null = null;
@@ -212,6 +214,14 @@ export class BaseEventLoop extends AbstractEventLoop {
   /** @ignore Resolves the driver's current wait; null when not waiting. */
   _wakeResolve: (() => void) | null = null;
   /** @ignore */ _sinceHostYield = 0;
+  /** @ignore Iterations run (for `metrics()`). */
+  _iterations = 0;
+  /** @ignore Callbacks taken from the ready queue, cancelled ones included. */
+  _dispatched = 0;
+  /** @ignore Cancelled callbacks skipped. */
+  _skipped = 0;
+  /** @ignore The lag probe, while lag measuring is on. */
+  _lagProbe: LagProbe | null = null;
   /** @ignore The batch being run, where it is, and its length. */
   _batch: ReadyItem[] = EMPTY_BATCH;
   /** @ignore */ _batchIndex = 0;
@@ -452,6 +462,7 @@ export class BaseEventLoop extends AbstractEventLoop {
     if (this._debug) logger.debug(`Close ${this}`);
     reportUnretrieved(this);
     this._closed = true;
+    this._lagProbe?.stop();
     for (const task of this._allTasks()) {
       if (!task.done() && task._logDestroyPending) {
         const context: ExceptionContext = {
@@ -1486,6 +1497,8 @@ export class BaseEventLoop extends AbstractEventLoop {
     this._batchLength = batch.length;
     this._ready = this._spare;
     this._sinceHostYield += batch.length;
+    this._iterations++;
+    this._dispatched += batch.length;
   }
 
   /**
@@ -1511,7 +1524,10 @@ export class BaseEventLoop extends AbstractEventLoop {
           swapped = true;
           while (i < n) {
             const handle = batch[i++];
-            if (handle._cancelled) continue;
+            if (handle._cancelled) {
+              this._skipped++;
+              continue;
+            }
             if (handle._frame !== current) {
               current = handle._frame;
               swapFrame(current);
@@ -1522,7 +1538,10 @@ export class BaseEventLoop extends AbstractEventLoop {
         } else {
           while (i < n) {
             const handle = batch[i++];
-            if (handle._cancelled) continue;
+            if (handle._cancelled) {
+              this._skipped++;
+              continue;
+            }
             runInFrame(handle._frame, runHandle, [handle]);
             if (state.stepping !== null) break;
           }
@@ -1544,7 +1563,10 @@ export class BaseEventLoop extends AbstractEventLoop {
   #runBatchDebug(batch: ReadyItem[], i: number, n: number): number {
     while (i < n) {
       const handle = batch[i++];
-      if (handle._cancelled) continue;
+      if (handle._cancelled) {
+        this._skipped++;
+        continue;
+      }
       const t0 = realClock();
       runInFrame(handle._frame, runHandle, [handle]);
       const dt = realClock() - t0;
@@ -1565,6 +1587,94 @@ export class BaseEventLoop extends AbstractEventLoop {
     handle._frame = frame;
     this._ready.push(handle);
   };
+
+  /**
+   * What the loop has done and holds now: iterations and callbacks run
+   * since the last `resetMetrics()`, the ready queue's depth, the timers
+   * pending, the I/O operations in flight by kind, and (while
+   * `measureLag()` is on) how late timers and callbacks ran.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop, sleep } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   *
+   * const loop = newEventLoop();
+   * loop.measureLag(true);
+   * await loop.runUntilComplete(async () => {
+   *   for (let i = 0; i < 5; i++) await sleep(0.01);
+   * });
+   * const m = loop.metrics();
+   * assert(m.iterations >= 5 && m.callbacks >= 5);
+   * assert(m.lag !== null && m.lag.samples > 0 && m.lag.max >= m.lag.min);
+   * loop.close();
+   * ```
+   */
+  override metrics(): LoopMetrics {
+    const io: Record<string, { inFlight: number; waiting: number }> = {};
+    for (const [kind, counts] of this._dispatcher.byKind()) io[kind] = counts;
+    return {
+      iterations: this._iterations,
+      callbacks: this._dispatched - this._skipped,
+      ready: this._ready.length,
+      timers: this._scheduled.size - this._timerCancelledCount,
+      io,
+      lag: this._lagProbe?.stats() ?? null,
+    };
+  }
+
+  /**
+   * Starts the counts of `metrics()` (and the lag samples) again from zero.
+   *
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * await loop.runUntilComplete(async () => {});
+   * loop.resetMetrics();
+   * assert.equal(loop.metrics().iterations, 0);
+   * loop.close();
+   * ```
+   */
+  override resetMetrics(): void {
+    this._iterations = 0;
+    this._dispatched = this._skipped = 0;
+    this._lagProbe?.reset();
+  }
+
+  /**
+   * Turns lag measuring on or off. While on, a host timer due every
+   * `interval` seconds (0.01) records how late it fired (how long the
+   * thread was busy), and a callback it schedules on the loop records how
+   * long it waited in the ready queue; `metrics()` reports their min, mean,
+   * p50, p99 and max (in real seconds, on any clock). The probe adds
+   * nothing to the loop's timers and does not keep the process alive. Off
+   * (the default), nothing is measured and nothing is scheduled.
+   *
+   * @throws {RangeError} for an interval that is not a positive number.
+   * @example
+   * ```ts
+   * import { newEventLoop, sleep } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * loop.measureLag(true, 0.005);
+   * await loop.runUntilComplete(() => sleep(0.05));
+   * assert(loop.metrics().lag!.samples >= 2);
+   * loop.measureLag(false);
+   * assert.equal(loop.metrics().lag, null);
+   * loop.close();
+   * ```
+   */
+  override measureLag(on: boolean, interval = 0.01): void {
+    if (!(typeof interval === "number" && interval > 0)) {
+      throw new RangeError(
+        `measureLag(): interval must be a positive number of seconds, got ${interval}`,
+      );
+    }
+    this._lagProbe?.stop();
+    this._lagProbe = on ? new LagProbe(this, interval) : null;
+  }
 
   /** A description like `<EventLoop running=false closed=false debug=false>`. */
   override toString(): string {
@@ -1594,3 +1704,84 @@ function runHandle(handle: Handle): void {
 }
 
 function noop(): void {}
+
+/** The most lateness samples kept between resets (the oldest go first). */
+const MAX_LAG_SAMPLES = 100_000;
+
+/**
+ * Measures loop lag, as Node's `monitorEventLoopDelay` does: a host timer
+ * due every `interval` records how late it fired (how long the thread was
+ * busy), and a callback it schedules on the loop records how long that
+ * waited in the ready queue. The timer is not the loop's (no timer is
+ * added to the loop's heap) and does not keep the process alive.
+ */
+class LagProbe {
+  #loop: BaseEventLoop;
+  #interval: number;
+  #samples: number[] = [];
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #due = 0;
+  #soonAt = 0;
+
+  constructor(loop: BaseEventLoop, interval: number) {
+    this.#loop = loop;
+    this.#interval = interval;
+    this.#arm();
+  }
+
+  #arm(): void {
+    this.#due = realClock() + this.#interval;
+    this.#timer = setTimeout(this.#fired, this.#interval * 1000);
+    Deno.unrefTimer(this.#timer as unknown as number);
+  }
+
+  readonly #fired = (): void => {
+    const loop = this.#loop;
+    if (loop.isClosed()) {
+      this.#timer = null;
+      return;
+    }
+    if (loop.isRunning()) {
+      const now = realClock();
+      this.#record(Math.max(0, now - this.#due));
+      this.#soonAt = now;
+      loop.callSoon(this.#ran);
+    }
+    this.#arm();
+  };
+
+  readonly #ran = (): void => {
+    this.#record(Math.max(0, realClock() - this.#soonAt));
+  };
+
+  #record(lateness: number): void {
+    if (this.#samples.length >= MAX_LAG_SAMPLES) this.#samples.shift();
+    this.#samples.push(lateness);
+  }
+
+  stats(): LagStats | null {
+    const n = this.#samples.length;
+    if (n === 0) return null;
+    const sorted = Float64Array.from(this.#samples).sort();
+    let sum = 0;
+    for (const v of sorted) sum += v;
+    const at = (q: number) => sorted[Math.min(n - 1, Math.floor(q * n))];
+    return {
+      samples: n,
+      min: sorted[0],
+      mean: sum / n,
+      p50: at(0.5),
+      p99: at(0.99),
+      max: sorted[n - 1],
+    };
+  }
+
+  reset(): void {
+    this.#samples = [];
+  }
+
+  stop(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+}

@@ -90,6 +90,16 @@ export class Registration {
     return this.#closed;
   }
 
+  /** Operations in flight. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Operations waiting on a peer. */
+  get waiting(): number {
+    return this.#waiting;
+  }
+
   /** Detaches the resource; operations still in flight no longer count. */
   close(): void {
     if (this.#closed) return;
@@ -211,6 +221,21 @@ export class Dispatcher {
   }
 
   /** @internal */
+  /** Operations in flight and waiting, by registration name. */
+  byKind(): Map<string, { inFlight: number; waiting: number }> {
+    const kinds = new Map<string, { inFlight: number; waiting: number }>();
+    for (const registration of this.#registrations) {
+      const { inFlight, waiting } = registration;
+      if (inFlight === 0 && waiting === 0) continue;
+      const counts = kinds.get(registration.name) ??
+        { inFlight: 0, waiting: 0 };
+      counts.inFlight += inFlight;
+      counts.waiting += waiting;
+      kinds.set(registration.name, counts);
+    }
+    return kinds;
+  }
+
   _unregister(registration: Registration): void {
     this.#registrations.delete(registration);
   }

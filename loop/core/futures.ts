@@ -27,6 +27,9 @@ import type { Task } from "./tasks.ts";
 /** @internal */ export const CANCELLED = 2;
 const STATE_NAMES = ["PENDING", "FINISHED", "CANCELLED"];
 
+/** The futures whose description is being made (see `toString`). */
+const describing = new Set<Future<unknown>>();
+
 /** A done callback: called with the future once it is done. */
 export type DoneCallback<T> = (future: Future<T>) => unknown;
 
@@ -684,7 +687,16 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /** A description like `<Future finished result=1>`. */
   toString(): string {
-    return `<${this.constructor.name} ${this._reprInfo().join(" ")}>`;
+    // Futures that wait on each other (two tasks awaiting one another)
+    // describe each other once: the inner mention is "...", as Python's
+    // reprlib.recursive_repr does.
+    if (describing.has(this)) return "...";
+    describing.add(this);
+    try {
+      return `<${this.constructor.name} ${this._reprInfo().join(" ")}>`;
+    } finally {
+      describing.delete(this);
+    }
   }
 
   /** @internal */

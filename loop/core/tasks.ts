@@ -37,6 +37,7 @@ import {
 import { CancelledError, RuntimeError } from "../base/exceptions.ts";
 import { describe } from "../base/format.ts";
 import { Future, isFuture, PENDING } from "./futures.ts";
+import { labelWait } from "./wait_labels.ts";
 import {
   _getEventLoop,
   contextTask,
@@ -982,6 +983,7 @@ async function sleepFor<T>(
 ): Promise<T> {
   const fut = loop.createFuture<T>();
   const handle = loop.callLater(delay, setResultUnlessCancelled, fut, result);
+  labelWait(fut, () => `sleep(${delay}) until t=${handle.when().toFixed(3)}`);
   try {
     return await fut;
   } finally {

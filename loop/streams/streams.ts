@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { labelWait } from "../core/wait_labels.ts";
 import type { AbstractEventLoop } from "../core/abstract_loop.ts";
 import { concat } from "../base/bytes.ts";
 import {
@@ -98,6 +99,15 @@ export class StreamReader {
   #waiter: Future<null> | null = null;
   #exception: Error | null = null;
   #transport: PausableTransport | null = null;
+  /** What a wait for data is, for the task tree. */
+  readonly #waitLabel = (): string => {
+    const info = (this.#transport as {
+      getExtraInfo?(name: string): unknown;
+    } | null)?.getExtraInfo?.("peername");
+    return Array.isArray(info)
+      ? `StreamReader data from ${info[0]}:${info[1]}`
+      : "StreamReader data";
+  };
   #paused = false;
 
   /**
@@ -334,6 +344,7 @@ export class StreamReader {
     }
     const waiter = this.#loop.createFuture<null>();
     this.#waiter = waiter;
+    labelWait(waiter, this.#waitLabel);
     return waiter;
   }
 
