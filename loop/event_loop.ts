@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { labelWait } from "./core/wait_labels.ts";
 import {
   BaseEventLoop,
   checkCallback,
@@ -585,7 +586,10 @@ export class EventLoop extends BaseEventLoop {
   }
 
   #waitReadable<T>(sock: Socket, attempt: () => T): Promise<T> {
-    const fut = this.createFuture<T>();
+    const fut = labelWait(
+      this.createFuture<T>(),
+      () => `a socket read on ${sock}`,
+    );
     const ready = () => {
       if (fut.done()) return;
       try {
@@ -640,7 +644,10 @@ export class EventLoop extends BaseEventLoop {
       if (!isWouldBlock(error)) throw error;
     }
     if (offset === data.length) return;
-    const fut = this.createFuture<null>();
+    const fut = labelWait(
+      this.createFuture<null>(),
+      () => `a socket write on ${sock}`,
+    );
     const ready = () => {
       if (fut.done()) return;
       try {
@@ -712,7 +719,10 @@ export class EventLoop extends BaseEventLoop {
     } catch (error) {
       if (!isWouldBlock(error)) throw error;
     }
-    const fut = this.createFuture<null>();
+    const fut = labelWait(
+      this.createFuture<null>(),
+      () => `a socket connect on ${sock}`,
+    );
     const ready = () => {
       if (fut.done()) return;
       if (sock.closed) {

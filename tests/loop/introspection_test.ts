@@ -16,6 +16,7 @@ import {
   run,
   shield,
   sleep,
+  socketpair,
   startServer,
   type Task,
   TaskGroup,
@@ -123,6 +124,11 @@ Deno.test("what a task waits on: a lock, a queue, a stream read, a plain future,
     const [host, port] = server.sockets[0].getsockname();
     const [reader, writer] = await openConnection(host, port);
     const readerTask = createTask(() => reader.read(10), { name: "reader" });
+    const [left, right] = socketpair();
+    left.setblocking(false);
+    const sockReader = createTask(() => loop.sockRecv(left, 10), {
+      name: "sockReader",
+    });
     const fut = loop.createFuture<number>();
     const plain = createTask(() => fut, { name: "plain" });
     let release!: () => void;
@@ -141,6 +147,7 @@ Deno.test("what a task waits on: a lock, a queue, a stream read, a plain future,
     assert.match(on("getter")!, /^Queue\.get\(\) on <Queue/);
     assert.match(on("reader")!, /^StreamReader data from 127\.0\.0\.1:\d+/);
     assert.match(on("plain")!, /^<Future pending/);
+    assert.match(on("sockReader")!, /^a socket read on <Socket/);
     assert.equal(find(after, "outside")!.state, "outside");
     assert.equal(on("outside"), "a promise outside the loop");
     assert.equal(find(after, "ready"), undefined); // done: not in the tree
@@ -149,7 +156,10 @@ Deno.test("what a task waits on: a lock, a queue, a stream read, a plain future,
     lock.release();
     queue.putNowait(1);
     writer.close();
-    await gather(locker, getter, readerTask, plain, outside);
+    right.send(new Uint8Array([1]));
+    await gather(locker, getter, readerTask, plain, outside, sockReader);
+    left.close();
+    right.close();
     lock.release();
     server.close();
     await server.waitClosed();
