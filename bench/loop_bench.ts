@@ -127,8 +127,8 @@ const quick = Deno.args.includes("--quick");
 if (Deno.args.includes("--metrics")) {
   // The cost of loop metrics: every workload with lag measuring off and on,
   // the two runs alternating three times, the best of each kept.
-  let off: Record<string, number> = {};
-  let on: Record<string, number> = {};
+  const off: Record<string, number> = {};
+  const on: Record<string, number> = {};
   const keepBest = (
     into: Record<string, number>,
     got: Record<string, number>,

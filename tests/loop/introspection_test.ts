@@ -95,7 +95,7 @@ Deno.test("the tree follows a task awaiting a task, a gather, a shield, waitFor 
     const text = formatTaskTree(tree);
     assert.match(
       text,
-      /├── Task "gathering" waiting on gather\(2\)\n│   ├── Task "g1" waiting on sleep\(11\) until t=11\.000\n│   └── Task "g2"/,
+      /├── Task "gathering" waiting on gather\(2\)\n│ {3}├── Task "g1" waiting on sleep\(11\) until t=11\.000\n│ {3}└── Task "g2"/,
     );
     for (
       const t of [parent, gathering, shielding, waiting, grouping, direct, g1]
@@ -134,7 +134,7 @@ Deno.test("what a task waits on: a lock, a queue, a stream read, a plain future,
     let release!: () => void;
     const gate = new Promise<void>((r) => release = r);
     const outside = createTask(() => gate, { name: "outside" });
-    const ready = createTask(async () => {}, { name: "ready" });
+    createTask(async () => {}, { name: "ready" });
     const tree = captureTaskTree();
     assert.equal(find(tree, "ready")!.state, "ready");
     await waitAllTasksBlocked();
