@@ -220,6 +220,19 @@ function netAddr(hostname: string, port: number): Deno.NetAddr {
   return { transport: "tcp", hostname, port };
 }
 
+/** A port, or for a Unix socket its path ("" for an unbound client). */
+function addrLabel(addr: Deno.Addr): string {
+  if (addr.transport === "unix" || addr.transport === "unixpacket") {
+    return addr.path || "(unix)";
+  }
+  return String((addr as Deno.NetAddr).port);
+}
+
+/** Frees the TCP port `addr` holds on `host` (Unix sockets hold none). */
+function releasePort(host: SimHost, addr: Deno.Addr): void {
+  if (addr.transport === "tcp") host._ports.delete(addr.port);
+}
+
 interface Segment {
   when: number;
   kind: "data" | "eof" | "reset";
@@ -238,8 +251,8 @@ class Wire {
 
 /** One end of a simulated TCP connection (`Deno.Conn`'s shape). */
 class SimConn implements StreamConn {
-  readonly localAddr: Deno.NetAddr;
-  readonly remoteAddr: Deno.NetAddr;
+  readonly localAddr: Deno.Addr;
+  readonly remoteAddr: Deno.Addr;
   readonly host: SimHost;
   readonly peerHost: SimHost;
   peer: SimConn | null = null;
@@ -269,8 +282,8 @@ class SimConn implements StreamConn {
   constructor(
     host: SimHost,
     peerHost: SimHost,
-    local: Deno.NetAddr,
-    remote: Deno.NetAddr,
+    local: Deno.Addr,
+    remote: Deno.Addr,
   ) {
     this.host = host;
     this.peerHost = peerHost;
@@ -280,11 +293,11 @@ class SimConn implements StreamConn {
   }
 
   get label(): string {
-    return `${this.host.name}:${this.localAddr.port}`;
+    return `${this.host.name}:${addrLabel(this.localAddr)}`;
   }
 
   get peerLabel(): string {
-    return `${this.peerHost.name}:${this.remoteAddr.port}`;
+    return `${this.peerHost.name}:${addrLabel(this.remoteAddr)}`;
   }
 
   read(p: Uint8Array): Promise<number | null> {
@@ -333,7 +346,7 @@ class SimConn implements StreamConn {
     if (this.#closed) return;
     this.#closed = true;
     this.host._conns.delete(this);
-    this.host._ports.delete(this.localAddr.port);
+    releasePort(this.host, this.localAddr);
     const closedError = new Deno.errors.BadResource("Bad resource ID");
     this.#failWaiters(closedError);
     if (this.#error === null) {
@@ -577,7 +590,7 @@ class SimDgram implements DgramBackend {
 
 /** A simulated TCP listener (`Deno.Listener`'s shape). */
 class SimListener implements StreamListener {
-  readonly addr: Deno.NetAddr;
+  readonly addr: Deno.Addr;
   readonly host: SimHost;
   readonly key: string;
   #backlog: SimConn[] = [];
@@ -586,7 +599,7 @@ class SimListener implements StreamListener {
     | null = null;
   #closed = false;
 
-  constructor(host: SimHost, key: string, addr: Deno.NetAddr) {
+  constructor(host: SimHost, key: string, addr: Deno.Addr) {
     this.host = host;
     this.key = key;
     this.addr = addr;
@@ -610,7 +623,7 @@ class SimListener implements StreamListener {
     if (this.#closed) return;
     this.#closed = true;
     this.host._listeners.delete(this.key);
-    this.host._ports.delete(this.addr.port);
+    releasePort(this.host, this.addr);
     const acceptor = this.#acceptor;
     if (acceptor !== null) {
       this.#acceptor = null;
@@ -628,7 +641,7 @@ class SimListener implements StreamListener {
   /** Its host crashed: it stops existing on the network, silently. */
   _kill(): void {
     this.host._listeners.delete(this.key);
-    this.host._ports.delete(this.addr.port);
+    releasePort(this.host, this.addr);
     for (const conn of this.#backlog) conn._reset();
     this.#backlog = [];
   }
@@ -1324,21 +1337,66 @@ export class SimNetwork {
     });
   }
 
-  #makeBackend(): NetBackend {
-    const unix = (): never => {
-      throw new Deno.errors.NotSupported(
-        "Unix sockets are not simulated: use TCP between the network's hosts",
+  #listenUnix(path: string): StreamListener {
+    const host = this._currentHost();
+    if (host._crashed) {
+      throw new Deno.errors.NotConnected(`host ${host.name} is down`);
+    }
+    const key = `unix:${path}`;
+    if (host._listeners.has(key)) {
+      throw new Deno.errors.AddrInUse(
+        `Address already in use (os error 98): ${path} on host ${host.name}`,
       );
-    };
+    }
+    const listener = new SimListener(host, key, { transport: "unix", path });
+    host._listeners.set(key, listener);
+    this.#record("listen", `${host.name}:${path}`, "*");
+    return listener;
+  }
+
+  /** A Unix socket connects within its host: each host has its own paths. */
+  #connectUnix(path: string): Promise<StreamConn> {
+    const host = this._currentHost();
+    if (host._crashed) {
+      return Promise.reject(
+        new Deno.errors.NotConnected(`host ${host.name} is down`),
+      );
+    }
+    const listener = host._listeners.get(`unix:${path}`);
+    if (listener === undefined) {
+      this.#record("refused", `${host.name}:${path}`, host.name);
+      return Promise.reject(
+        new Deno.errors.NotFound(
+          `No such file or directory (os error 2): no Unix socket ${path} on host ${host.name}`,
+        ),
+      );
+    }
+    const client = new SimConn(host, host, { transport: "unix", path: "" }, {
+      transport: "unix",
+      path,
+    });
+    const server = new SimConn(host, host, { transport: "unix", path }, {
+      transport: "unix",
+      path: "",
+    });
+    client.peer = server;
+    server.peer = client;
+    this.#record("connect", `${host.name}:(unix)`, `${host.name}:${path}`);
+    this.#record("accept", `${host.name}:${path}`, `${host.name}:(unix)`);
+    listener._incoming(server);
+    return Promise.resolve(client);
+  }
+
+  #makeBackend(): NetBackend {
     return {
       name: "simulated",
       listen: (options) => this.#listen(options),
-      listenUnix: unix,
+      listenUnix: (path) => this.#listenUnix(path),
       connect: (hostname, port, signal) =>
         this.#connect(hostname, port, signal),
       connectFrom: (hostname, port, _localHost, localPort, signal) =>
         this.#connect(hostname, port, signal, localPort),
-      connectUnix: () => Promise.reject(unixError()),
+      connectUnix: (path) => this.#connectUnix(path),
       createDgram: (family, reuse): DgramBackend => {
         if (family !== AF_INET && family !== AF_INET6) {
           throw new Deno.errors.NotSupported(
@@ -1355,12 +1413,6 @@ export class SimNetwork {
       },
     };
   }
-}
-
-function unixError(): Error {
-  return new Deno.errors.NotSupported(
-    "Unix sockets are not simulated: use TCP between the network's hosts",
-  );
 }
 
 /**

@@ -822,7 +822,10 @@ export class Socket<A extends SocketAddress = SocketAddress>
     if (this._conn !== null) closeQuietly(this._conn);
     if (this._listener !== null) {
       closeQuietly(this._listener);
-      if (this._unlinkOnClose && typeof this._bound === "string") {
+      if (
+        this._unlinkOnClose && typeof this._bound === "string" &&
+        this._net === DENO_NET
+      ) {
         try {
           Deno.removeSync(this._bound);
         } catch {

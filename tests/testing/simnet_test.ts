@@ -12,11 +12,13 @@ import {
   DatagramProtocol,
   getRunningLoop,
   openConnection,
+  openUnixConnection,
   Protocol,
   run,
   sleep,
   socket,
   startServer,
+  startUnixServer,
   type StreamReader,
   type StreamWriter,
   type Transport,
@@ -651,7 +653,7 @@ Deno.test("a one-way partition stops one direction only", async () => {
   });
 });
 
-Deno.test("writing to a peer that closed gets a reset; Unix sockets are NotSupported", async () => {
+Deno.test("writing to a peer that closed gets a reset", async () => {
   await withNet(async (net) => {
     const server = net.addHost("server");
     const client = net.addHost("client");
@@ -667,10 +669,6 @@ Deno.test("writing to a peer that closed gets a reset; Unix sockets are NotSuppo
       await sleep(1);
       await assert.rejects(writer.drain(), Deno.errors.ConnectionReset);
       writer.close();
-      assert.throws(
-        () => socket(AF_UNIX).bind("/tmp/x"),
-        Deno.errors.NotSupported,
-      );
     });
     srv.close();
     await srv.waitClosed();
@@ -704,5 +702,44 @@ Deno.test("tasks created on a host inherit it, however deep", async () => {
     writer.close();
     srv.close();
     await srv.waitClosed();
+  });
+});
+
+Deno.test("Unix sockets work within a host; each host has its own paths", async () => {
+  await withNet(async (net) => {
+    const a = net.addHost("a");
+    const b = net.addHost("b");
+    const loop = getRunningLoop();
+    const path = "/run/app.sock"; // never touches the real filesystem
+    const server = await a.run(() =>
+      startUnixServer(async (reader, writer) => {
+        writer.write(await reader.readline());
+        writer.close();
+      }, path)
+    );
+    assert.equal(server.sockets[0].getsockname(), path);
+    const reply = await a.run(async () => {
+      const [reader, writer] = await openUnixConnection(path);
+      writer.write(enc("local\n"));
+      const line = dec(await reader.readline());
+      writer.close();
+      return line;
+    });
+    assert.equal(reply, "local\n");
+    await b.run(async () => {
+      await assert.rejects(openUnixConnection(path), Deno.errors.NotFound);
+      const sock = socket(AF_UNIX);
+      sock.bind(path); // b's own path: free
+      sock.close();
+    });
+    await a.run(async () => {
+      await assert.rejects(
+        loop.createUnixServer(() => new Protocol(), path),
+        Deno.errors.AddrInUse,
+      );
+    });
+    server.close();
+    await server.waitClosed();
+    await assert.rejects(Deno.lstat(path), Deno.errors.NotFound);
   });
 });
