@@ -7,8 +7,8 @@
  */
 import type { AbstractEventLoop } from "../loop/core/abstract_loop.ts";
 import type { BaseEventLoop } from "../loop/core/base_loop.ts";
+import type { Future } from "../loop/core/futures.ts";
 import { getRunningLoop } from "../loop/core/running.ts";
-import { sleep } from "../loop/core/tasks.ts";
 
 /** Whether a timer is due now (it would run on the next iteration). */
 function timerDue(loop: BaseEventLoop): boolean {
@@ -19,10 +19,11 @@ function timerDue(loop: BaseEventLoop): boolean {
 /**
  * Resolves once every other task is waiting (on a future, a lock, a
  * queue, a socket, a timer not yet due, or a promise from outside the loop)
- * and nothing is ready to run: the calling task was the only callback of
- * an iteration that scheduled nothing, with no I/O event queued and no
- * timer due. It yields one iteration at a time and never moves the clock.
- * Mirrors trio's `wait_all_tasks_blocked()`.
+ * and nothing is ready to run: a watcher callback, which looks again each
+ * iteration, was the only callback of an iteration that scheduled nothing,
+ * with no I/O event queued and no timer due. Several tasks may wait at
+ * once; they are released together. It never moves the clock. Mirrors
+ * trio's `wait_all_tasks_blocked()`.
  *
  * @throws {RuntimeError} when no loop is running.
  * @example Checking that a consumer is parked on an empty queue
@@ -47,14 +48,29 @@ function timerDue(loop: BaseEventLoop): boolean {
  */
 export async function waitAllTasksBlocked(): Promise<void> {
   const loop = getRunningLoop() as BaseEventLoop;
-  for (;;) {
-    await sleep(0);
-    if (
-      loop._batchLength === 1 && loop._ready.length === 0 &&
-      !loop._dispatcher.hasEvents && !timerDue(loop)
-    ) return;
+  let idle = watchers.get(loop);
+  if (idle === undefined) {
+    // One watcher per loop, whoever asks: a callback that looks again each
+    // iteration until it was the only one, then releases every waiter.
+    const fut = loop.createFuture<null>();
+    idle = fut;
+    watchers.set(loop, fut);
+    const check = (): void => {
+      if (
+        loop._batchLength === 1 && loop._ready.length === 0 &&
+        !loop._dispatcher.hasEvents && !timerDue(loop)
+      ) {
+        watchers.delete(loop);
+        fut.setResult(null);
+      } else loop.callSoon(check);
+    };
+    loop.callSoon(check);
   }
+  await idle;
 }
+
+/** The idle watcher of each loop, while some task waits for idleness. */
+const watchers = new WeakMap<BaseEventLoop, Future<null>>();
 
 /**
  * Runs `loop` (which must not be running) until it is idle, as

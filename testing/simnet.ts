@@ -190,12 +190,12 @@ export class SimHost {
     return null;
   }
 
-  /** @ignore A free ephemeral port. */
-  _ephemeralPort(): number {
+  /** @ignore A free ephemeral port (TCP's, or with `udp` UDP's). */
+  _ephemeralPort(udp = false): number {
     for (let i = 0; i < 16384; i++) {
       const port = this._nextPort;
       this._nextPort = port === 65535 ? FIRST_EPHEMERAL_PORT : port + 1;
-      if (!this._ports.has(port)) return port;
+      if (udp ? !this._udp.has(port) : !this._ports.has(port)) return port;
     }
     throw new Deno.errors.AddrInUse(`host ${this.name}: no free port`);
   }
@@ -244,7 +244,6 @@ class Wire {
   readonly queue: Segment[] = [];
   timer: TimerHandle | null = null;
   last = 0;
-  busyUntil = 0;
   /** Segments held by a partition or `hold()`, sent on repair/release. */
   held: Segment[] = [];
 }
@@ -256,6 +255,8 @@ class SimConn implements StreamConn {
   readonly host: SimHost;
   readonly peerHost: SimHost;
   peer: SimConn | null = null;
+  /** Whether the connection holds its local port (a client's own port). */
+  ownsPort = false;
   /** Toward the peer. */
   readonly out = new Wire();
   #recv: Uint8Array[] = [];
@@ -346,11 +347,16 @@ class SimConn implements StreamConn {
     if (this.#closed) return;
     this.#closed = true;
     this.host._conns.delete(this);
-    releasePort(this.host, this.localAddr);
-    const closedError = new Deno.errors.BadResource("Bad resource ID");
-    this.#failWaiters(closedError);
+    if (this.ownsPort) releasePort(this.host, this.localAddr);
+    // A read or write still waiting is cancelled, as Deno's own are.
+    this.#failWaiters(new Deno.errors.Interrupted("operation canceled"));
     if (this.#error === null) {
-      if (!this.#wroteEof) {
+      if (this.#recvBytes > 0) {
+        // Closed with unread data: the kernel resets the connection.
+        this.#recv = [];
+        this.#recvBytes = 0;
+        this.host._network._transmit(this, "reset");
+      } else if (!this.#wroteEof) {
         this.#wroteEof = true;
         this.host._network._transmit(this, "eof");
       }
@@ -469,6 +475,8 @@ class SimDgram implements DgramBackend {
   #peer: [string, number] | null = null;
   #sink: DatagramSink | null = null;
   #closed = false;
+  /** Its host crashed: it sends and receives nothing any more. */
+  _dead = false;
 
   constructor(
     network: SimNetwork,
@@ -499,14 +507,14 @@ class SimDgram implements DgramBackend {
         `Cannot assign requested address (os error 99): ${hostname} is not an address of host ${host.name}`,
       );
     }
-    const chosen = port === 0 ? host._ephemeralPort() : port;
+    const chosen = port === 0 ? host._ephemeralPort(true) : port;
     const bound = host._udp.get(chosen) ?? [];
     if (
       bound.some((s) =>
         !(s.reuse && this.reuse) &&
         (s.address === hostname || isWildcard(s.address) ||
           isWildcard(hostname))
-      ) || (port !== 0 && host._ports.has(chosen) && bound.length === 0)
+      )
     ) {
       throw new Deno.errors.AddrInUse(
         `Address already in use (os error 98): ${host.name} UDP port ${chosen}`,
@@ -514,7 +522,6 @@ class SimDgram implements DgramBackend {
     }
     bound.push(this);
     host._udp.set(chosen, bound);
-    host._ports.add(chosen);
     this.address = isWildcard(hostname)
       ? (this.family === AF_INET6 ? "::" : "0.0.0.0")
       : hostname;
@@ -541,7 +548,9 @@ class SimDgram implements DgramBackend {
     }
     if (!this.#bound) this.bind(["", 0]);
     const [hostname, port] = (address ?? this.#peer) as [string, number];
-    this.#network._sendDatagram(this, data, hostname, port);
+    if (!this._dead && !this.host._crashed) {
+      this.#network._sendDatagram(this, data, hostname, port);
+    }
     done(null);
   }
 
@@ -569,10 +578,12 @@ class SimDgram implements DgramBackend {
       if (this.#bound) {
         const bound = this.host._udp.get(this.#port) ?? [];
         const rest = bound.filter((s) => s !== this);
-        if (rest.length === 0) {
-          this.host._udp.delete(this.#port);
-          this.host._ports.delete(this.#port);
-        } else this.host._udp.set(this.#port, rest);
+        // Only while it is still this socket's binding (not after a crash
+        // that cleared the host's ports).
+        if (bound.includes(this)) {
+          if (rest.length === 0) this.host._udp.delete(this.#port);
+          else this.host._udp.set(this.#port, rest);
+        }
       }
     }
     return Promise.resolve();
@@ -598,6 +609,8 @@ class SimListener implements StreamListener {
     | { resolve: (c: StreamConn) => void; reject: (e: Error) => void }
     | null = null;
   #closed = false;
+  /** Its host crashed: nothing reaches it any more. */
+  #dead = false;
 
   constructor(host: SimHost, key: string, addr: Deno.Addr) {
     this.host = host;
@@ -622,32 +635,43 @@ class SimListener implements StreamListener {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.host._listeners.delete(this.key);
-    releasePort(this.host, this.addr);
+    this.#release();
     const acceptor = this.#acceptor;
     if (acceptor !== null) {
       this.#acceptor = null;
       this.host._network._pendingReads--;
       acceptor.reject(new Deno.errors.BadResource("Listener has been closed"));
     }
+    // Connections not yet accepted are reset, as the kernel does.
     for (const conn of this.#backlog) {
+      if (conn.peer !== null) this.host._network._transmit(conn, "reset");
+      conn._reset();
       conn.close();
     }
     this.#backlog = [];
+  }
+
+  /** Gives up its name and port, unless they went to another listener. */
+  #release(): void {
+    if (this.host._listeners.get(this.key) === this) {
+      this.host._listeners.delete(this.key);
+      releasePort(this.host, this.addr);
+    }
   }
 
   unref(): void {}
 
   /** Its host crashed: it stops existing on the network, silently. */
   _kill(): void {
-    this.host._listeners.delete(this.key);
-    releasePort(this.host, this.addr);
+    this.#release();
+    this.#dead = true;
     for (const conn of this.#backlog) conn._reset();
     this.#backlog = [];
   }
 
   /** A connection arrived. */
   _incoming(conn: SimConn): void {
+    if (this.#dead || this.#closed) return;
     const acceptor = this.#acceptor;
     if (acceptor !== null) {
       this.#acceptor = null;
@@ -913,7 +937,9 @@ export class SimNetwork {
     // Its listeners are gone with it (their port free after a restart);
     // an accept pending on one never completes, as in a dead process.
     for (const listener of [...host._listeners.values()]) listener._kill();
-    for (const port of host._udp.keys()) host._ports.delete(port);
+    for (const bound of host._udp.values()) {
+      for (const sock of bound) sock._dead = true;
+    }
     host._udp.clear();
     const loop = this.#loop;
     if (loop !== null && loop.isRunning()) {
@@ -980,6 +1006,11 @@ export class SimNetwork {
 
   // ---- internals -----------------------------------------------------------
 
+  /** @ignore `loop` is about to run: deliveries go on it. */
+  _activate(loop: SimEventLoop): void {
+    this.#loop = loop;
+  }
+
   /** @ignore The host code runs on now. */
   _currentHost(): SimHost {
     const host = hostContext.getStore();
@@ -1010,8 +1041,11 @@ export class SimNetwork {
     let start = now;
     const bandwidth = link.bandwidth;
     if (bandwidth !== undefined && size > 0) {
-      start = Math.max(now, wire.busyUntil) + size / bandwidth;
-      wire.busyUntil = start;
+      // The link is shared: every connection's bytes (and datagrams) on it
+      // queue for its bandwidth.
+      const key = `${from.name}>${to.name}`;
+      start = Math.max(now, this.#linkBusy.get(key) ?? 0) + size / bandwidth;
+      this.#linkBusy.set(key, start);
     }
     const jitter = link.jitter ?? 0;
     const delay = (link.latency ?? this.#latency) +
@@ -1050,6 +1084,7 @@ export class SimNetwork {
     );
     wire.last = segment.when;
     wire.queue.push(segment);
+    this.#onWire.add(conn);
     this.#arm(conn);
   }
 
@@ -1065,14 +1100,20 @@ export class SimNetwork {
         const segment = wire.queue.shift()!;
         conn.peer?._arrive(segment);
       }
+      if (wire.queue.length === 0) this.#onWire.delete(conn);
       this.#arm(conn);
     });
   }
 
+  /** Connections with segments on the wire. */
+  readonly #onWire = new Set<SimConn>();
+
   /** Takes the bytes on the wire from `a` to `b` back: they wait too. */
   #holdInFlight(a: string, b: string): void {
-    for (const conn of this.host(a)._conns) {
-      if (conn.peerHost.name !== b || conn.out.queue.length === 0) continue;
+    // Closed connections too: their last bytes and EOF may be on the wire.
+    for (const conn of [...this.#onWire]) {
+      if (conn.host.name !== a || conn.peerHost.name !== b) continue;
+      this.#onWire.delete(conn);
       const wire = conn.out;
       wire.timer?.cancel();
       wire.timer = null;
@@ -1103,7 +1144,8 @@ export class SimNetwork {
     }
   }
 
-  readonly #dgramBusy = new Map<string, number>();
+  /** When each link (`from>to`) is free again, with a bandwidth set. */
+  readonly #linkBusy = new Map<string, number>();
   readonly #heldDatagrams: { key: string; send: () => void }[] = [];
 
   /** @ignore Sends a datagram from `sock` to `address`:`port`. */
@@ -1114,7 +1156,11 @@ export class SimNetwork {
     port: number,
   ): void {
     const from = sock.host;
-    const [fromAddress, fromPort] = sock.sockname() as [string, number];
+    const [boundAddress, fromPort] = sock.sockname() as [string, number];
+    // A wildcard-bound socket sends to loopback from loopback.
+    const fromAddress = isLoopback(address) && isWildcard(sock.address)
+      ? address
+      : boundAddress;
     const label = `${from.name}:${fromPort}`;
     const target = this.#resolveTarget(address, from);
     if (target === null) {
@@ -1148,9 +1194,9 @@ export class SimNetwork {
             ((link.jitter ?? 0) > 0 ? this.#random() * link.jitter! : 0);
           if (link.bandwidth !== undefined) {
             const now = loop.time();
-            const start = Math.max(now, this.#dgramBusy.get(key) ?? 0) +
+            const start = Math.max(now, this.#linkBusy.get(key) ?? 0) +
               copy.length / link.bandwidth;
-            this.#dgramBusy.set(key, start);
+            this.#linkBusy.set(key, start);
             delay += start - now;
           }
           if ((link.reorder ?? 0) > 0 && this.#random() < link.reorder!) {
@@ -1322,6 +1368,7 @@ export class SimNetwork {
           );
           client.peer = server;
           server.peer = client;
+          client.ownsPort = true;
           this.#record("accept", `${target.name}:${port}`, label);
           listener._incoming(server);
           loop.callLater(Math.max(0, back - loop.time()), () => {
@@ -1429,6 +1476,12 @@ export class SimEventLoop extends VirtualTimeEventLoop {
     super();
     this.network = network;
     this._netBackend = network._backend;
+  }
+
+  /** Runs the loop; the network schedules its deliveries on it meanwhile. */
+  override runForever(): Promise<void> {
+    this.network._activate(this);
+    return super.runForever();
   }
 
   /** @ignore */

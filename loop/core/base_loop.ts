@@ -1639,7 +1639,9 @@ export class BaseEventLoop extends AbstractEventLoop {
    */
   override resetMetrics(): void {
     this._iterations = 0;
-    this._dispatched = this._skipped = 0;
+    // The rest of a batch under way still runs, and counts.
+    this._dispatched = this._batchLength - this._batchIndex;
+    this._skipped = 0;
     this._lagProbe?.reset();
   }
 

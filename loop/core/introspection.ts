@@ -32,6 +32,11 @@ export interface TaskTreeNode {
   createdAt?: string;
   /** The tasks it waits on, through futures, gathers, shields and groups. */
   children: TaskTreeNode[];
+  /**
+   * True when the task appears elsewhere in the tree too (two tasks wait on
+   * it): its children are listed at its first appearance only.
+   */
+  repeated?: boolean;
 }
 
 function labelOf(fut: Future<unknown>): string | null {
@@ -133,6 +138,9 @@ export function captureTaskTree(loop?: AbstractEventLoop): TaskTreeNode[] {
     childrenOf.set(task, children);
     for (const child of children) awaited.add(child);
   }
+  // Each task's subtree is expanded once; a task that several tasks wait on
+  // appears again without its children, so the tree stays linear in size.
+  const expanded = new Set<Task<unknown>>();
   const build = (
     task: Task<unknown>,
     path: Set<Task<unknown>>,
@@ -153,6 +161,11 @@ export function captureTaskTree(loop?: AbstractEventLoop): TaskTreeNode[] {
     if (task._sourceTraceback !== undefined) {
       node.createdAt = creationSite(task._sourceTraceback);
     }
+    if (expanded.has(task)) {
+      node.repeated = true;
+      return node;
+    }
+    expanded.add(task);
     path.add(task);
     for (const child of childrenOf.get(task) ?? []) {
       // A cycle (tasks waiting on each other) is shown once.
@@ -212,9 +225,9 @@ export function formatTaskTree(tree: readonly TaskTreeNode[]): string {
       : node.state === "outside"
       ? `waiting on ${node.waitingOn}`
       : node.state;
-    const where = node.createdAt === undefined
-      ? ""
-      : ` (created ${node.createdAt})`;
+    const where =
+      (node.createdAt === undefined ? "" : ` (created ${node.createdAt})`) +
+      (node.repeated === true ? " (shown above)" : "");
     lines.push(
       `${prefix}${last ? "└── " : "├── "}Task ${
         JSON.stringify(node.name)

@@ -7,9 +7,11 @@ import assert from "node:assert/strict";
 import {
   AF_INET,
   AF_UNIX,
+  captureTaskTree,
   createDefaultContext,
   createTask,
   DatagramProtocol,
+  gather,
   getRunningLoop,
   openConnection,
   openUnixConnection,
@@ -21,10 +23,12 @@ import {
   startUnixServer,
   type StreamReader,
   type StreamWriter,
+  type Task,
+  type TaskTreeNode,
   type Transport,
   waitFor,
 } from "../../mod.ts";
-import { SimNetwork } from "../../testing/mod.ts";
+import { SimNetwork, waitAllTasksBlocked } from "../../testing/mod.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -741,5 +745,249 @@ Deno.test("Unix sockets work within a host; each host has its own paths", async 
     server.close();
     await server.waitClosed();
     await assert.rejects(Deno.lstat(path), Deno.errors.NotFound);
+  });
+});
+
+Deno.test("ports: an accepted connection's close keeps the listener's port; TCP and UDP ports are apart", async () => {
+  await withNet(async (net) => {
+    const server = net.addHost("server");
+    const client = net.addHost("client");
+    const loop = getRunningLoop();
+    const srv = await server.run(() =>
+      startServer((_reader, writer) => writer.close(), "0.0.0.0", 7000)
+    );
+    await client.run(async () => {
+      const [reader, writer] = await openConnection("server", 7000);
+      await reader.read(-1);
+      writer.close();
+      await sleep(0.1);
+    });
+    await server.run(async () => {
+      await assert.rejects(lineEcho(7000), Deno.errors.AddrInUse);
+      const [udp] = await loop.createDatagramEndpoint(
+        () => new Inbox(),
+        ["0.0.0.0", 7000],
+      );
+      udp.close();
+    });
+    srv.close();
+    await srv.waitClosed();
+  });
+});
+
+Deno.test("closing with unread data resets the connection: a writer waiting for room fails", async () => {
+  await withNet(async (net) => {
+    const server = net.addHost("server");
+    const client = net.addHost("client");
+    const srv = await server.run(() =>
+      startServer(
+        async (_reader, writer) => {
+          await sleep(1); // never reads
+          writer.close();
+        },
+        "0.0.0.0",
+        7000,
+      )
+    );
+    await client.run(async () => {
+      const [, writer] = await openConnection("server", 7000);
+      writer.write(new Uint8Array(1024 * 1024));
+      await assert.rejects(writer.drain(), Deno.errors.ConnectionReset);
+      writer.close();
+    });
+    assert(net.trace.some((e) => e.kind === "reset"));
+    srv.close();
+    await srv.waitClosed();
+  });
+});
+
+Deno.test("a listener from before a crash does not touch the restarted host's listener", async () => {
+  await withNet(async (net) => {
+    const server = net.addHost("server");
+    const client = net.addHost("client");
+    const old = await server.run(() => lineEcho(80, "old"));
+    net.crash("server");
+    net.restart("server");
+    const fresh = await server.run(() => lineEcho(80, "new"));
+    old.close();
+    const reply = await client.run(async () => {
+      const [reader, writer] = await openConnection("server", 80);
+      writer.write(enc("hi\n"));
+      const line = dec(await reader.readline());
+      writer.close();
+      return line;
+    });
+    assert.equal(reply, "new:hi\n");
+    fresh.close();
+    await fresh.waitClosed();
+  });
+});
+
+Deno.test("a partition holds what a closed connection still has on the wire", async () => {
+  await withNet(async (net) => {
+    const server = net.addHost("server");
+    const client = net.addHost("client");
+    net.setLink("client", "server", { latency: 1 });
+    const loop = getRunningLoop();
+    let got = "";
+    let gotAt = 0;
+    const srv = await server.run(() =>
+      startServer(
+        async (reader, writer) => {
+          got = dec(await reader.read(-1));
+          gotAt = loop.time();
+          writer.close();
+        },
+        "0.0.0.0",
+        80,
+      )
+    );
+    const [, writer] = await client.run(() => openConnection("server", 80));
+    const t0 = loop.time();
+    writer.write(enc("last words"));
+    writer.close();
+    await sleep(0.5);
+    net.partition("client", "server");
+    loop.callLater(5, () => net.repair());
+    while (got === "") await sleep(0.5);
+    assert.equal(got, "last words");
+    assert(gotAt - t0 >= 5.5, `arrived ${gotAt - t0} s after the write`);
+    srv.close();
+    await srv.waitClosed();
+  });
+});
+
+Deno.test("a link's bandwidth is shared by the connections on it", async () => {
+  await withNet(async (net) => {
+    const server = net.addHost("server");
+    const client = net.addHost("client");
+    net.setLink("client", "server", { latency: 0, bandwidth: 100 * 1024 });
+    const loop = getRunningLoop();
+    const done: number[] = [];
+    const writers: StreamWriter[] = [];
+    const srv = await server.run(() =>
+      startServer(
+        async (reader, writer) => {
+          await reader.read(-1);
+          done.push(loop.time());
+          writer.close();
+        },
+        "0.0.0.0",
+        80,
+      )
+    );
+    await client.run(async () => {
+      await gather(...[1, 2, 3, 4].map(() =>
+        (async () => {
+          const [, writer] = await openConnection("server", 80);
+          writers.push(writer);
+          writer.write(new Uint8Array(50 * 1024));
+          writer.writeEof();
+          await writer.drain();
+        })()
+      ));
+    });
+    while (done.length < 4) await sleep(0.1);
+    for (const w of writers) w.close();
+    // 200 KiB over 100 KiB/s: the last transfer ends near 2 s, not 0.5 s.
+    assert(Math.max(...done) >= 1.9, `last done at ${Math.max(...done)}`);
+    srv.close();
+    await srv.waitClosed();
+  });
+});
+
+Deno.test("UDP over loopback answers from loopback; a crashed host sends no datagrams", async () => {
+  await withNet(async (net) => {
+    const a = net.addHost("a");
+    const b = net.addHost("b");
+    const loop = getRunningLoop();
+    await a.run(async () => {
+      class EchoBack extends DatagramProtocol {
+        t: { sendto(d: Uint8Array, a: unknown): void } | null = null;
+        override connectionMade(t: never) {
+          this.t = t;
+        }
+        override datagramReceived(data: Uint8Array, addr: unknown) {
+          this.t!.sendto(data, addr);
+        }
+      }
+      const [server] = await loop.createDatagramEndpoint(
+        () => new EchoBack(),
+        ["0.0.0.0", 9000],
+      );
+      const [client, inbox] = await loop.createDatagramEndpoint(
+        () => new Inbox(),
+        null,
+        ["127.0.0.1", 9000],
+      );
+      client.sendto(enc("ping"));
+      await sleep(0.01);
+      assert.deepEqual(inbox.got, [["ping", ["127.0.0.1", 9000]]]);
+      client.close();
+      server.close();
+    });
+    const [sink, inbox] = await b.run(() =>
+      loop.createDatagramEndpoint(() => new Inbox(), ["0.0.0.0", 9])
+    );
+    const [beat] = await a.run(() =>
+      loop.createDatagramEndpoint(() => new DatagramProtocol(), null, [
+        b.addresses[0],
+        9,
+      ])
+    );
+    beat.sendto(enc("alive"));
+    await sleep(0.01);
+    net.crash("a");
+    beat.sendto(enc("after the crash"));
+    await sleep(0.01);
+    assert.deepEqual(inbox.got.map(([t]) => t), ["alive"]);
+    beat.close();
+    sink.close();
+  });
+});
+
+Deno.test("the task tree stays small when many tasks wait on the same tasks", async () => {
+  await run(async () => {
+    const loop = getRunningLoop();
+    const gate = loop.createFuture<null>();
+    // Layer k's two tasks both wait on layer k+1's two tasks: 2^20 paths.
+    let below: Task<unknown>[] = [
+      createTask(() => gate),
+      createTask(() => gate),
+    ];
+    const all = [...below];
+    for (let k = 0; k < 20; k++) {
+      const layer = below;
+      below = [
+        createTask(() => gather(...layer)),
+        createTask(() => gather(...layer)),
+      ];
+      all.push(...below);
+    }
+    await waitAllTasksBlocked();
+    let nodes = 0;
+    const count = (n: TaskTreeNode) => {
+      nodes++;
+      n.children.forEach(count);
+    };
+    captureTaskTree().forEach(count);
+    assert(nodes < 3 * all.length, `${nodes} nodes for ${all.length} tasks`);
+    gate.setResult(null);
+    await gather(...all);
+  });
+});
+
+Deno.test("several tasks may wait for the loop to be blocked at once", async () => {
+  await run(async () => {
+    const released: number[] = [];
+    const waiters = [1, 2, 3].map((i) =>
+      createTask(async () => {
+        await waitAllTasksBlocked();
+        released.push(i);
+      })
+    );
+    await waitAllTasksBlocked();
+    await gather(...waiters);
+    assert.deepEqual(released.sort(), [1, 2, 3]);
   });
 });
