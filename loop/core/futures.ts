@@ -585,10 +585,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
       task,
       onFulfilled as ((value: unknown) => unknown) | null | undefined,
       onRejected,
-      capturedResolve!,
-      capturedReject!,
+      captured.resolve!,
+      captured.reject!,
     );
-    capturedResolve = capturedReject = null;
+    captured.resolve = captured.reject = null;
     if (task !== undefined) {
       const problem = task._checkAwait(this);
       if (problem !== null) {
@@ -725,14 +725,23 @@ class Awaiter {
   }
 }
 
-let capturedResolve: ((value: unknown) => void) | null = null;
-let capturedReject: ((reason: unknown) => void) | null = null;
-function captureResolvers(
+/**
+ * @internal `new Promise(captureResolvers)` leaves the new promise's
+ * resolvers in `captured`, without a closure per promise; the caller takes
+ * them at once and clears the slots.
+ */
+export const captured: {
+  resolve: ((value: unknown) => void) | null;
+  reject: ((reason: unknown) => void) | null;
+} = { resolve: null, reject: null };
+
+/** @internal The executor that fills `captured`. */
+export function captureResolvers(
   resolve: (value: unknown) => void,
   reject: (reason: unknown) => void,
 ): void {
-  capturedResolve = resolve;
-  capturedReject = reject;
+  captured.resolve = resolve;
+  captured.reject = reject;
 }
 
 /** The frame internal resumptions run in: any will do, they only resolve. */

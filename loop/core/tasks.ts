@@ -36,7 +36,13 @@ import {
 } from "../base/context.ts";
 import { CancelledError, RuntimeError } from "../base/exceptions.ts";
 import { describe } from "../base/format.ts";
-import { Future, isFuture, PENDING } from "./futures.ts";
+import {
+  captured,
+  captureResolvers,
+  Future,
+  isFuture,
+  PENDING,
+} from "./futures.ts";
 import { labelWait } from "./wait_labels.ts";
 import {
   _getEventLoop,
@@ -932,16 +938,6 @@ function resumeTaskYield(task: Task<unknown>): void {
   }
 }
 
-let capturedResolve: ((value: unknown) => void) | null = null;
-let capturedReject: ((reason: unknown) => void) | null = null;
-function captureResolvers(
-  resolve: (value: unknown) => void,
-  reject: (reason: unknown) => void,
-): void {
-  capturedResolve = resolve;
-  capturedReject = reject;
-}
-
 /**
  * `sleep(0)`: a native promise resolved by a callback one iteration later
  * (asyncio's bare `yield`). A native promise keeps `await` on V8's fast path.
@@ -960,10 +956,10 @@ function yieldOnce<T>(loop: AbstractEventLoop, value: T): Promise<T> {
   }
   task._futWaiter = null;
   const promise = new Promise(captureResolvers) as Promise<T>;
-  task._yieldResolve = capturedResolve;
-  task._yieldReject = capturedReject;
+  task._yieldResolve = captured.resolve;
+  task._yieldReject = captured.reject;
   task._yieldValue = value;
-  capturedResolve = capturedReject = null;
+  captured.resolve = captured.reject = null;
   loop._pushHandle(task);
   stepSuspended(task);
   return promise;
