@@ -74,7 +74,7 @@ async function loopbackEcho(): Promise<number> {
 
 /** The same exchange on the simulated network. */
 async function simulatedEcho(): Promise<number> {
-  const net = new SimNetwork({ seed: 1 });
+  const net = new SimNetwork({ random: 1 });
   const serverHost = net.addHost("server");
   const clientHost = net.addHost("client");
   return await net.run(async () => {
@@ -94,7 +94,7 @@ async function simulatedEcho(): Promise<number> {
 
 /** Real seconds for an hour of periodic traffic on the simulated network. */
 async function simulatedHour(): Promise<{ seconds: number; trips: number }> {
-  const net = new SimNetwork({ seed: 1 });
+  const net = new SimNetwork({ random: 1 });
   const serverHost = net.addHost("server");
   const clients = Array.from({ length: 10 }, (_, i) => net.addHost(`c${i}`));
   let trips = 0;

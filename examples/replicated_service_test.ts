@@ -83,7 +83,7 @@ async function get(key: string): Promise<string> {
 }
 
 Deno.test("the replicated service keeps serving when one replica's host crashes", async () => {
-  const net = new SimNetwork({ seed: 7 });
+  const net = new SimNetwork({ random: 7 });
   for (const name of REPLICAS) net.addHost(name);
   const client = net.addHost("client");
 

@@ -68,7 +68,7 @@ async function askWithRetries(host: string, port: number, text: string) {
 }
 
 Deno.test("a client with retries and a timeout survives a partition", async () => {
-  const net = new SimNetwork({ seed: 42 });
+  const net = new SimNetwork({ random: 42 });
   const server = net.addHost("server");
   const client = net.addHost("client");
   net.setLink("client", "server", { latency: 0.05 });

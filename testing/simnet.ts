@@ -71,8 +71,11 @@ export interface LinkOptions {
 
 /** Options of a `SimNetwork`. */
 export interface SimNetworkOptions {
-  /** Seed of the random choices (jitter): the same seed, the same run. */
-  seed?: number;
+  /**
+   * Where the random choices (jitter, loss, duplication, reordering) start:
+   * the same number, the same run.
+   */
+  random?: number;
   /** The default one-way latency of every link, in seconds (0.001). */
   latency?: number;
 }
@@ -80,8 +83,8 @@ export interface SimNetworkOptions {
 const hostContext = new AsyncLocalStorage<SimHost>();
 
 /** A small deterministic generator (mulberry32). */
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
+function generator(start: number): () => number {
+  let a = start >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;
@@ -694,7 +697,7 @@ class SimListener implements StreamListener {
  * import { SimNetwork } from "@aio/loop/testing";
  * import assert from "node:assert/strict";
  *
- * const net = new SimNetwork({ seed: 1 });
+ * const net = new SimNetwork({ random: 1 });
  * const server = net.addHost("server");
  * const client = net.addHost("client");
  * using _policy = net.use();
@@ -747,11 +750,11 @@ export class SimNetwork {
   /**
    * Creates an empty network.
    *
-   * @param options `seed` (default 1), `latency` (default 0.001 s).
+   * @param options `random` (default 1), `latency` (default 0.001 s).
    * @throws {RangeError} for a negative or NaN latency.
    */
   constructor(options: SimNetworkOptions = {}) {
-    this.#random = generator(options.seed ?? 1);
+    this.#random = generator(options.random ?? 1);
     this.#latency = checkSeconds(options.latency ?? 0.001, "latency");
     this._backend = this.#makeBackend();
   }

@@ -53,7 +53,7 @@ function lineEcho(port: number, name = "echo") {
 /** Runs `body` on a fresh network; prints the trace when it fails. */
 async function withNet(
   body: (net: SimNetwork) => Promise<void>,
-  options: { seed?: number; latency?: number } = {},
+  options: { random?: number; latency?: number } = {},
 ): Promise<SimNetwork> {
   const net = new SimNetwork(options);
   using _policy = net.use();
@@ -323,8 +323,8 @@ Deno.test("a crashed host resets its peers' connections and cancels its tasks", 
   });
 });
 
-Deno.test("the same seed gives the same trace, jitter included", async () => {
-  async function scenario(seed: number) {
+Deno.test("the same random number gives the same trace, jitter included", async () => {
+  async function scenario(random: number) {
     return await withNet(async (net) => {
       const server = net.addHost("server");
       const client = net.addHost("client");
@@ -342,7 +342,7 @@ Deno.test("the same seed gives the same trace, jitter included", async () => {
       ));
       srv.close();
       await srv.waitClosed();
-    }, { seed });
+    }, { random });
   }
   const a = (await scenario(7)).formatTrace();
   const b = (await scenario(7)).formatTrace();
@@ -420,8 +420,8 @@ Deno.test("UDP keeps datagram boundaries and shows the sender's address", async 
   });
 });
 
-Deno.test("UDP loss, duplication and reordering are seeded: the same seed, the same datagrams", async () => {
-  async function scenario(seed: number) {
+Deno.test("UDP loss, duplication and reordering come from the random number: the same number, the same datagrams", async () => {
+  async function scenario(random: number) {
     let got: string[] = [];
     const net = await withNet(async (net) => {
       const a = net.addHost("a");
@@ -449,7 +449,7 @@ Deno.test("UDP loss, duplication and reordering are seeded: the same seed, the s
       got = inbox.got.map(([text]) => text);
       client.close();
       server.close();
-    }, { seed });
+    }, { random });
     return { got, trace: net.formatTrace() };
   }
   const first = await scenario(3);
