@@ -1356,12 +1356,9 @@ export class BaseEventLoop extends AbstractEventLoop {
   #paused(): void {
     state.batchResume = this.#resumeBatch;
     const task = state.stepping!;
-    if (task._foreignSteps > 0) {
-      this.#watch(++this.#pauses);
-    } else {
-      ++this.#pauses;
-      this.#backstop ??= setImmediate(this.#stalled);
-    }
+    const pause = ++this.#pauses;
+    if (task._foreignSteps > 0) this.#watch(pause);
+    else this.#backstop ??= setImmediate(this.#stalled);
   }
 
   /** Runs the rest of a paused batch (through `state.batchResume`). */

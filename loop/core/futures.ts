@@ -10,6 +10,7 @@
  *
  * @module
  */
+import type { WaitInfo } from "./wait_labels.ts";
 import {
   captureFrame,
   type Context,
@@ -167,6 +168,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** @ignore */ _sourceTraceback: string | undefined = undefined;
   /** @ignore This future's entry in its loop's unreported set. */
   _unreportedToken: WeakRef<Future<unknown>> | null = null;
+  /** @ignore What waiting on it means, for the task tree (see wait_labels). */
+  _waitInfo: WaitInfo | null = null;
   /** Marks asyncio-compatible futures (asyncio's duck-typing attribute). */
   _asyncioFutureBlocking = false;
 

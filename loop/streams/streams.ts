@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { labelWait } from "../core/wait_labels.ts";
+import { labelWait, type WaitInfo } from "../core/wait_labels.ts";
 import type { AbstractEventLoop } from "../core/abstract_loop.ts";
 import { concat } from "../base/bytes.ts";
 import {
@@ -108,6 +108,8 @@ export class StreamReader {
       ? `StreamReader data from ${info[0]}:${info[1]}`
       : "StreamReader data";
   };
+  /** The label every wait for data carries (one object per reader). */
+  readonly #waitInfo: WaitInfo = { label: this.#waitLabel };
   #paused = false;
 
   /**
@@ -344,7 +346,7 @@ export class StreamReader {
     }
     const waiter = this.#loop.createFuture<null>();
     this.#waiter = waiter;
-    labelWait(waiter, this.#waitLabel);
+    labelWait(waiter, this.#waitInfo);
     return waiter;
   }
 
