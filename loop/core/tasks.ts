@@ -194,7 +194,8 @@ export class Task<T = unknown> extends Future<T> {
       }
       return;
     }
-    this._loop._callSoonFrame(stepTask, [this], this._frame);
+    // The task is its own ready item: its first step costs no handle.
+    this._loop._pushHandle(this);
     this._loop._registerTask(this);
   }
 
@@ -437,9 +438,13 @@ export class Task<T = unknown> extends Future<T> {
     stepSuspended(this);
   }
 
-  /** @ignore Resumes the pending `sleep(0)` (the task as a ready item). */
+  /**
+   * @ignore The task as a ready item: its first step, then the resumption
+   * of each pending `sleep(0)`.
+   */
   _run(): void {
-    resumeTaskYield(this);
+    if (this._started) resumeTaskYield(this);
+    else stepTask(this);
   }
 
   /** @ignore An adopted promise settled. */

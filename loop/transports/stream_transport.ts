@@ -339,7 +339,9 @@ export abstract class StreamTransport extends Transport {
         );
         return;
       }
-      this.#readMore();
+      // As below: read again once the answer is written.
+      if (!this.#writing) this.#readMore();
+      else this._loop.callSoon(this.#readMoreLater);
       return;
     }
     const buffer = this.#readBuffer!;
@@ -668,7 +670,8 @@ export abstract class StreamTransport extends Transport {
     let chunk: Uint8Array;
     if (chunks.length === 1) {
       chunk = chunks[0];
-      if (isDetached(chunk)) {
+      // A detached array's length reads 0 (and write() took none empty).
+      if (chunk.length !== this.#writeSize) {
         this.#writeLost();
         return;
       }
