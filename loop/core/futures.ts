@@ -543,11 +543,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
     for (let i = 0; i < callbacks.length; i += 2) {
       const callback = callbacks[i];
       if (callback instanceof Awaiter) {
-        loop._callSoonFrame(
-          wakeAwaiter,
-          [callback, this, true],
-          callbacks[i + 1] as Frame,
-        );
+        // The awaiter is its own ready item: a wake-up costs no handle.
+        callback._fut = this;
+        callback._frame = callbacks[i + 1] as Frame;
+        loop._pushHandle(callback);
       } else {
         loop._callSoonFrame(
           callback as DoneCallback<T>,
@@ -711,9 +710,17 @@ export class Future<T = unknown> implements PromiseLike<T> {
 /**
  * What `Future.then()` registers: the awaiting task (if any), the handlers,
  * and the resolvers of the promise `then()` returned. One object per await,
- * where closures would cost three.
+ * where closures would cost three. Once the future is done it is also the
+ * ready item that runs the wake-up (see `ReadyItem`).
  */
 class Awaiter {
+  /** The future it waits on, once that is done. */
+  _fut: Future<unknown> | null = null;
+  /** The async context the wake-up runs in. */
+  _frame: Frame = undefined;
+  /** As a ready item: never cancelled. */
+  readonly _cancelled = false;
+
   constructor(
     readonly task: Task<unknown> | undefined,
     readonly onFulfilled: ((value: unknown) => unknown) | null | undefined,
@@ -725,6 +732,16 @@ class Awaiter {
   /** The name a future's description shows for it. */
   get name(): string {
     return this.task === undefined ? "then" : "Task.wakeup";
+  }
+
+  /** Runs the wake-up (as a ready item; never throws). */
+  _run(): void {
+    wakeAwaiter(this, this._fut!, true);
+  }
+
+  /** A description like `<Handle Task.wakeup(<Future finished ...>)>`. */
+  toString(): string {
+    return `<Handle ${this.name}(${this._fut})>`;
   }
 }
 

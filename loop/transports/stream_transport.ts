@@ -36,10 +36,19 @@ import {
   Transport,
 } from "../../transports/transport.ts";
 
-/** Reads up to this size are copied into a shared pool, not allocated. */
-const POOLED_READ = 64 * 1024;
-/** The size of one pool slab. */
-const POOL_SIZE = 256 * 1024;
+/**
+ * Reads up to this size are copied into a shared pool slab: many small
+ * copies share one allocation, in memory that stays warm.
+ */
+const POOLED_READ = 2 * 1024;
+/**
+ * Reads up to this size are copied into an array of their own (`slice`,
+ * which needs no zeroing); a larger one is handed over as a view of the
+ * read buffer.
+ */
+const COPIED_READ = 64 * 1024;
+/** The size of one pool slab (below the allocator's mmap threshold). */
+const POOL_SIZE = 64 * 1024;
 /**
  * The size of a transport's copy slab: a write of a buffered protocol's own
  * buffer is copied into one (see `#copyProtocolBytes`).
@@ -346,11 +355,13 @@ export abstract class StreamTransport extends Transport {
     }
     const buffer = this.#readBuffer!;
     // The protocol owns what it is given. A small read is copied into the
-    // shared pool and the buffer is read into again. A large one is handed
-    // over as a view, and the next read goes into the rest of the buffer if
-    // that could hold as much again, else into a new buffer.
+    // shared pool, a medium one into an array of its own, and the buffer is
+    // read into again. A large one is handed over as a view, and the next
+    // read goes into the rest of the buffer if that could hold as much
+    // again, else into a new buffer.
     let data: Uint8Array;
     if (n <= POOLED_READ) data = pooledCopy(buffer, n);
+    else if (n <= COPIED_READ) data = buffer.slice(0, n);
     else {
       data = buffer.subarray(0, n);
       this.#readBuffer = buffer.length - n >= n ? buffer.subarray(n) : null;
