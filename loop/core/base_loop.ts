@@ -1460,7 +1460,7 @@ export class BaseEventLoop extends AbstractEventLoop {
    * @ignore
    */
   _startBatch(): void {
-    this._dispatcher.drain(this.#scheduleEvent);
+    this._dispatcher.drain(this.#scheduleEvent, this.#scheduleItem);
     const heap = this._scheduled;
     if (heap.size !== 0) {
       if (
@@ -1574,6 +1574,10 @@ export class BaseEventLoop extends AbstractEventLoop {
     }
     return i;
   }
+
+  readonly #scheduleItem = (item: ReadyItem): void => {
+    this._ready.push(item);
+  };
 
   readonly #scheduleEvent = (
     callback: Callback,

@@ -14,6 +14,7 @@
  * @module
  */
 import { captureFrame, type Frame } from "../base/context.ts";
+import type { ReadyItem } from "./handles.ts";
 
 // deno-lint-ignore no-explicit-any
 type Callback = (...args: any[]) => unknown;
@@ -60,6 +61,20 @@ export class Registration {
   /** Posts an event: `callback(...args)` runs on the loop's next iteration. */
   post(callback: Callback, ...args: unknown[]): void {
     if (!this.#closed) this.#dispatcher._postIn(this.#frame, callback, args);
+  }
+
+  /**
+   * Posts an event that is a ready item the resource keeps and posts again
+   * (its `_run()` runs on the loop's next iteration, in its `_frame`): a
+   * resource's most frequent event without an allocation each time.
+   */
+  postItem(item: ReadyItem): void {
+    if (!this.#closed) this.#dispatcher._postItem(item);
+  }
+
+  /** The async context events run in (a ready item's `_frame`). */
+  get frame(): Frame {
+    return this.#frame;
   }
 
   /**
@@ -148,6 +163,13 @@ export class Dispatcher {
     this.#wake();
   }
 
+  /** @internal Queues a ready item (see `Registration.postItem`). */
+  _postItem(item: ReadyItem): void {
+    this.#posted++;
+    this.#events.push(item, null, undefined);
+    this.#wake();
+  }
+
   /** Number of operations in flight across all registrations. */
   get inFlight(): number {
     return this.#inFlight;
@@ -163,19 +185,21 @@ export class Dispatcher {
     return this.#registrations.size;
   }
 
-  /** Hands every queued event to `schedule` and empties the queue. */
+  /**
+   * Hands every queued event to `schedule` (a ready item posted with
+   * `postItem` to `scheduleItem`) and empties the queue.
+   */
   drain(
     schedule: (callback: Callback, args: unknown[], frame: Frame) => void,
+    scheduleItem: (item: ReadyItem) => void,
   ): void {
     const events = this.#events;
     if (events.length === 0) return;
     this.#events = [];
     for (let i = 0; i < events.length; i += 3) {
-      schedule(
-        events[i] as Callback,
-        events[i + 1] as unknown[],
-        events[i + 2],
-      );
+      const args = events[i + 1] as unknown[] | null;
+      if (args === null) scheduleItem(events[i] as ReadyItem);
+      else schedule(events[i] as Callback, args, events[i + 2]);
     }
   }
 

@@ -11,6 +11,7 @@
  */
 import type { TransportLoop } from "./transport_loop.ts";
 import type { Registration } from "../core/dispatcher.ts";
+import type { ReadyItem } from "../core/handles.ts";
 import { RuntimeError } from "../base/exceptions.ts";
 import type { Future } from "../core/futures.ts";
 import { logger } from "../base/log.ts";
@@ -149,6 +150,8 @@ export abstract class StreamTransport extends Transport {
   #buffered: boolean;
   #server: ConnectionOwner | null;
   #registration: Registration;
+  /** The read completion, posted as a ready item (no handle per read). */
+  #readItem: ReadyItem;
   #messages: StreamTransportInit["messages"];
   // Reading. Every read has #readSize bytes of room (see #readDone for who
   // owns the bytes).
@@ -218,6 +221,11 @@ export abstract class StreamTransport extends Transport {
     this.#dropWritesOnClose = init.dropWritesOnClose;
     this.#registration = loop._dispatcher.register("transport");
     this.#registration.onLoopClose = this.#loopClosed;
+    this.#readItem = {
+      _cancelled: false,
+      _frame: this.#registration.frame,
+      _run: this.#readDone,
+    };
     init.server?._attach(this);
     loop.callSoon(
       protocolCall(this, "connectionMade", () => this._connectionMade()),
@@ -302,13 +310,13 @@ export abstract class StreamTransport extends Transport {
   readonly #onRead = (n: number | null): void => {
     this.#registration.endWait();
     this.#readResult = n;
-    this.#registration.post(this.#readDone);
+    this.#registration.postItem(this.#readItem);
   };
 
   readonly #onReadError = (error: unknown): void => {
     this.#registration.endWait();
     this.#readFailed = error ?? new Error("read failed");
-    this.#registration.post(this.#readDone);
+    this.#registration.postItem(this.#readItem);
   };
 
   readonly #readDone = (): void => {
