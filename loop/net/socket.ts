@@ -1369,7 +1369,8 @@ export function checkBytes(data: unknown, what: string): void {
       }`,
     );
   }
-  if (isDetached(data)) {
+  // A detached array's length reads 0: only then is the check needed.
+  if (data.byteLength === 0 && isDetached(data)) {
     throw new TypeError(
       `${what} got a Uint8Array whose ArrayBuffer was detached (transferred): its bytes are gone; write a copy made before the transfer`,
     );

@@ -364,7 +364,7 @@ export class StreamReader {
     if (n === 0) return EMPTY;
     if (n >= this.#size) {
       const all = concat(this.#chunks, this.#size);
-      this.#chunks = [];
+      this.#chunks.length = 0;
       this.#size = 0;
       this.#maybeResumeTransport();
       return all;

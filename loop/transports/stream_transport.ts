@@ -614,7 +614,7 @@ export abstract class StreamTransport extends Transport {
     // A view of the buffered protocol's own buffer is copied: the next read
     // goes into that buffer while this write may still be waiting.
     this.#writeChunks.push(
-      data.buffer === this.#protocolBuffer
+      this.#protocolBuffer !== null && data.buffer === this.#protocolBuffer
         ? this.#copyProtocolBytes(data)
         : data,
     );
