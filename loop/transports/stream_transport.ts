@@ -382,11 +382,14 @@ export abstract class StreamTransport extends Transport {
     this.#deliver(data);
     // While the protocol's answer is being written, read once the write
     // completes: the peer's next bytes are then usually already there, and
-    // the read completes without waiting on the reactor. A write that waits
-    // on the peer must not stop reading (a peer that reads only after it
-    // has sent everything would deadlock), so the read starts on the next
-    // iteration at the latest.
-    if (!this.#writing) this.#readMore();
+    // the read completes without waiting on the reactor. After a large read
+    // the same holds for an answer still to come (a task that awaits the
+    // data writes on the next iteration): reading at once then tends to get
+    // the next message in pieces. A write that waits on the peer must not
+    // stop reading (a peer that reads only after it has sent everything
+    // would deadlock), so the read starts on the next iteration at the
+    // latest.
+    if (!this.#writing && n <= POOLED_READ) this.#readMore();
     else this._loop.callSoon(this.#readMoreLater);
   };
 
