@@ -1379,6 +1379,13 @@ export class BaseEventLoop extends AbstractEventLoop {
       this.#paused();
       return;
     }
+    if (this.#backstop !== null) {
+      // The batch ran to its end: nothing is paused for the backstop to
+      // find, and a host callback left armed would cost the idle loop a
+      // turn of the runtime's event loop.
+      clearImmediate(this.#backstop);
+      this.#backstop = null;
+    }
     const resolve = this.#chainResolve;
     this.#chainResolve = this.#chainReject = null;
     resolve?.();
