@@ -226,6 +226,14 @@ export abstract class StreamTransport extends Transport {
       _frame: this.#registration.frame,
       _run: this.#readDone,
     };
+    this.#readLaterItem = {
+      _cancelled: false,
+      _frame: this.#registration.frame,
+      _run: () => {
+        this.#readLaterQueued = false;
+        this.#readMore();
+      },
+    };
     init.server?._attach(this);
     loop.callSoon(
       protocolCall(this, "connectionMade", () => this._connectionMade()),
@@ -275,7 +283,17 @@ export abstract class StreamTransport extends Transport {
     this.#readMore();
   }
 
-  readonly #readMoreLater = (): void => this.#readMore();
+  /** Whether `#readLaterItem` is queued. */
+  #readLaterQueued = false;
+  /** A read started on the next iteration (a reusable ready item). */
+  #readLaterItem: ReadyItem;
+
+  /** Starts a read on the next iteration (once, however often asked). */
+  #readMoreLater(): void {
+    if (this.#readLaterQueued) return;
+    this.#readLaterQueued = true;
+    this._loop._pushHandle(this.#readLaterItem);
+  }
 
   #readMore(): void {
     if (this.#reading || this.#eofSeen) return;
@@ -358,7 +376,7 @@ export abstract class StreamTransport extends Transport {
       }
       // As below: read again once the answer is written.
       if (!this.#writing) this.#readMore();
-      else this._loop.callSoon(this.#readMoreLater);
+      else this.#readMoreLater();
       return;
     }
     const buffer = this.#readBuffer!;
@@ -390,7 +408,7 @@ export abstract class StreamTransport extends Transport {
     // would deadlock), so the read starts on the next iteration at the
     // latest.
     if (!this.#writing && n <= POOLED_READ) this.#readMore();
-    else this._loop.callSoon(this.#readMoreLater);
+    else this.#readMoreLater();
   };
 
   #deliver(data: Uint8Array): void {
@@ -553,7 +571,7 @@ export abstract class StreamTransport extends Transport {
       this.#held = false;
       this._loop.callSoon(this.#readDone);
     } else if (!this.#reading) {
-      this._loop.callSoon(this.#readMoreLater);
+      this.#readMoreLater();
     }
     if (this._loop.getDebug()) logger.debug(`${this} resumes reading`);
   }

@@ -9,7 +9,7 @@ import type { ExceptionContext } from "../base/exception_context.ts";
 import type { Callback } from "../core/abstract_loop.ts";
 import type { Dispatcher } from "../core/dispatcher.ts";
 import type { Future } from "../core/futures.ts";
-import type { Handle, TimerHandle } from "../core/handles.ts";
+import type { Handle, ReadyItem, TimerHandle } from "../core/handles.ts";
 
 /** What a transport needs of its loop. */
 export interface TransportLoop {
@@ -17,6 +17,8 @@ export interface TransportLoop {
   callSoon(callback: Callback, ...args: unknown[]): Handle;
   /** Schedules `callback(...args)` after `delay` seconds. */
   callLater(delay: number, callback: Callback, ...args: unknown[]): TimerHandle;
+  /** Queues a ready item the caller keeps for the next iteration. */
+  _pushHandle(item: ReadyItem): void;
   /** A new future of this loop. */
   createFuture<T = unknown>(): Future<T>;
   /** Whether debug mode is on. */
