@@ -309,6 +309,13 @@ export class BaseEventLoop extends AbstractEventLoop {
             !this._stopping && this._ready.length === 0 &&
             !this._dispatcher.hasEvents
           ) {
+            if (this.#backstop !== null) {
+              // Nothing is paused for the batch's backstop to find: left
+              // armed, it would cost the idle loop a turn of the runtime's
+              // event loop. (A busy loop keeps it: re-arming costs more.)
+              clearImmediate(this.#backstop);
+              this.#backstop = null;
+            }
             await this._wait(this.#timeout());
           }
         }
@@ -1378,13 +1385,6 @@ export class BaseEventLoop extends AbstractEventLoop {
     if (!done) {
       this.#paused();
       return;
-    }
-    if (this.#backstop !== null) {
-      // The batch ran to its end: nothing is paused for the backstop to
-      // find, and a host callback left armed would cost the idle loop a
-      // turn of the runtime's event loop.
-      clearImmediate(this.#backstop);
-      this.#backstop = null;
     }
     const resolve = this.#chainResolve;
     this.#chainResolve = this.#chainReject = null;
