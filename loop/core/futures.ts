@@ -160,8 +160,11 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** @ignore Finished with an exception (any thrown value, even undefined). */
   _failed = false;
   /** @ignore */ _loop: AbstractEventLoop;
-  /** @ignore Pending done callbacks and their frames, interleaved. */
-  _callbacks: unknown[] | null = null;
+  /**
+   * @ignore Pending done callbacks and their frames, interleaved; a lone
+   * awaiter (the usual case) is kept as itself, with its frame.
+   */
+  _callbacks: unknown[] | Awaiter | null = null;
   /** @ignore */ _cancelMessage: string | undefined = undefined;
   /** @ignore */ _cancelledExc: CancelledError | null = null;
   /** @ignore */ _logTraceback = false;
@@ -328,11 +331,18 @@ export class Future<T = unknown> implements PromiseLike<T> {
     const frame = context == null ? captureFrame() : frameOf(context);
     if (this._state !== PENDING) {
       this._loop._callSoonFrame(callback, [this], frame);
-    } else if (this._callbacks === null) {
-      this._callbacks = [callback, frame];
     } else {
-      this._callbacks.push(callback, frame);
+      this._addCallback(callback, frame);
     }
+  }
+
+  /** @ignore Registers a done callback (or an awaiter) and its frame. */
+  _addCallback(callback: unknown, frame: Frame): void {
+    const callbacks = this._callbacks;
+    if (callbacks === null) this._callbacks = [callback, frame];
+    else if (callbacks instanceof Awaiter) {
+      this._callbacks = [callbacks, callbacks._frame, callback, frame];
+    } else callbacks.push(callback, frame);
   }
 
   /**
@@ -354,7 +364,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
    */
   removeDoneCallback(callback: DoneCallback<T>): number {
     const callbacks = this._callbacks;
-    if (callbacks === null) return 0;
+    // An awaiter is never a callback someone could name.
+    if (callbacks === null || callbacks instanceof Awaiter) return 0;
     const kept: unknown[] = [];
     for (let i = 0; i < callbacks.length; i += 2) {
       if (callbacks[i] !== callback) kept.push(callbacks[i], callbacks[i + 1]);
@@ -540,6 +551,11 @@ export class Future<T = unknown> implements PromiseLike<T> {
     if (callbacks === null) return;
     this._callbacks = null;
     const loop = this._loop;
+    if (callbacks instanceof Awaiter) {
+      callbacks._fut = this;
+      loop._pushHandle(callbacks);
+      return;
+    }
     for (let i = 0; i < callbacks.length; i += 2) {
       const callback = callbacks[i];
       if (callback instanceof Awaiter) {
@@ -607,8 +623,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
       return promise;
     }
     const frame = captureFrame();
-    if (this._callbacks === null) this._callbacks = [awaiter, frame];
-    else this._callbacks.push(awaiter, frame);
+    if (this._callbacks === null) {
+      awaiter._frame = frame;
+      this._callbacks = awaiter;
+    } else this._addCallback(awaiter, frame);
     if (task !== undefined) {
       task._onAwait(this);
       stepSuspended(task);
@@ -677,10 +695,12 @@ export class Future<T = unknown> implements PromiseLike<T> {
         info.push(`result=${describe(this._result)}`);
       }
     }
-    if (this._callbacks !== null) {
+    const callbacks = this._callbacks;
+    if (callbacks instanceof Awaiter) info.push(`cb=[${callbacks.name}]`);
+    else if (callbacks !== null) {
       const names: string[] = [];
-      for (let i = 0; i < this._callbacks.length; i += 2) {
-        names.push((this._callbacks[i] as { name?: string }).name || "<cb>");
+      for (let i = 0; i < callbacks.length; i += 2) {
+        names.push((callbacks[i] as { name?: string }).name || "<cb>");
       }
       info.push(`cb=[${names.join(", ")}]`);
     }
