@@ -32,10 +32,13 @@
  * Deno, owned" is the same server copying each read into a new array before
  * writing it back: the floor of the APIs that hand the reader bytes it owns
  * (protocol and streams; asyncio's `data_received` gets a new `bytes` too).
- * Node's `net` is only in the protocol rows ("—" elsewhere). A row's cells
- * are the same API on each runtime; the last three columns are aioloop's
- * rate divided by uvloop's, by raw Deno's and by raw Deno, owned's (1.00 =
- * as fast).
+ * "raw Deno, handoff" (streams and line rows) has the streams shape and
+ * nothing else: a read loop copies each read and hands it through a promise
+ * to a coroutine that writes it and awaits the write. Node's `net` is only
+ * in the protocol rows ("—" elsewhere). A row's cells are the same API on
+ * each runtime; the last four columns are aioloop's rate divided by
+ * uvloop's, by raw Deno's, by raw Deno, owned's and by raw Deno, handoff's
+ * (1.00 = as fast).
  *
  * What it measures:
  * - Request/response throughput: bench/echo_load.c (compiled here with
@@ -494,6 +497,13 @@ async function servers(): Promise<ServerSpec[]> {
     cmd: deno,
     args: ["run", "-A", `${here}echo_servers/raw_deno.ts`, "owned"],
   });
+  // The floor of the streams shape: a read loop handing copies to a writer.
+  list.push({
+    name: "raw Deno, handoff",
+    apis: ["streams", "line"],
+    cmd: deno,
+    args: ["run", "-A", `${here}echo_servers/raw_deno.ts`, "handoff"],
+  });
   if (await probe("node", ["--version"])) {
     list.push({
       name: "Node net",
@@ -705,12 +715,12 @@ async function main(): Promise<void> {
     console.log(
       `| API | workload | ${
         names.map((n) => `${n} req/s`).join(" | ")
-      } | aioloop ÷ uvloop | aioloop ÷ raw Deno | aioloop ÷ raw Deno, owned |`,
+      } | aioloop ÷ uvloop | aioloop ÷ raw Deno | aioloop ÷ raw Deno, owned | aioloop ÷ raw Deno, handoff |`,
     );
     console.log(
       `| --- | --- | ${
         names.map(() => "---:").join(" | ")
-      } | ---: | ---: | ---: |`,
+      } | ---: | ---: | ---: | ---: |`,
     );
     for (const row of rows) {
       // undefined: the runtime has no server for this API; null: it failed.
@@ -724,7 +734,7 @@ async function main(): Promise<void> {
           ratio(row.rps["aioloop"], row.rps["uvloop"])
         } | ${ratio(row.rps["aioloop"], row.rps["raw Deno"])} | ${
           ratio(row.rps["aioloop"], row.rps["raw Deno, owned"])
-        } |`,
+        } | ${ratio(row.rps["aioloop"], row.rps["raw Deno, handoff"])} |`,
       );
     }
     if (only.includes("protocol")) {
@@ -740,7 +750,7 @@ async function main(): Promise<void> {
           ratio(idle["aioloop"], idle["uvloop"])
         } | ${ratio(idle["aioloop"], idle["raw Deno"])} | ${
           ratio(idle["aioloop"], idle["raw Deno, owned"])
-        } |`,
+        } | n/a |`,
       );
     }
   } finally {

@@ -3,13 +3,19 @@
  * `read`/`write` loop per connection straight on `Deno.Conn`, no event loop
  * library in between.
  *
- *   deno run --allow-net bench/echo_servers/raw_deno.ts [owned]
+ *   deno run --allow-net bench/echo_servers/raw_deno.ts [owned|handoff]
  *
  * With `owned`, each read's bytes are copied into a new array before they
  * are written back: the least an API must do that hands the reader bytes it
  * owns (asyncio's `data_received` gets a fresh `bytes` object, aioloop's
  * `dataReceived` a `Uint8Array` it may keep), while the one-buffer loop
  * above reuses its buffer at once.
+ *
+ * With `handoff`, each connection has the shape of a streams server with
+ * nothing else in it: a read loop copies each read into a new array and
+ * hands it, through a promise, to a second coroutine that writes it back and
+ * awaits the write (a reader's data wakes a waiting task, which writes and
+ * drains). The least a streams API costs on this runtime.
  *
  * Listens on 127.0.0.1, port 0; prints `PORT <n>` as the first line of
  * stdout, then serves until killed or until stdin closes.
@@ -20,6 +26,55 @@
 /** Bytes read per `read` call (one buffer per connection). */
 const BUFFER_SIZE = 16 * 1024;
 const owned = Deno.args[0] === "owned";
+const handoff = Deno.args[0] === "handoff";
+
+/** The `handoff` server: a read loop hands owned copies to a writer. */
+async function echoHandoff(conn: Deno.TcpConn): Promise<void> {
+  const buf = new Uint8Array(BUFFER_SIZE);
+  // Arrays read and not yet taken (null: EOF), and the writer's wake-up.
+  const queue: (Uint8Array | null)[] = [];
+  let wake: (() => void) | null = null;
+  const put = (data: Uint8Array | null) => {
+    queue.push(data);
+    const resolve = wake;
+    wake = null;
+    resolve?.();
+  };
+  const reading = (async () => {
+    try {
+      for (;;) {
+        const n = await conn.read(buf);
+        put(n === null ? null : buf.slice(0, n));
+        if (n === null) return;
+      }
+    } catch {
+      put(null);
+    }
+  })();
+  try {
+    conn.setNoDelay(true);
+    for (;;) {
+      if (queue.length === 0) {
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+      const data = queue.shift()!;
+      if (data === null) break;
+      let offset = 0;
+      while (offset < data.length) {
+        offset += await conn.write(data.subarray(offset));
+      }
+    }
+  } catch {
+    // The peer reset the connection: nothing to do but close.
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+  await reading;
+}
 
 async function echo(conn: Deno.TcpConn): Promise<void> {
   const buf = new Uint8Array(BUFFER_SIZE);
@@ -59,4 +114,4 @@ async function exitWhenStdinCloses(): Promise<void> {
 const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
 console.log(`PORT ${listener.addr.port}`);
 exitWhenStdinCloses();
-for await (const conn of listener) echo(conn);
+for await (const conn of listener) (handoff ? echoHandoff : echo)(conn);
