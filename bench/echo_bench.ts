@@ -11,7 +11,7 @@
  * runtime is missing is left out (uvloop is looked for in /usr/bin/python3
  * first, then python3). `--only=streams,line` runs only those APIs' rows
  * (protocol, streams, line, buffered); the idle row belongs to protocol.
- * The whole run takes about 3 minutes on a 2-core machine, about 1 minute
+ * The whole run takes about 4 minutes on a 2-core machine, about 1 minute
  * with --quick.
  *
  * The rows, by API (the first column):
@@ -45,9 +45,9 @@
  *   `cc -O2` into a temporary directory) opens 1 or 50 connections; each
  *   sends a message, waits for the whole echo, and sends again (in line
  *   rows the message ends in "\n"). All servers run side by side; each row
- *   measures ~2 s per server (0.5 s with --quick) after a short warm-up, as
- *   three equal runs that alternate between that row's servers, of which
- *   each server's best counts (shared or virtual machines have bursts of
+ *   measures ~2.5 s per server (0.5 s with --quick) after a short warm-up,
+ *   as five equal runs (three with --quick) that alternate between that
+ *   row's servers, of which each server's best counts (shared or virtual machines have bursts of
  *   interference; the best run is the least disturbed), and reports round
  *   trips per second. Where `taskset` is available, servers are pinned to
  *   CPU 0 and the load generator to CPU 1, so every server meets the same
@@ -88,8 +88,8 @@ for (const api of only) {
   }
 }
 /** Measured seconds per row, split into RUNS runs; the best run counts. */
-const SECONDS = quick ? 0.5 : 2;
-const RUNS = 3;
+const SECONDS = quick ? 0.5 : 2.5;
+const RUNS = quick ? 3 : 5;
 const WARMUP_SECONDS = quick ? 0.2 : 0.5;
 const IDLE_COUNT = quick ? 2_000 : 10_000;
 /** One row: connections, the message size's label, its bytes. */
