@@ -442,6 +442,70 @@ loopTest(
 );
 
 loopTest(
+  "a task awaiting a Future and done callbacks added around it run in registration order",
+  async ({ loop }) => {
+    const log: string[] = [];
+    const fut = loop.createFuture<string>();
+    fut.addDoneCallback(() => log.push("first callback"));
+    const task = loop.createTask(async () => {
+      log.push(`task got ${await fut}`);
+    });
+    await loop.runUntilComplete(async () => {
+      await sleep(0); // the task is now awaiting fut
+      fut.addDoneCallback(() => log.push("second callback"));
+      const extra = () => log.push("removed");
+      fut.addDoneCallback(extra);
+      assert.equal(fut.removeDoneCallback(extra), 1);
+      assert.match(String(fut), /cb=\[.*Task\.wakeup.*\]/);
+      fut.setResult("x");
+      await task;
+    });
+    assert.deepEqual(log, ["first callback", "task got x", "second callback"]);
+  },
+);
+
+loopTest(
+  "a Future awaited by one task: removeDoneCallback finds nothing to remove, and the task still wakes",
+  async ({ loop }) => {
+    const fut = loop.createFuture<number>();
+    const task = loop.createTask(async () => (await fut) * 2);
+    const result = await loop.runUntilComplete(async () => {
+      await sleep(0);
+      assert.match(String(fut), /cb=\[Task\.wakeup\]/);
+      assert.equal(fut.removeDoneCallback(() => {}), 0);
+      // A callback added after the task's wait runs after the task's wake-up.
+      const order: string[] = [];
+      fut.addDoneCallback(() => order.push("callback"));
+      task.addDoneCallback(() => order.push("task done"));
+      fut.setResult(21);
+      const value = await task;
+      await sleep(0);
+      assert.deepEqual(order, ["callback", "task done"]);
+      return value;
+    });
+    assert.equal(result, 42);
+  },
+);
+
+loopTest(
+  "cancelling a task that awaits a Future with other callbacks cancels the Future and runs them",
+  async ({ loop }) => {
+    const fut = loop.createFuture<number>();
+    const seen: boolean[] = [];
+    const task = loop.createTask(async () => await fut);
+    await loop.runUntilComplete(async () => {
+      await sleep(0); // the task alone awaits fut; then two callbacks join
+      fut.addDoneCallback((f) => seen.push(f.cancelled()));
+      fut.addDoneCallback((f) => seen.push(f.cancelled()));
+      task.cancel("enough");
+      await assert.rejects(async () => await task, cancelledWith("enough"));
+    });
+    assert.equal(fut.cancelled(), true);
+    assert.deepEqual(seen, [true, true]);
+  },
+);
+
+loopTest(
   "await of a done Future continues without yielding to the loop",
   async ({ loop }) => {
     // asyncio's Future.__await__ returns at once when the future is done, so
