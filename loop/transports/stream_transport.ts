@@ -11,7 +11,7 @@
  */
 import type { TransportLoop } from "./transport_loop.ts";
 import type { Registration } from "../core/dispatcher.ts";
-import type { ReadyItem } from "../core/handles.ts";
+import { Handle } from "../core/handles.ts";
 import { RuntimeError } from "../base/exceptions.ts";
 import type { Future } from "../core/futures.ts";
 import { logger } from "../base/log.ts";
@@ -66,7 +66,9 @@ let poolOffset = POOL_SIZE;
  * never written again once handed out; a full slab is replaced.
  */
 function pooledCopy(buffer: Uint8Array, n: number): Uint8Array {
-  if (poolOffset + n > POOL_SIZE) {
+  // A protocol may have transferred the slab (its bytes' ArrayBuffer): a
+  // detached slab's length reads 0.
+  if (poolOffset + n > POOL_SIZE || pool.length === 0) {
     pool = new Uint8Array(POOL_SIZE);
     poolOffset = 0;
   }
@@ -150,8 +152,8 @@ export abstract class StreamTransport extends Transport {
   #buffered: boolean;
   #server: ConnectionOwner | null;
   #registration: Registration;
-  /** The read completion, posted as a ready item (no handle per read). */
-  #readItem: ReadyItem;
+  /** The read completion, posted as one reusable handle. */
+  #readItem: Handle;
   #messages: StreamTransportInit["messages"];
   // Reading. Every read has #readSize bytes of room (see #readDone for who
   // owns the bytes).
@@ -221,19 +223,13 @@ export abstract class StreamTransport extends Transport {
     this.#dropWritesOnClose = init.dropWritesOnClose;
     this.#registration = loop._dispatcher.register("transport");
     this.#registration.onLoopClose = this.#loopClosed;
-    this.#readItem = {
-      _cancelled: false,
-      _frame: this.#registration.frame,
-      _run: this.#readDone,
-    };
-    this.#readLaterItem = {
-      _cancelled: false,
-      _frame: this.#registration.frame,
-      _run: () => {
-        this.#readLaterQueued = false;
-        this.#readMore();
-      },
-    };
+    // Handles made once and queued again each time: what they call may
+    // throw (a protocol's connectionLost), and a handle reports that to the
+    // exception handler as any callback's error.
+    this.#readItem = new Handle(this.#readDone, [], loop);
+    this.#readItem._frame = this.#registration.frame;
+    this.#readLaterItem = new Handle(this.#readLaterRun, [], loop);
+    this.#readLaterItem._frame = this.#registration.frame;
     init.server?._attach(this);
     loop.callSoon(
       protocolCall(this, "connectionMade", () => this._connectionMade()),
@@ -285,8 +281,13 @@ export abstract class StreamTransport extends Transport {
 
   /** Whether `#readLaterItem` is queued. */
   #readLaterQueued = false;
-  /** A read started on the next iteration (a reusable ready item). */
-  #readLaterItem: ReadyItem;
+  /** A read started on the next iteration (one reusable handle). */
+  #readLaterItem: Handle;
+
+  readonly #readLaterRun = (): void => {
+    this.#readLaterQueued = false;
+    this.#readMore();
+  };
 
   /** Starts a read on the next iteration (once, however often asked). */
   #readMoreLater(): void {

@@ -9,10 +9,15 @@ import type { ExceptionContext } from "../base/exception_context.ts";
 import type { Callback } from "../core/abstract_loop.ts";
 import type { Dispatcher } from "../core/dispatcher.ts";
 import type { Future } from "../core/futures.ts";
-import type { Handle, ReadyItem, TimerHandle } from "../core/handles.ts";
+import type {
+  Handle,
+  HandleOwner,
+  ReadyItem,
+  TimerHandle,
+} from "../core/handles.ts";
 
 /** What a transport needs of its loop. */
-export interface TransportLoop {
+export interface TransportLoop extends HandleOwner {
   /** Schedules `callback(...args)` for the next iteration. */
   callSoon(callback: Callback, ...args: unknown[]): Handle;
   /** Schedules `callback(...args)` after `delay` seconds. */

@@ -829,3 +829,44 @@ netTest(
     await server.waitClosed();
   },
 );
+
+netTest(
+  "a connectionLost that throws as a TLS close completes is reported, and the loop goes on",
+  async ({ loop, takeErrors }) => {
+    const lost = loop.createFuture<null>();
+    class Failing extends Protocol {
+      override connectionLost(): void {
+        lost.setResult(null);
+        throw new Error("boom in connectionLost");
+      }
+    }
+    const server = await loop.createServer(
+      () => new Protocol(),
+      "127.0.0.1",
+      0,
+      { ssl: serverContext() },
+    );
+    const [host, port] = server.sockets[0].getsockname() as [string, number];
+    const [transport] = await loop.createConnection(
+      () => new Failing(),
+      host,
+      port,
+      { ssl: clientContext(), serverHostname: "localhost" },
+    );
+    transport.close();
+    await lost;
+    // The loop still runs callbacks, in order, after the failure.
+    const after = loop.createFuture<string>();
+    loop.callSoon(() => after.setResult("still running"));
+    assert.equal(await after, "still running");
+    const errors = takeErrors();
+    assert.equal(errors.length, 1);
+    assert.match(String(errors[0].message), /^Exception in callback/);
+    assert.equal(
+      (errors[0].exception as Error).message,
+      "boom in connectionLost",
+    );
+    server.close();
+    await server.waitClosed();
+  },
+);

@@ -1430,6 +1430,41 @@ netTest(
 
 // ---- who owns the bytes ------------------------------------------------------
 
+netTest(
+  "a protocol that transfers the ArrayBuffer of its data does not break the reads that follow",
+  async ({ loop }) => {
+    const got: string[] = [];
+    const arrived = [loop.createFuture<null>(), loop.createFuture<null>()];
+    class Taker extends Protocol {
+      override dataReceived(data: Uint8Array): void {
+        got.push(text(data));
+        // Takes the memory for itself (a worker would get it this way).
+        const memory = data.buffer as ArrayBuffer;
+        structuredClone(memory, { transfer: [memory] });
+        arrived[got.length - 1]?.setResult(null);
+      }
+    }
+    const server = await loop.createServer(
+      () => new Taker(),
+      "127.0.0.1",
+      0,
+    );
+    const [, port] = addrOf(server);
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      await conn.write(bytes("first"));
+      await arrived[0];
+      await conn.write(bytes("second"));
+      await arrived[1];
+      assert.deepEqual(got, ["first", "second"]);
+    } finally {
+      conn.close();
+      server.close();
+      await server.waitClosed();
+    }
+  },
+);
+
 /**
  * Sends `total` bytes to `port` from a plain Deno connection, reading
  * nothing until everything is sent (then half-closes and reads the answer).
