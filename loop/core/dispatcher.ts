@@ -72,11 +72,6 @@ export class Registration {
     if (!this.#closed) this.#dispatcher._postItem(item);
   }
 
-  /** The async context events run in (a ready item's `_frame`). */
-  get frame(): Frame {
-    return this.#frame;
-  }
-
   /**
    * Marks the start of a read (or accept) that waits on a peer: it may
    * never complete, so it does not hold the virtual clock, but the clock

@@ -223,13 +223,12 @@ export abstract class StreamTransport extends Transport {
     this.#dropWritesOnClose = init.dropWritesOnClose;
     this.#registration = loop._dispatcher.register("transport");
     this.#registration.onLoopClose = this.#loopClosed;
-    // Handles made once and queued again each time: what they call may
-    // throw (a protocol's connectionLost), and a handle reports that to the
-    // exception handler as any callback's error.
+    // Handles made once and queued again each time, in the context the
+    // registration took: what they call may throw (a protocol's
+    // connectionLost), and a handle reports that to the exception handler
+    // as any callback's error.
     this.#readItem = new Handle(this.#readDone, [], loop);
-    this.#readItem._frame = this.#registration.frame;
     this.#readLaterItem = new Handle(this.#readLaterRun, [], loop);
-    this.#readLaterItem._frame = this.#registration.frame;
     init.server?._attach(this);
     loop.callSoon(
       protocolCall(this, "connectionMade", () => this._connectionMade()),
