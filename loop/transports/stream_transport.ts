@@ -22,6 +22,7 @@ import {
   type Socket,
   type StreamConn,
 } from "../net/socket.ts";
+import { type ReadOp, readOp } from "../net/read_op.ts";
 import type {
   BaseProtocol,
   BufferedProtocol,
@@ -147,6 +148,8 @@ export abstract class StreamTransport extends Transport {
   /** @internal The loop the protocol's callbacks run on. */
   protected readonly _loop: TransportLoop;
   #conn: StreamConn;
+  /** The connection's read op, called directly where there is one. */
+  readonly #readOp: ReadOp | null;
   #sock: Socket | null;
   #protocol: BaseProtocol;
   #buffered: boolean;
@@ -212,6 +215,7 @@ export abstract class StreamTransport extends Transport {
     this._loop = loop;
     this.#flow = new WriteFlowControl(loop, this);
     this.#conn = init.conn;
+    this.#readOp = readOp(init.conn);
     this.#sock = init.sock;
     if (init.sock !== null) init.sock._owner = this;
     this.#protocol = protocol;
@@ -322,8 +326,15 @@ export abstract class StreamTransport extends Transport {
     }
     this.#reading = true;
     this.#registration.beginWait();
-    this.#conn.read(buffer).then(this.#onRead, this.#onReadError);
+    const read = this.#readOp;
+    if (read !== null) read(buffer).then(this.#onReadCount, this.#onReadError);
+    else this.#conn.read(buffer).then(this.#onRead, this.#onReadError);
   }
+
+  /** A read op's outcome: the count, 0 at EOF. */
+  readonly #onReadCount = (n: number): void => {
+    this.#onRead(n === 0 ? null : n);
+  };
 
   readonly #onRead = (n: number | null): void => {
     this.#registration.endWait();
