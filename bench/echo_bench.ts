@@ -27,14 +27,18 @@
  *   preallocated 64 KiB buffer and whose `bufferUpdated(n)` writes back
  *   `buf.subarray(0, n)` (asyncio: a `memoryview` slice); the streams rows'
  *   workloads.
- * The raw Deno server is the floor of every row (it echoes what arrives,
- * lines included, without looking at them, from one reused buffer). "raw
- * Deno, owned" is the same server copying each read into a new array before
- * writing it back: the floor of the APIs that hand the reader bytes it owns
- * (protocol and streams; asyncio's `data_received` gets a new `bytes` too).
- * "raw Deno, handoff" (streams and line rows) has the streams shape and
- * nothing else: a read loop copies each read and hands it through a promise
- * to a coroutine that writes it and awaits the write. Node's `net` is only
+ * The raw Deno server is the reference of every row: a program on Deno's
+ * public API (`conn.read()`, `conn.write()`) that echoes what arrives,
+ * lines included, without looking at them, from one reused buffer. "raw
+ * Deno, owned" copies each read into a new array before writing it back:
+ * the floor of the APIs that hand the reader bytes it owns (protocol and
+ * streams; asyncio's `data_received` gets a new `bytes` too). "raw Deno,
+ * handoff" (streams and line rows) has the streams shape and nothing else:
+ * a read loop copies each read and hands it through a promise to a
+ * coroutine that writes it and awaits the write. The two floors read as
+ * aioloop's transports do, through the connection's read op called
+ * directly (see bench/echo_servers/raw_deno.ts), so they are what the
+ * runtime allows, not what its public read allows. Node's `net` is only
  * in the protocol rows ("—" elsewhere). A row's cells are the same API on
  * each runtime; the last four columns are aioloop's rate divided by
  * uvloop's, by raw Deno's, by raw Deno, owned's and by raw Deno, handoff's

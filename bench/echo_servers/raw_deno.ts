@@ -17,11 +17,18 @@
  * awaits the write (a reader's data wakes a waiting task, which writes and
  * drains). The least a streams API costs on this runtime.
  *
+ * Both floors read as aioloop's transports do: through the connection's
+ * read op, called directly (`loop/net/read_op.ts`), without the async
+ * function `Deno.Conn.read()` wraps around it. The plain server reads with
+ * `conn.read()`, as a program on Deno's public API does.
+ *
  * Listens on 127.0.0.1, port 0; prints `PORT <n>` as the first line of
  * stdout, then serves until killed or until stdin closes.
  *
  * @module
  */
+
+import { type ReadOp, readOp } from "../../loop/net/read_op.ts";
 
 /** Bytes read per `read` call (one buffer per connection). */
 const BUFFER_SIZE = 16 * 1024;
@@ -31,6 +38,7 @@ const handoff = Deno.args[0] === "handoff";
 /** The `handoff` server: a read loop hands owned copies to a writer. */
 async function echoHandoff(conn: Deno.TcpConn): Promise<void> {
   const buf = new Uint8Array(BUFFER_SIZE);
+  const op = floorRead(conn);
   // Arrays read and not yet taken (null: EOF), and the writer's wake-up.
   const queue: (Uint8Array | null)[] = [];
   let wake: (() => void) | null = null;
@@ -43,9 +51,12 @@ async function echoHandoff(conn: Deno.TcpConn): Promise<void> {
   const reading = (async () => {
     try {
       for (;;) {
-        const n = await conn.read(buf);
-        put(n === null ? null : buf.slice(0, n));
-        if (n === null) return;
+        const n = op !== null ? await op(buf) : await conn.read(buf);
+        if (!n) {
+          put(null);
+          return;
+        }
+        put(buf.slice(0, n));
       }
     } catch {
       put(null);
@@ -76,13 +87,23 @@ async function echoHandoff(conn: Deno.TcpConn): Promise<void> {
   await reading;
 }
 
+/**
+ * The floors' read op (null for the plain server, or where the runtime has
+ * none: then they read with `conn.read()`). It resolves with 0 at EOF where
+ * `conn.read()` resolves with null.
+ */
+function floorRead(conn: Deno.TcpConn): ReadOp | null {
+  return owned || handoff ? readOp(conn) : null;
+}
+
 async function echo(conn: Deno.TcpConn): Promise<void> {
   const buf = new Uint8Array(BUFFER_SIZE);
+  const op = floorRead(conn);
   try {
     conn.setNoDelay(true);
     for (;;) {
-      const n = await conn.read(buf);
-      if (n === null) break;
+      const n = op !== null ? await op(buf) : await conn.read(buf);
+      if (!n) break;
       const data = owned ? buf.slice(0, n) : buf.subarray(0, n);
       let offset = 0;
       while (offset < n) offset += await conn.write(data.subarray(offset, n));
