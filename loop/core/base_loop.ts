@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { emptyArray } from "../base/arrays.ts";
 import { AbstractEventLoop } from "./abstract_loop.ts";
 import type {
   Callback,
@@ -1557,7 +1558,7 @@ export class BaseEventLoop extends AbstractEventLoop {
       }
     }
     if (state.stepping !== null) return false;
-    batch.length = 0;
+    emptyArray(batch);
     this._spare = batch;
     this._batch = EMPTY_BATCH;
     this._batchLength = this._batchIndex = 0;

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { emptyArray } from "../base/arrays.ts";
 import { captureFrame, type Frame } from "../base/context.ts";
 import type { ReadyItem } from "./handles.ts";
 
@@ -126,6 +127,8 @@ export class Registration {
 /** One loop's event queue and in-flight bookkeeping (package-internal). */
 export class Dispatcher {
   #events: unknown[] = [];
+  /** The queue `drain()` swaps in, kept with its storage. */
+  #spareEvents: unknown[] = [];
   #inFlight = 0;
   #waiting = 0;
   #posted = 0;
@@ -190,12 +193,15 @@ export class Dispatcher {
   ): void {
     const events = this.#events;
     if (events.length === 0) return;
-    this.#events = [];
+    // What the callbacks post meanwhile goes to the spare queue.
+    this.#events = this.#spareEvents;
     for (let i = 0; i < events.length; i += 3) {
       const args = events[i + 1] as unknown[] | null;
       if (args === null) scheduleItem(events[i] as ReadyItem);
       else schedule(events[i] as Callback, args, events[i + 2]);
     }
+    emptyArray(events);
+    this.#spareEvents = events;
   }
 
   /**

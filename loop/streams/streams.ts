@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { emptyArray } from "../base/arrays.ts";
 import { labelWait, type WaitInfo } from "../core/wait_labels.ts";
 import type { AbstractEventLoop } from "../core/abstract_loop.ts";
 import { concat } from "../base/bytes.ts";
@@ -364,7 +365,7 @@ export class StreamReader {
     if (n === 0) return EMPTY;
     if (n >= this.#size) {
       const all = concat(this.#chunks, this.#size);
-      this.#chunks.length = 0;
+      emptyArray(this.#chunks);
       this.#size = 0;
       this.#maybeResumeTransport();
       return all;

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { emptyArray } from "../base/arrays.ts";
 import type { TransportLoop } from "./transport_loop.ts";
 import type { Registration } from "../core/dispatcher.ts";
 import { Handle } from "../core/handles.ts";
@@ -744,7 +745,7 @@ export abstract class StreamTransport extends Transport {
       // now in the joined copy.
       if (this.#slabsInUse.length > 0) this.#releaseSlabs();
     }
-    this.#writeChunks = [];
+    emptyArray(chunks);
     this.#writeChunk = chunk;
     this.#writeLength = chunk.length;
     this.#writing = true;

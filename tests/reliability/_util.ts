@@ -89,7 +89,9 @@ function describeDiff(
  * Asserts the resource count and fd count are back to `base`. A closed
  * Deno resource whose last op is still being cancelled drops its fd a host
  * turn later, so this waits up to `turns` macrotask turns (no timers of any
- * length) for the counts to come back before failing.
+ * length) for the counts to come back before failing. Fewer fds than at
+ * the start pass: an fd an earlier test had closed late (counted in `base`)
+ * was dropped meanwhile; what a case leaks only adds.
  */
 export async function assertBaseline(
   base: Baseline,
@@ -99,7 +101,7 @@ export async function assertBaseline(
   for (let i = 0;; i++) {
     const now = baseline();
     const same = Object.keys(now.resources).length ===
-        Object.keys(base.resources).length && now.fds === base.fds;
+        Object.keys(base.resources).length && now.fds <= base.fds;
     if (same) return;
     if (i >= turns) {
       assert.fail(
