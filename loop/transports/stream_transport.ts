@@ -186,6 +186,8 @@ export abstract class StreamTransport extends Transport {
   /** Copy slabs free for reuse, and those queued or in flight. */
   #freeSlabs: Uint8Array[] = [];
   #slabsInUse: Uint8Array[] = [];
+  /** The view `#copyProtocolBytes` returned last. */
+  #lastCopyView: Uint8Array | null = null;
   #eofPending = false;
   #eofWritten = false;
   #dropWritesOnClose: boolean;
@@ -700,7 +702,15 @@ export abstract class StreamTransport extends Transport {
     }
     slab.set(data);
     this.#slabsInUse.push(slab);
-    return slab.subarray(0, data.length);
+    // An echo writes the same length from the same slab each time: the view
+    // made last time serves again (a slab is only reused once released, so
+    // nothing in flight holds that view).
+    const last = this.#lastCopyView;
+    if (
+      last !== null && last.length === data.length &&
+      last.buffer === slab.buffer
+    ) return last;
+    return this.#lastCopyView = slab.subarray(0, data.length);
   }
 
   /** Nothing queued or in flight refers to the slabs in use any more. */
@@ -713,7 +723,7 @@ export abstract class StreamTransport extends Transport {
         this.#freeSlabs.push(slab);
       }
     }
-    used.length = 0;
+    emptyArray(used);
   }
 
   #flush(): void {

@@ -142,3 +142,43 @@ Deno.test("BufferedProtocol echo: the heap stays flat over many round trips", as
     loop.close();
   }
 });
+
+Deno.test("BufferedProtocol echo: messages of changing sizes come back byte for byte", async () => {
+  const loop = newEventLoop();
+  let server: Server<InetAddress> | null = null;
+  let conn: Deno.Conn | null = null;
+  try {
+    server = await loop.runUntilComplete(() =>
+      loop.createServer(() => new BufferedEcho(), "127.0.0.1", 0)
+    );
+    const [, port] = server.sockets[0].getsockname();
+    conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    const c = conn;
+    // Lengths that repeat and change (the copies reuse views by length).
+    const sizes = [1, 1, 700, 700, 3, 3000, 700, 1, 65536, 2, 2];
+    await loop.runUntilComplete(async () => {
+      for (let round = 0; round < 3; round++) {
+        for (const [i, size] of sizes.entries()) {
+          const out = new Uint8Array(size);
+          for (let j = 0; j < size; j++) out[j] = (j * 31 + i + round) & 0xff;
+          await c.write(out);
+          const back = new Uint8Array(size);
+          let got = 0;
+          while (got < size) {
+            const n = await c.read(back.subarray(got));
+            assert.ok(n !== null, "the server closed early");
+            got += n;
+          }
+          assert.deepEqual(back, out, `message ${i} of ${size} bytes`);
+        }
+      }
+    });
+  } finally {
+    conn?.close();
+    if (server !== null) {
+      server.close();
+      await loop.runUntilComplete(() => server!.waitClosed());
+    }
+    loop.close();
+  }
+});
