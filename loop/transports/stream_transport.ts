@@ -63,11 +63,12 @@ let pool = new Uint8Array(0);
 let poolOffset = POOL_SIZE;
 
 /**
- * Copies the first `n` bytes of `buffer` into the pool and returns that
- * view: a small read costs a copy instead of an allocation. A slab is
- * never written again once handed out; a full slab is replaced.
+ * Copies `bytes` into the pool and returns the copy, a view of the pool: a
+ * small read costs a copy instead of an allocation. A slab is never written
+ * again once handed out; a full slab is replaced.
  */
-function pooledCopy(buffer: Uint8Array, n: number): Uint8Array {
+function pooledCopy(bytes: Uint8Array): Uint8Array {
+  const n = bytes.length;
   // A protocol may have transferred the slab (its bytes' ArrayBuffer): a
   // detached slab's length reads 0.
   if (poolOffset + n > POOL_SIZE || pool.length === 0) {
@@ -75,7 +76,7 @@ function pooledCopy(buffer: Uint8Array, n: number): Uint8Array {
     poolOffset = 0;
   }
   const start = poolOffset;
-  pool.set(buffer.subarray(0, n), start);
+  pool.set(bytes, start);
   poolOffset = (start + n + 7) & ~7;
   return pool.subarray(start, start + n);
 }
@@ -186,6 +187,9 @@ export abstract class StreamTransport extends Transport {
   /** Copy slabs free for reuse, and those queued or in flight. */
   #freeSlabs: Uint8Array[] = [];
   #slabsInUse: Uint8Array[] = [];
+  /** The view `#readBytes` made last, and of which read buffer. */
+  #readView: Uint8Array | null = null;
+  #readViewOf: Uint8Array | null = null;
   /** The view `#copyProtocolBytes` returned last. */
   #lastCopyView: Uint8Array | null = null;
   #eofPending = false;
@@ -400,7 +404,7 @@ export abstract class StreamTransport extends Transport {
     // read goes into the rest of the buffer if that could hold as much
     // again, else into a new buffer.
     let data: Uint8Array;
-    if (n <= POOLED_READ) data = pooledCopy(buffer, n);
+    if (n <= POOLED_READ) data = pooledCopy(this.#readBytes(buffer, n));
     else if (n <= COPIED_READ) data = buffer.slice(0, n);
     else {
       data = buffer.subarray(0, n);
@@ -424,6 +428,19 @@ export abstract class StreamTransport extends Transport {
     if (!this.#writing && n <= POOLED_READ) this.#readMore();
     else this.#readMoreLater();
   };
+
+  /**
+   * The first `n` bytes of the read buffer, as a view kept for the next read
+   * of that length (it is only ever copied from).
+   */
+  #readBytes(buffer: Uint8Array, n: number): Uint8Array {
+    const last = this.#readView;
+    if (last !== null && last.length === n && this.#readViewOf === buffer) {
+      return last;
+    }
+    this.#readViewOf = buffer;
+    return this.#readView = buffer.subarray(0, n);
+  }
 
   #deliver(data: Uint8Array): void {
     if (this.#buffered) {
