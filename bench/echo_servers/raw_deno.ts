@@ -93,7 +93,7 @@ async function echoHandoff(conn: Deno.TcpConn): Promise<void> {
  * `conn.read()` resolves with null.
  */
 function floorRead(conn: Deno.TcpConn): ReadOp | null {
-  return owned || handoff ? readOp(conn) : null;
+  return owned || handoff ? readOp(conn, { unref: false }) : null;
 }
 
 async function echo(conn: Deno.TcpConn): Promise<void> {

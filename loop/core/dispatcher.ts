@@ -195,13 +195,26 @@ export class Dispatcher {
     if (events.length === 0) return;
     // What the callbacks post meanwhile goes to the spare queue.
     this.#events = this.#spareEvents;
-    for (let i = 0; i < events.length; i += 3) {
-      const args = events[i + 1] as unknown[] | null;
-      if (args === null) scheduleItem(events[i] as ReadyItem);
-      else schedule(events[i] as Callback, args, events[i + 2]);
+    let i = 0;
+    try {
+      for (; i < events.length; i += 3) {
+        const args = events[i + 1] as unknown[] | null;
+        if (args === null) scheduleItem(events[i] as ReadyItem);
+        else schedule(events[i] as Callback, args, events[i + 2]);
+      }
+    } finally {
+      if (i < events.length) {
+        // `schedule` threw: the events after the one it threw on stay
+        // queued, ahead of those posted since, and the queues stay two.
+        const posted = this.#events;
+        this.#events = events.slice(i + 3).concat(posted);
+        emptyArray(posted);
+        this.#spareEvents = posted;
+      } else {
+        emptyArray(events);
+        this.#spareEvents = events;
+      }
     }
-    emptyArray(events);
-    this.#spareEvents = events;
   }
 
   /**

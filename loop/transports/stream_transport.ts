@@ -222,7 +222,9 @@ export abstract class StreamTransport extends Transport {
     this._loop = loop;
     this.#flow = new WriteFlowControl(loop, this);
     this.#conn = init.conn;
-    this.#readOp = readOp(init.conn);
+    // Every connection the package wraps is unref'd (`unrefConn`): its
+    // reads must not hold the process either.
+    this.#readOp = readOp(init.conn, { unref: true });
     this.#sock = init.sock;
     if (init.sock !== null) init.sock._owner = this;
     this.#protocol = protocol;
@@ -330,6 +332,10 @@ export abstract class StreamTransport extends Transport {
       }
     } else {
       buffer = this.#readBuffer ??= new Uint8Array(this.#readSize);
+      // The protocol may have transferred the memory of a large read it was
+      // handed: a detached view has no room, and reading into it would
+      // report EOF.
+      if (buffer.length === 0) buffer = this.#newReadBuffer();
     }
     this.#reading = true;
     this.#registration.beginWait();
@@ -408,12 +414,13 @@ export abstract class StreamTransport extends Transport {
     else if (n <= COPIED_READ) data = buffer.slice(0, n);
     else {
       data = buffer.subarray(0, n);
-      this.#readBuffer = buffer.length - n >= n ? buffer.subarray(n) : null;
+      if (buffer.length - n >= n) this.#readBuffer = buffer.subarray(n);
+      else this.#dropReadBuffer();
     }
     if (n === this.#readSize && this.#readSize < this.#maxReadSize) {
       // A full read: the peer sends faster than we ask; ask for more.
       this.#readSize *= 2;
-      this.#readBuffer = null;
+      this.#dropReadBuffer();
     }
     this.#deliver(data);
     // While the protocol's answer is being written, read once the write
@@ -428,6 +435,19 @@ export abstract class StreamTransport extends Transport {
     if (!this.#writing && n <= POOLED_READ) this.#readMore();
     else this.#readMoreLater();
   };
+
+  /** A fresh read buffer of the current read size. */
+  #newReadBuffer(): Uint8Array {
+    this.#dropReadBuffer();
+    return this.#readBuffer = new Uint8Array(this.#readSize);
+  }
+
+  /** Forgets the read buffer and the view of it `#readBytes` keeps. */
+  #dropReadBuffer(): void {
+    this.#readBuffer = null;
+    this.#readView = null;
+    this.#readViewOf = null;
+  }
 
   /**
    * The first `n` bytes of the read buffer, as a view kept for the next read
@@ -721,13 +741,16 @@ export abstract class StreamTransport extends Transport {
     this.#slabsInUse.push(slab);
     // An echo writes the same length from the same slab each time: the view
     // made last time serves again (a slab is only reused once released, so
-    // nothing in flight holds that view).
+    // nothing in flight holds that view). Only views of recycled slabs are
+    // kept: a view of a one-off large slab would keep it alive.
     const last = this.#lastCopyView;
     if (
       last !== null && last.length === data.length &&
       last.buffer === slab.buffer
     ) return last;
-    return this.#lastCopyView = slab.subarray(0, data.length);
+    const view = slab.subarray(0, data.length);
+    if (slab.length === COPY_SLAB) this.#lastCopyView = view;
+    return view;
   }
 
   /** Nothing queued or in flight refers to the slabs in use any more. */

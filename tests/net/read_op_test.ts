@@ -20,7 +20,7 @@ async function tcpPair(): Promise<[Deno.TcpConn, Deno.TcpConn]> {
 Deno.test("readOp: reads a TCP connection's bytes, then 0 at EOF", async () => {
   const [client, server] = await tcpPair();
   try {
-    const read = readOp(server);
+    const read = readOp(server, { unref: false });
     assert.notEqual(read, null);
     await client.write(new TextEncoder().encode("hello"));
     await client.closeWrite();
@@ -49,7 +49,7 @@ Deno.test("readOp: found on a Unix connection", async () => {
     const client = await Deno.connect({ transport: "unix", path });
     const server = await listener.accept();
     try {
-      const read = readOp(client);
+      const read = readOp(client, { unref: false });
       assert.notEqual(read, null);
       await server.write(new Uint8Array([1, 2, 3]));
       const buffer = new Uint8Array(8);
@@ -67,7 +67,7 @@ Deno.test("readOp: found on a Unix connection", async () => {
 
 Deno.test("readOp: a read pending at close fails as conn.read() does", async () => {
   const [client, server] = await tcpPair();
-  const viaOp = readOp(server)!(new Uint8Array(16)).then(
+  const viaOp = readOp(server, { unref: false })!(new Uint8Array(16)).then(
     () => null,
     (e: unknown) => e,
   );
@@ -98,5 +98,5 @@ Deno.test("readOp: null for a connection that is not Deno's", () => {
     localAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 },
     remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 2 },
   };
-  assert.equal(readOp(conn), null);
+  assert.equal(readOp(conn, { unref: false }), null);
 });

@@ -4,7 +4,12 @@
  * complete in the same iteration, around a fatal error.
  */
 import assert from "node:assert/strict";
-import { EventLoop, type ExceptionContext, Protocol } from "../../mod.ts";
+import {
+  EventLoop,
+  type ExceptionContext,
+  Protocol,
+  sleep,
+} from "../../mod.ts";
 import type { StreamConn } from "../../loop/net/socket.ts";
 import { StreamTransport } from "../../loop/transports/stream_transport.ts";
 
@@ -107,6 +112,67 @@ Deno.test(
       assert.equal(transport.getWriteBufferSize(), 0);
       assert.equal(conn.closed, true);
       assert.deepEqual(errors.map((e) => e.exception), [boom]);
+    } finally {
+      loop.close();
+    }
+  },
+);
+
+Deno.test(
+  "a protocol that transfers the memory of a large read: the next read goes into a new buffer, not a detached one",
+  async () => {
+    const loop = new EventLoop();
+    const conn = new ScriptedConn();
+    const received: number[] = [];
+    let eof = false;
+    class Transferring extends Protocol {
+      override dataReceived(data: Uint8Array): void {
+        received.push(data.length);
+        // A large read is handed over as a view of the read buffer; its
+        // owner may transfer that memory elsewhere (to a worker, say).
+        (data.buffer as ArrayBuffer).transfer();
+      }
+      override eofReceived(): boolean {
+        eof = true;
+        return false;
+      }
+    }
+    try {
+      new TestTransport(loop, new Transferring(), {
+        conn,
+        sock: null,
+        extra: {},
+        waiter: null,
+        server: null,
+        readSize: 256 * 1024,
+        maxReadSize: 256 * 1024,
+        messages: {
+          read: "read failed",
+          write: "write failed",
+          eofReceived: "eofReceived failed",
+          writeAfterClose: "closed",
+        },
+        dropWritesOnClose: false,
+      });
+      const nextRead = async (count: number) => {
+        while (conn.reads.length < count) await sleep(0);
+        return conn.reads[count - 1];
+      };
+      await loop.runUntilComplete(async () => {
+        const first = await nextRead(1);
+        first.buffer.fill(1, 0, 100_000);
+        first.done.resolve(100_000);
+        const second = await nextRead(2);
+        assert.ok(
+          second.buffer.length > 0,
+          "the second read was given a detached buffer",
+        );
+        second.buffer.fill(2, 0, 100_000);
+        second.done.resolve(100_000);
+        await nextRead(3);
+      });
+      assert.deepEqual(received, [100_000, 100_000]);
+      assert.equal(eof, false);
     } finally {
       loop.close();
     }

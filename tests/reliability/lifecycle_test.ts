@@ -39,7 +39,9 @@ Deno.test("run() returns and the process exits with a createSubprocessExec() chi
 });
 
 /** Runs `lifetime_open_transport.ts` in `mode`; checks the peer's side. */
-async function openTransportCase(mode: "run" | "loop"): Promise<void> {
+async function openTransportCase(
+  mode: "run" | "loop" | "unclosed",
+): Promise<void> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const accepted = listener.accept();
   const child = runChild("lifetime_open_transport.ts", {
@@ -77,6 +79,10 @@ Deno.test("run() leaving a client transport open: the process exits and the peer
 
 Deno.test("EventLoop.close() after runUntilComplete() with a transport open: the process exits and the peer sees EOF", async () => {
   await openTransportCase("loop");
+});
+
+Deno.test("runUntilComplete() returning with a transport reading on a loop never closed: the process exits and the peer sees EOF", async () => {
+  await openTransportCase("unclosed");
 });
 
 Deno.test("run() interrupted by SIGINT: the uncaught KeyboardInterrupt exits quietly with status 130", async () => {

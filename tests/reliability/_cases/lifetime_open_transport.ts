@@ -2,7 +2,9 @@
  * lifecycle_test.ts: connects to the test's raw listener (port in argv),
  * writes "hello" and leaves the transport open, then ends the loop:
  * - `run`: `run()` returns;
- * - `loop`: `newEventLoop()`, `runUntilComplete()`, `close()`.
+ * - `loop`: `newEventLoop()`, `runUntilComplete()`, `close()`;
+ * - `unclosed`: `newEventLoop()`, `runUntilComplete()`, and the loop is
+ *   never closed: the transport's read is still pending.
  * The process must exit, and the test's peer must see the bytes, then EOF.
  */
 import {
@@ -27,6 +29,8 @@ async function main(loop: AbstractEventLoop): Promise<void> {
 
 if (mode === "run") {
   await run(() => main(getRunningLoop()));
+} else if (mode === "unclosed") {
+  await newEventLoop().runUntilComplete(() => main(getRunningLoop()));
 } else {
   const loop = newEventLoop();
   try {
