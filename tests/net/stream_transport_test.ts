@@ -52,6 +52,31 @@ class ScriptedConn implements StreamConn {
 
 class TestTransport extends StreamTransport {}
 
+/** A transport on `conn` whose reads ask for `readSize` bytes. */
+function scriptedTransport(
+  loop: EventLoop,
+  protocol: Protocol,
+  conn: ScriptedConn,
+  readSize: number,
+): TestTransport {
+  return new TestTransport(loop, protocol, {
+    conn,
+    sock: null,
+    extra: {},
+    waiter: null,
+    server: null,
+    readSize,
+    maxReadSize: readSize,
+    messages: {
+      read: "read failed",
+      write: "write failed",
+      eofReceived: "eofReceived failed",
+      writeAfterClose: "closed",
+    },
+    dropWritesOnClose: false,
+  });
+}
+
 Deno.test(
   "a fatal error while a write completes: no write after the abort, connectionLost(error) once",
   async () => {
@@ -76,22 +101,7 @@ Deno.test(
       }
     }
     try {
-      const transport = new TestTransport(loop, new Failing(), {
-        conn,
-        sock: null,
-        extra: {},
-        waiter: null,
-        server: null,
-        readSize: 1024,
-        maxReadSize: 1024,
-        messages: {
-          read: "read failed",
-          write: "write failed",
-          eofReceived: "eofReceived failed",
-          writeAfterClose: "closed",
-        },
-        dropWritesOnClose: false,
-      });
+      const transport = scriptedTransport(loop, new Failing(), conn, 1024);
       await loop.runUntilComplete(async () => {
         await made;
         transport.write(new Uint8Array(16).fill(7));
@@ -138,22 +148,7 @@ Deno.test(
       }
     }
     try {
-      new TestTransport(loop, new Transferring(), {
-        conn,
-        sock: null,
-        extra: {},
-        waiter: null,
-        server: null,
-        readSize: 256 * 1024,
-        maxReadSize: 256 * 1024,
-        messages: {
-          read: "read failed",
-          write: "write failed",
-          eofReceived: "eofReceived failed",
-          writeAfterClose: "closed",
-        },
-        dropWritesOnClose: false,
-      });
+      scriptedTransport(loop, new Transferring(), conn, 256 * 1024);
       const nextRead = async (count: number) => {
         while (conn.reads.length < count) await sleep(0);
         return conn.reads[count - 1];
