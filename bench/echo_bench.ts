@@ -35,14 +35,16 @@
  * streams; asyncio's `data_received` gets a new `bytes` too). "raw Deno,
  * handoff" (streams and line rows) has the streams shape and nothing else:
  * a read loop copies each read and hands it through a promise to a
- * coroutine that writes it and awaits the write. The two floors read as
+ * coroutine that writes it and awaits the write. "raw Deno, copied"
+ * (buffered rows) copies each read into a second, reused buffer and writes
+ * it from there: the copy a buffered protocol's write of its own buffer
+ * needs. The three floors read as
  * aioloop's transports do, through the connection's read op called
  * directly (see bench/echo_servers/raw_deno.ts), so they are what the
  * runtime allows, not what its public read allows. Node's `net` is only
  * in the protocol rows ("—" elsewhere). A row's cells are the same API on
- * each runtime; the last four columns are aioloop's rate divided by
- * uvloop's, by raw Deno's, by raw Deno, owned's and by raw Deno, handoff's
- * (1.00 = as fast).
+ * each runtime; the last five columns are aioloop's rate divided by
+ * uvloop's, by raw Deno's and by each floor's (1.00 = as fast).
  *
  * What it measures:
  * - Request/response throughput: bench/echo_load.c (compiled here with
@@ -508,6 +510,13 @@ async function servers(): Promise<ServerSpec[]> {
     cmd: deno,
     args: ["run", "-A", `${here}echo_servers/raw_deno.ts`, "handoff"],
   });
+  // The floor of a buffered protocol: a copy of each write into a buffer.
+  list.push({
+    name: "raw Deno, copied",
+    apis: ["buffered"],
+    cmd: deno,
+    args: ["run", "-A", `${here}echo_servers/raw_deno.ts`, "copied"],
+  });
   if (await probe("node", ["--version"])) {
     list.push({
       name: "Node net",
@@ -719,12 +728,12 @@ async function main(): Promise<void> {
     console.log(
       `| API | workload | ${
         names.map((n) => `${n} req/s`).join(" | ")
-      } | aioloop ÷ uvloop | aioloop ÷ raw Deno | aioloop ÷ raw Deno, owned | aioloop ÷ raw Deno, handoff |`,
+      } | aioloop ÷ uvloop | aioloop ÷ raw Deno | aioloop ÷ raw Deno, owned | aioloop ÷ raw Deno, handoff | aioloop ÷ raw Deno, copied |`,
     );
     console.log(
       `| --- | --- | ${
         names.map(() => "---:").join(" | ")
-      } | ---: | ---: | ---: | ---: |`,
+      } | ---: | ---: | ---: | ---: | ---: |`,
     );
     for (const row of rows) {
       // undefined: the runtime has no server for this API; null: it failed.
@@ -738,7 +747,9 @@ async function main(): Promise<void> {
           ratio(row.rps["aioloop"], row.rps["uvloop"])
         } | ${ratio(row.rps["aioloop"], row.rps["raw Deno"])} | ${
           ratio(row.rps["aioloop"], row.rps["raw Deno, owned"])
-        } | ${ratio(row.rps["aioloop"], row.rps["raw Deno, handoff"])} |`,
+        } | ${ratio(row.rps["aioloop"], row.rps["raw Deno, handoff"])} | ${
+          ratio(row.rps["aioloop"], row.rps["raw Deno, copied"])
+        } |`,
       );
     }
     if (only.includes("protocol")) {
@@ -754,7 +765,7 @@ async function main(): Promise<void> {
           ratio(idle["aioloop"], idle["uvloop"])
         } | ${ratio(idle["aioloop"], idle["raw Deno"])} | ${
           ratio(idle["aioloop"], idle["raw Deno, owned"])
-        } | n/a |`,
+        } | n/a | n/a |`,
       );
     }
   } finally {

@@ -3,7 +3,7 @@
  * `read`/`write` loop per connection straight on `Deno.Conn`, no event loop
  * library in between.
  *
- *   deno run --allow-net bench/echo_servers/raw_deno.ts [owned|handoff]
+ *   deno run --allow-net bench/echo_servers/raw_deno.ts [owned|handoff|copied]
  *
  * With `owned`, each read's bytes are copied into a new array before they
  * are written back: the least an API must do that hands the reader bytes it
@@ -17,7 +17,13 @@
  * awaits the write (a reader's data wakes a waiting task, which writes and
  * drains). The least a streams API costs on this runtime.
  *
- * Both floors read as aioloop's transports do: through the connection's
+ * With `copied`, each read is copied into a second buffer of the
+ * connection's, reused, and written back from there: the least a
+ * `BufferedProtocol` transport costs on this runtime, whose write of the
+ * protocol's own buffer must copy it (the protocol may change its buffer as
+ * soon as `write()` returns, and a Deno write completes later).
+ *
+ * The floors read as aioloop's transports do: through the connection's
  * read op, called directly (`loop/net/read_op.ts`), without the async
  * function `Deno.Conn.read()` wraps around it. The plain server reads with
  * `conn.read()`, as a program on Deno's public API does.
@@ -34,6 +40,7 @@ import { type ReadOp, readOp } from "../../loop/net/read_op.ts";
 const BUFFER_SIZE = 16 * 1024;
 const owned = Deno.args[0] === "owned";
 const handoff = Deno.args[0] === "handoff";
+const copied = Deno.args[0] === "copied";
 
 /** The `handoff` server: a read loop hands owned copies to a writer. */
 async function echoHandoff(conn: Deno.TcpConn): Promise<void> {
@@ -93,18 +100,24 @@ async function echoHandoff(conn: Deno.TcpConn): Promise<void> {
  * `conn.read()` resolves with null.
  */
 function floorRead(conn: Deno.TcpConn): ReadOp | null {
-  return owned || handoff ? readOp(conn, { unref: false }) : null;
+  return owned || handoff || copied ? readOp(conn, { unref: false }) : null;
 }
 
 async function echo(conn: Deno.TcpConn): Promise<void> {
   const buf = new Uint8Array(BUFFER_SIZE);
+  const copy = copied ? new Uint8Array(BUFFER_SIZE) : null;
   const op = floorRead(conn);
   try {
     conn.setNoDelay(true);
     for (;;) {
       const n = op !== null ? await op(buf) : await conn.read(buf);
       if (!n) break;
-      const data = owned ? buf.slice(0, n) : buf.subarray(0, n);
+      let data: Uint8Array;
+      if (owned) data = buf.slice(0, n);
+      else if (copy !== null) {
+        copy.set(buf.subarray(0, n));
+        data = copy.subarray(0, n);
+      } else data = buf.subarray(0, n);
       let offset = 0;
       while (offset < n) offset += await conn.write(data.subarray(offset, n));
     }
