@@ -157,3 +157,30 @@ export function fdCount(): number {
   }).outputSync();
   return new TextDecoder().decode(stdout).split("\n").filter(Boolean).length;
 }
+
+/**
+ * What each open file descriptor of this process is (`ls -l` of
+ * `/proc/<pid>/fd`: `0 -> /dev/null`, `7 -> socket:[...]`), for the message
+ * of a failed descriptor check.
+ */
+export function describeFds(): string {
+  const { stdout } = new Deno.Command("ls", {
+    args: ["-l", `/proc/${Deno.pid}/fd`],
+    stderr: "null",
+  }).outputSync();
+  return new TextDecoder().decode(stdout).split("\n")
+    .map((line) => line.match(/(\d+ -> .*)$/)?.[1])
+    .filter(Boolean)
+    .join(", ");
+}
+
+/**
+ * The number of sockets among this process's open file descriptors: what a
+ * connection or listener that leaks leaves behind, unlike the descriptors
+ * the runtime opens and closes for itself (its event queues, a child's
+ * pipes).
+ */
+export function socketCount(): number {
+  return describeFds().split(", ").filter((fd) => fd.includes("socket:"))
+    .length;
+}

@@ -64,7 +64,7 @@ export function resourceTable(): Record<string, string> {
 }
 
 export { fdCount } from "../_util.ts";
-import { fdCount } from "../_util.ts";
+import { describeFds, fdCount } from "../_util.ts";
 
 /** Resource and fd counts at one moment. */
 export interface Baseline {
@@ -109,7 +109,7 @@ export async function assertBaseline(
           Object.keys(base.resources).length
         } -> ${Object.keys(now.resources).length} (new: ${
           describeDiff(base.resources, now.resources) || "none"
-        }), fds ${base.fds} -> ${now.fds}`,
+        }), fds ${base.fds} -> ${now.fds} (open now: ${describeFds()})`,
       );
     }
     await new Promise((resolve) => setTimeout(resolve, 0));
