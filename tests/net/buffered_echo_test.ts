@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  type AbstractEventLoop,
   BufferedProtocol,
   type InetAddress,
   newEventLoop,
@@ -80,7 +81,13 @@ async function countingByteArrays(body: () => Promise<void>): Promise<number> {
   return made;
 }
 
-Deno.test("BufferedProtocol echo: writes of the protocol's buffer reuse the transport's copy slabs", async () => {
+/**
+ * Runs `body` with a loop serving `BufferedEcho` on 127.0.0.1 and a client
+ * connection to it; closes all three afterwards.
+ */
+async function withEchoServer(
+  body: (loop: AbstractEventLoop, conn: Deno.Conn) => Promise<void>,
+): Promise<void> {
   const loop = newEventLoop();
   let server: Server<InetAddress> | null = null;
   let conn: Deno.Conn | null = null;
@@ -90,15 +97,7 @@ Deno.test("BufferedProtocol echo: writes of the protocol's buffer reuse the tran
     );
     const [, port] = server.sockets[0].getsockname();
     conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    const out = new Uint8Array(MESSAGE).fill(7);
-    const back = new Uint8Array(MESSAGE);
-    const c = conn;
-    await loop.runUntilComplete(() => roundTrips(c, 50, out, back)); // warm up
-    const made = await countingByteArrays(() =>
-      loop.runUntilComplete(() => roundTrips(c, 1000, out, back))
-    );
-    // One copy per message would be 1000; the slabs are reused instead.
-    assert.ok(made < 20, `${made} byte arrays made over 1000 round trips`);
+    await body(loop, conn);
   } finally {
     conn?.close();
     if (server !== null) {
@@ -107,23 +106,27 @@ Deno.test("BufferedProtocol echo: writes of the protocol's buffer reuse the tran
     }
     loop.close();
   }
+}
+
+Deno.test("BufferedProtocol echo: writes of the protocol's buffer reuse the transport's copy slabs", async () => {
+  await withEchoServer(async (loop, c) => {
+    const out = new Uint8Array(MESSAGE).fill(7);
+    const back = new Uint8Array(MESSAGE);
+    await loop.runUntilComplete(() => roundTrips(c, 50, out, back)); // warm up
+    const made = await countingByteArrays(() =>
+      loop.runUntilComplete(() => roundTrips(c, 1000, out, back))
+    );
+    // One copy per message would be 1000; the slabs are reused instead.
+    assert.ok(made < 20, `${made} byte arrays made over 1000 round trips`);
+  });
 });
 
 Deno.test("BufferedProtocol echo: the heap stays flat over many round trips", async () => {
   const gc = (globalThis as { gc?: () => void }).gc;
   assert.ok(gc, "run the tests with --v8-flags=--expose-gc");
-  const loop = newEventLoop();
-  let server: Server<InetAddress> | null = null;
-  let conn: Deno.Conn | null = null;
-  try {
-    server = await loop.runUntilComplete(() =>
-      loop.createServer(() => new BufferedEcho(), "127.0.0.1", 0)
-    );
-    const [, port] = server.sockets[0].getsockname();
-    conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await withEchoServer(async (loop, c) => {
     const out = new Uint8Array(MESSAGE).fill(3);
     const back = new Uint8Array(MESSAGE);
-    const c = conn;
     await loop.runUntilComplete(() => roundTrips(c, 500, out, back));
     gc();
     const before = Deno.memoryUsage().heapUsed;
@@ -133,27 +136,11 @@ Deno.test("BufferedProtocol echo: the heap stays flat over many round trips", as
     // 5000 round trips of 1 KiB: a leak of even one message per trip
     // would be megabytes.
     assert.ok(grown < 512 * 1024, `the heap grew by ${grown} bytes`);
-  } finally {
-    conn?.close();
-    if (server !== null) {
-      server.close();
-      await loop.runUntilComplete(() => server!.waitClosed());
-    }
-    loop.close();
-  }
+  });
 });
 
 Deno.test("BufferedProtocol echo: messages of changing sizes come back byte for byte", async () => {
-  const loop = newEventLoop();
-  let server: Server<InetAddress> | null = null;
-  let conn: Deno.Conn | null = null;
-  try {
-    server = await loop.runUntilComplete(() =>
-      loop.createServer(() => new BufferedEcho(), "127.0.0.1", 0)
-    );
-    const [, port] = server.sockets[0].getsockname();
-    conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    const c = conn;
+  await withEchoServer(async (loop, c) => {
     // Lengths that repeat and change (the copies reuse views by length).
     const sizes = [1, 1, 700, 700, 3, 3000, 700, 1, 65536, 2, 2];
     await loop.runUntilComplete(async () => {
@@ -173,12 +160,5 @@ Deno.test("BufferedProtocol echo: messages of changing sizes come back byte for 
         }
       }
     });
-  } finally {
-    conn?.close();
-    if (server !== null) {
-      server.close();
-      await loop.runUntilComplete(() => server!.waitClosed());
-    }
-    loop.close();
-  }
+  });
 });
