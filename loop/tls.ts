@@ -19,9 +19,9 @@
  *
  * @module
  */
-import tls from "node:tls";
-import { Duplex } from "node:stream";
-import { isIP } from "node:net";
+import type * as tls from "node:tls";
+import type { Duplex } from "node:stream";
+import { nodeBuiltin } from "./base/node_builtins.ts";
 import type { TransportLoop } from "./transports/transport_loop.ts";
 import { concat } from "./base/bytes.ts";
 import type { Future } from "./core/futures.ts";
@@ -38,6 +38,11 @@ import {
   TlsTransport,
 } from "./transports/tls_transport.ts";
 import { connectionMade, type Transport } from "../transports/transport.ts";
+
+/** `node:tls`, `node:stream` and `node:net`, loaded by the first TLS use. */
+const nodeTls = () => nodeBuiltin<typeof tls>("node:tls");
+const nodeStream = () => nodeBuiltin<{ Duplex: typeof Duplex }>("node:stream");
+const nodeNet = () => nodeBuiltin<{ isIP(input: string): number }>("node:net");
 
 /** asyncio's defaults, in seconds. */
 const HANDSHAKE_TIMEOUT = 60;
@@ -346,7 +351,7 @@ function secureContext(
   // default roots. (Adding Node's ~140 roots to them would also cost
   // ~15 ms per handshake: Deno's node:tls parses its `ca` list each time.)
   if (!serverSide && ctx.caCerts.length > 0) options.ca = [...ctx.caCerts];
-  const context = tls.createSecureContext(options);
+  const context = nodeTls().createSecureContext(options);
   madeContexts.set(ctx, {
     serverSide,
     cert: ctx.cert,
@@ -373,7 +378,7 @@ function tlsSocket(
   let socket: tls.TLSSocket;
   let ready: Promise<void>;
   if (params.serverSide) {
-    socket = new tls.TLSSocket(stream, {
+    socket = new (nodeTls().TLSSocket)(stream, {
       isServer: true,
       secureContext: secureContext(ctx, true),
       ALPNProtocols: ctx.alpnProtocols ?? undefined,
@@ -390,12 +395,12 @@ function tlsSocket(
       rejectUnauthorized: true,
       secureContext: secureContext(ctx, false),
     };
-    if (isIP(host) === 0) options.servername = host;
+    if (nodeNet().isIP(host) === 0) options.servername = host;
     if (ctx.alpnProtocols !== null) options.ALPNProtocols = ctx.alpnProtocols;
     if (!ctx.checkHostname || params.serverHostname === "") {
       options.checkServerIdentity = () => undefined;
     }
-    socket = tls.connect(options);
+    socket = nodeTls().connect(options);
     ready = settled(socket, "secureConnect");
   }
   // Errors after the first are reported by reads and writes, not thrown.
@@ -453,7 +458,7 @@ async function writeAll(conn: StreamConn, data: Uint8Array): Promise<void> {
  */
 function connStream(conn: StreamConn): Duplex {
   const buffer = new Uint8Array(CIPHERTEXT_READ);
-  const stream: Duplex = new Duplex({
+  const stream: Duplex = new (nodeStream().Duplex)({
     read() {
       conn.read(buffer).then(
         (n) => {
@@ -621,7 +626,7 @@ class Carrier extends Protocol {
   constructor(loop: TransportLoop) {
     super();
     this.lost = loop.createFuture<null>();
-    this.stream = new Duplex({
+    this.stream = new (nodeStream().Duplex)({
       read: () => this.transport?.resumeReading(),
       write: (chunk: Uint8Array, _encoding, callback) => {
         const transport = this.transport;

@@ -307,6 +307,48 @@ export function undescribedRooms(
   return problems;
 }
 
+/**
+ * The Node built-ins the package may load with itself: the async context
+ * every loop callback runs in. Any other (`node:tls`, `node:net`,
+ * `node:dgram`, ...) is loaded by the first use that needs it
+ * (`loop/base/node_builtins.ts`), so a program that never opens a TLS
+ * connection or a datagram socket does not carry them: a smaller live heap
+ * (every full garbage collection marks all of it) and a faster start.
+ */
+export const EAGER_NODE: readonly string[] = ["node:async_hooks"];
+
+const NODE_VALUE_IMPORTS: RegExp[] = [
+  /\bimport\s+(?!type\b)(?:[\w$*{][^;]*?\s+from\s*)?["'](node:[^"']+)["']/g,
+  /\bexport\s+(?!type\b)(?:\*(?:\s+as\s+[\w$]+)?|\{[^}]*\})\s*from\s*["'](node:[^"']+)["']/g,
+];
+
+/**
+ * Files that load a Node built-in with the package (a static value or
+ * side-effect import, or a re-export) other than those in `allowed`. Type
+ * imports and dynamic `import()` are fine.
+ */
+export function eagerNodeImports(
+  files: Map<string, string>,
+  allowed: readonly string[] = EAGER_NODE,
+): Problem[] {
+  const problems: Problem[] = [];
+  for (const file of [...files.keys()].sort()) {
+    const text = stripComments(files.get(file)!);
+    for (const pattern of NODE_VALUE_IMPORTS) {
+      for (const match of text.matchAll(pattern)) {
+        if (allowed.includes(match[1])) continue;
+        problems.push({
+          file,
+          message: `${file} loads ${
+            match[1]
+          } with the package: import its types only (import type) and load it on first use with nodeBuiltin() from loop/base/node_builtins.ts`,
+        });
+      }
+    }
+  }
+  return problems;
+}
+
 /** Reads every `.ts` source file under `root` (tests, benches and tools left out). */
 export async function readSources(root: string): Promise<Map<string, string>> {
   const skip = new Set([
@@ -340,7 +382,11 @@ if (import.meta.main) {
   const root = Deno.args[0] ??
     new URL("..", import.meta.url).pathname.replace(/\/$/, "");
   const files = await readSources(root);
-  const problems = [...checkLayers(files), ...undescribedRooms(files)];
+  const problems = [
+    ...checkLayers(files),
+    ...undescribedRooms(files),
+    ...eagerNodeImports(files),
+  ];
   for (const problem of problems) console.error(problem.message);
   if (problems.length > 0) {
     console.error(

@@ -10,7 +10,8 @@
  *
  * @module
  */
-import * as net from "node:net";
+import type * as net from "node:net";
+import { nodeBuiltin } from "../base/node_builtins.ts";
 import { takeChunks } from "../base/bytes.ts";
 import { denoError } from "./node_errors.ts";
 import type { StreamConn } from "./types.ts";
@@ -180,7 +181,7 @@ export function connectFrom(
   signal?: AbortSignal,
 ): Promise<StreamConn> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({
+    const socket = nodeBuiltin<typeof net>("node:net").connect({
       host,
       port,
       localAddress: localHost,

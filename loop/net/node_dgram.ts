@@ -17,10 +17,8 @@
  *
  * @module
  */
-import dgram from "node:dgram";
-// Deno runs `process.nextTick` callbacks (which `node:dgram` uses to report
-// a closed socket) only once `node:process` is loaded.
-import "node:process";
+import type dgram from "node:dgram";
+import { nodeBuiltin } from "../base/node_builtins.ts";
 import { AF_INET, AF_INET6, AF_UNIX } from "./addrinfo.ts";
 import { denoError } from "./node_errors.ts";
 import type { DatagramSink, DgramBackend, SocketAddress } from "./types.ts";
@@ -113,7 +111,10 @@ class UdpBackend implements DgramBackend {
   /** The node socket, created on first use (so `reuse` can still change). */
   #node(): dgram.Socket {
     if (this.#socket !== null) return this.#socket;
-    const socket = dgram.createSocket({
+    // Loaded by the first datagram socket (through `process`, which must be
+    // loaded for Deno to run the `process.nextTick` callbacks `node:dgram`
+    // reports a closed socket with).
+    const socket = nodeBuiltin<typeof dgram>("node:dgram").createSocket({
       type: this.family === AF_INET6 ? "udp6" : "udp4",
       reuseAddr: this.reuse,
       ipv6Only: this.family === AF_INET6,

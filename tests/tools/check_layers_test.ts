@@ -7,6 +7,8 @@
 import assert from "node:assert/strict";
 import {
   checkLayers,
+  EAGER_NODE,
+  eagerNodeImports,
   importsOf,
   MAX_FILES,
   readSources,
@@ -22,6 +24,7 @@ Deno.test("check_layers: the package's own sources have no climbing import and n
   assert.ok(files.size > 40, `only ${files.size} source files found`);
   assert.deepEqual(checkLayers(files).map((p) => p.message), []);
   assert.deepEqual(undescribedRooms(files).map((p) => p.message), []);
+  assert.deepEqual(eagerNodeImports(files).map((p) => p.message), []);
 });
 
 Deno.test("check_layers: a room without its description, or with too many files, is caught", () => {
@@ -139,4 +142,43 @@ Deno.test("check_layers: imports in comments and doc examples do not count; ever
     "a/g.ts",
   ]);
   assert.ok(ROOMS.indexOf("loop/base") < ROOMS.indexOf("policy"));
+});
+
+Deno.test("check_layers: a Node built-in loaded with the package is caught; type imports, dynamic imports and the allowed ones are not", () => {
+  const files = new Map([
+    [
+      "a/tls.ts",
+      'import tls from "node:tls";\nimport type { Duplex } from "node:stream";',
+    ],
+    ["a/net.ts", 'import { type Socket, isIP } from "node:net";'],
+    ["a/side.ts", 'import "node:process";'],
+    ["a/re.ts", 'export { createSocket } from "node:dgram";'],
+    [
+      "a/types.ts",
+      'import type * as net from "node:net";\nexport type { Socket } from "node:dgram";',
+    ],
+    ["a/lazy.ts", 'const tls = await import("node:tls");'],
+    [
+      "a/doc.ts",
+      '/** @example\n * import assert from "node:assert/strict";\n */\n// import "node:fs";',
+    ],
+    ["a/context.ts", 'import { AsyncLocalStorage } from "node:async_hooks";'],
+  ]);
+  const problems = eagerNodeImports(files);
+  assert.deepEqual(problems.map((p) => p.file), [
+    "a/net.ts",
+    "a/re.ts",
+    "a/side.ts",
+    "a/tls.ts",
+  ]);
+  assert.match(
+    problems[3].message,
+    /a\/tls\.ts loads node:tls with the package: .*nodeBuiltin\(\)/,
+  );
+  assert.ok(EAGER_NODE.includes("node:async_hooks"));
+  // Nothing is allowed: the async context import is caught too.
+  assert.deepEqual(
+    eagerNodeImports(files, []).map((p) => p.file).includes("a/context.ts"),
+    true,
+  );
 });
