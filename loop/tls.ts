@@ -27,6 +27,7 @@ import { concat } from "./base/bytes.ts";
 import type { Future } from "./core/futures.ts";
 import { logger } from "./base/log.ts";
 import { closeQuietly } from "./base/resources.ts";
+import { isIPv4, isIPv6 } from "./net/addrinfo.ts";
 import { connNames, type Socket, type StreamConn } from "./net/socket.ts";
 import { NodeConn } from "./net/node_conn.ts";
 import { SSLContext } from "./net/ssl_context.ts";
@@ -39,10 +40,9 @@ import {
 } from "./transports/tls_transport.ts";
 import { connectionMade, type Transport } from "../transports/transport.ts";
 
-/** `node:tls`, `node:stream` and `node:net`, loaded by the first TLS use. */
+/** `node:tls` and `node:stream`, loaded by the first TLS use. */
 const nodeTls = () => nodeBuiltin<typeof tls>("node:tls");
 const nodeStream = () => nodeBuiltin<{ Duplex: typeof Duplex }>("node:stream");
-const nodeNet = () => nodeBuiltin<{ isIP(input: string): number }>("node:net");
 
 /** asyncio's defaults, in seconds. */
 const HANDSHAKE_TIMEOUT = 60;
@@ -395,7 +395,7 @@ function tlsSocket(
       rejectUnauthorized: true,
       secureContext: secureContext(ctx, false),
     };
-    if (nodeNet().isIP(host) === 0) options.servername = host;
+    if (!isIPv4(host) && !isIPv6(host)) options.servername = host;
     if (ctx.alpnProtocols !== null) options.ALPNProtocols = ctx.alpnProtocols;
     if (!ctx.checkHostname || params.serverHostname === "") {
       options.checkServerIdentity = () => undefined;

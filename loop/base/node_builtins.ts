@@ -4,9 +4,8 @@
  * TLS (`node:tls`), datagrams (`node:dgram`) and connecting from a chosen
  * local address (`node:net`) run on Deno's Node compatibility layer. Imported
  * statically, those modules would load with the package, for every program:
- * about 2 MB more live heap (a third of a small program's) and tens of
- * milliseconds of start-up, and a bigger live heap makes every full garbage
- * collection slower. `process.getBuiltinModule()` loads one synchronously
+ * about 1.4 MB more live heap (a fifth of a small program's) and about 25 ms
+ * more start-up, and every full garbage collection marks the live heap. `process.getBuiltinModule()` loads one synchronously
  * the first time a connection needs it.
  *
  * @module
