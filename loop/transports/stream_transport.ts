@@ -165,6 +165,10 @@ export abstract class StreamTransport extends Transport {
   #readBuffer: Uint8Array | null = null;
   /** The memory of the buffered protocol's last `getBuffer()`. */
   #protocolBuffer: ArrayBufferLike | null = null;
+  /** The buffered protocol's last `getBuffer()`. */
+  #protocolView: Uint8Array | null = null;
+  /** The protocol the read in flight was started for. */
+  #readProtocol: BaseProtocol | null = null;
   #readSize: number;
   #maxReadSize: number;
   #reading = false;
@@ -173,6 +177,8 @@ export abstract class StreamTransport extends Transport {
   #readFailed: unknown = null;
   /** A completed read held while reading is paused. */
   #held = false;
+  /** Bytes or EOF the socket held, not delivered while reading is paused. */
+  #sockHeld = false;
   #eofSeen = false;
   /** Closing: reading on, dropping the data, until the peer's EOF. */
   #draining = false;
@@ -257,10 +263,19 @@ export abstract class StreamTransport extends Transport {
 
   // ---- reading ----------------------------------------------------------
 
-  /** Bytes the socket already holds, then the read loop. */
+  /**
+   * Bytes the socket already holds, then the read loop. What the socket
+   * holds is delivered at once, before waiting for a read of its own still
+   * in flight (which may wait for the peer's next bytes), and, like any
+   * read, only while reading is not paused.
+   */
   #startReading(): void {
     if (this.#closing) return;
     const sock = this.#sock;
+    if (
+      sock !== null && (sock._rbytes > 0 || sock._eof) &&
+      !this.#deliverHeld(sock)
+    ) return;
     if (sock?._pending != null) {
       // The socket had a read in flight: let it land, then take over.
       this.#reading = true;
@@ -274,21 +289,36 @@ export abstract class StreamTransport extends Transport {
       });
       return;
     }
-    if (sock !== null && (sock._rbytes > 0 || sock._eof)) {
-      const chunks = sock._rchunks;
-      sock._rchunks = [];
-      sock._rbytes = 0;
-      for (const chunk of chunks) {
-        if (this.#closing) return;
-        this.#deliver(chunk);
-      }
-      if (sock._eof) {
-        sock._eof = false;
-        this.#onEof();
-        return;
-      }
-    }
     this.#readMore();
+  }
+
+  /**
+   * Delivers the bytes (then the EOF) the socket received before this
+   * transport took it over. Returns whether reading goes on: false once
+   * closing, at the EOF, or when the protocol paused reading (then
+   * `resumeReading()` starts over here).
+   */
+  #deliverHeld(sock: Socket): boolean {
+    const chunks = sock._rchunks;
+    while (chunks.length > 0) {
+      if (this.#closing) return false;
+      if (this.#paused) {
+        this.#sockHeld = true;
+        return false;
+      }
+      const chunk = chunks.shift()!;
+      sock._rbytes -= chunk.length;
+      this.#deliver(chunk);
+    }
+    if (this.#closing) return false;
+    if (!sock._eof) return true;
+    if (this.#paused) {
+      this.#sockHeld = true;
+      return false;
+    }
+    sock._eof = false;
+    this.#onEof();
+    return false;
   }
 
   /** Whether `#readLaterItem` is queued. */
@@ -323,6 +353,7 @@ export abstract class StreamTransport extends Transport {
           );
         }
         this.#protocolBuffer = buffer.buffer;
+        this.#protocolView = buffer;
       } catch (error) {
         this._fatalError(
           error,
@@ -337,6 +368,7 @@ export abstract class StreamTransport extends Transport {
       // report EOF.
       if (buffer.length === 0) buffer = this.#newReadBuffer();
     }
+    this.#readProtocol = this.#protocol;
     this.#reading = true;
     this.#registration.beginWait();
     const read = this.#readOp;
@@ -388,6 +420,10 @@ export abstract class StreamTransport extends Transport {
       this.#onEof();
       return;
     }
+    if (this.#readProtocol !== this.#protocol) {
+      this.#deliverSwitched(n);
+      return;
+    }
     if (this.#buffered) {
       try {
         (this.#protocol as BufferedProtocol).bufferUpdated(n);
@@ -436,6 +472,22 @@ export abstract class StreamTransport extends Transport {
     else this.#readMoreLater();
   };
 
+  /**
+   * `setProtocol()` switched protocols while a read was in flight: its `n`
+   * bytes are in the buffer the read was started with (the old buffered
+   * protocol's, or the transport's), and are handed over as the new
+   * protocol takes them (a copy for `dataReceived`, or fed through its
+   * `getBuffer`), then reading goes on.
+   */
+  #deliverSwitched(n: number): void {
+    const data = isBufferedProtocol(this.#readProtocol!)
+      ? this.#protocolView!.slice(0, n)
+      : this.#readBuffer!.slice(0, n);
+    this.#protocolView = null;
+    this.#deliver(data);
+    this.#readMore();
+  }
+
   /** A fresh read buffer of the current read size. */
   #newReadBuffer(): Uint8Array {
     this.#dropReadBuffer();
@@ -477,28 +529,42 @@ export abstract class StreamTransport extends Transport {
     }
   }
 
-  /** Copies bytes the socket held into a buffered protocol's buffers. */
+  /**
+   * Copies bytes read elsewhere (held by the socket, or read before a
+   * protocol switch) into a buffered protocol's buffers, asking each time
+   * with the count still to deliver as the size hint.
+   */
   #feedBuffered(data: Uint8Array): void {
     const protocol = this.#protocol as BufferedProtocol;
     let offset = 0;
-    try {
-      while (offset < data.length) {
-        const buffer = protocol.getBuffer(data.length - offset);
+    while (offset < data.length) {
+      let buffer: Uint8Array;
+      try {
+        buffer = protocol.getBuffer(data.length - offset);
         if (!(buffer instanceof Uint8Array) || buffer.length === 0) {
           throw new RuntimeError(
             "getBuffer() returned an empty buffer or not a Uint8Array",
           );
         }
-        const n = Math.min(buffer.length, data.length - offset);
-        buffer.set(data.subarray(offset, offset + n));
-        offset += n;
-        protocol.bufferUpdated(n);
+      } catch (error) {
+        this._fatalError(
+          error,
+          "Fatal error: protocol.getBuffer() call failed.",
+        );
+        return;
       }
-    } catch (error) {
-      this._fatalError(
-        error,
-        "Fatal error: protocol.bufferUpdated() call failed.",
-      );
+      const n = Math.min(buffer.length, data.length - offset);
+      buffer.set(data.subarray(offset, offset + n));
+      offset += n;
+      try {
+        protocol.bufferUpdated(n);
+      } catch (error) {
+        this._fatalError(
+          error,
+          "Fatal error: protocol.bufferUpdated() call failed.",
+        );
+        return;
+      }
     }
   }
 
@@ -621,6 +687,9 @@ export abstract class StreamTransport extends Transport {
     if (this.#held) {
       this.#held = false;
       this._loop.callSoon(this.#readDone);
+    } else if (this.#sockHeld) {
+      this.#sockHeld = false;
+      this._loop.callSoon(() => this.#startReading());
     } else if (!this.#reading) {
       this.#readMoreLater();
     }
@@ -698,6 +767,8 @@ export abstract class StreamTransport extends Transport {
   /**
    * Queues several byte arrays. Mirrors `writelines()`.
    *
+   * @throws {TypeError} if an item is not bytes; then none is queued.
+   * @throws {RuntimeError} after `writeEof()`.
    * @example
    * ```ts
    * import { newEventLoop, Protocol } from "@aio/loop";
@@ -723,7 +794,13 @@ export abstract class StreamTransport extends Transport {
    * ```
    */
   override writelines(listOfData: Iterable<Uint8Array>): void {
-    for (const data of listOfData) this.write(data);
+    if (this.#eofPending) {
+      throw new RuntimeError("Cannot call writelines() after writeEof()");
+    }
+    // Every item is checked before any is queued: a bad one queues none.
+    const list = Array.isArray(listOfData) ? listOfData : [...listOfData];
+    for (const data of list) checkBytes(data, "writelines()");
+    for (const data of list) this.write(data);
   }
 
   /**
