@@ -19,7 +19,7 @@ import {
 } from "../base/exceptions.ts";
 import type { Future } from "../core/futures.ts";
 import type { SSLContext } from "../net/ssl_context.ts";
-import { getRunningLoop } from "../core/running.ts";
+import { _getEventLoop } from "../core/running.ts";
 import { isThenable, sleep, type Task } from "../core/tasks.ts";
 import { checkBytes } from "../net/socket.ts";
 import type { AnyTransport } from "../../protocols/protocol.ts";
@@ -119,8 +119,11 @@ export class StreamReader {
    * @param limit The buffer limit (default 64 KiB): the longest line
    *   `readline` accepts, and half the buffer size that pauses the
    *   transport.
-   * @param options `loop`: the loop (default: the running loop).
+   * @param options `loop`: the loop (default: the running loop, else the
+   *   current event loop, as asyncio's `events.get_event_loop()`).
    * @throws {RangeError} unless `limit` is a positive number.
+   * @throws {RuntimeError} when no loop is given, none is running and no
+   *   current loop is set.
    */
   constructor(
     limit: number = DEFAULT_LIMIT,
@@ -130,7 +133,7 @@ export class StreamReader {
       throw new RangeError(`limit must be a positive number, got ${limit}`);
     }
     this.#limit = limit;
-    this.#loop = options.loop ?? getRunningLoop();
+    this.#loop = options.loop ?? _getEventLoop();
   }
 
   /** The buffer limit. */
@@ -427,8 +430,24 @@ export class StreamReader {
   readonly #lineAfterWait = (): Uint8Array | Promise<Uint8Array> => {
     const line = this.#lineNow();
     if (line !== null) return line;
-    return this.#waitForData("readuntil").then(this.#lineAfterWait);
+    return this.#lineAfterWaits();
   };
+
+  /**
+   * A line that needs more than one wait. This handler runs as a loop
+   * callback, where a future's `then()` is not tied to the reading task, so
+   * cancelling the task could not cancel a wait chained here: the task would
+   * stay pending and the line, once complete, would be consumed and lost.
+   * An `await` in an async function registers from the task's own step, as
+   * asyncio's `readline()` does, and the partial line stays buffered.
+   */
+  async #lineAfterWaits(): Promise<Uint8Array> {
+    for (;;) {
+      await this.#waitForData("readuntil");
+      const line = this.#lineNow();
+      if (line !== null) return line;
+    }
+  }
 
   /** A whole line (or what is left at EOF) if buffered, else null. */
   #lineNow(): Uint8Array | null {
@@ -552,6 +571,8 @@ export class StreamReader {
    * Reads up to `n` bytes; with `n` < 0 (the default), everything until
    * EOF. Returns an empty array at EOF. Mirrors `read()`.
    *
+   * @throws {TypeError} unless `n` is an integer (or `±Infinity`): a
+   *   fraction of a byte is as meaningless here as a float is to asyncio.
    * @example
    * ```ts
    * import { run, StreamReader } from "@aio/loop";
@@ -570,7 +591,7 @@ export class StreamReader {
   read(n: number = -1): Promise<Uint8Array> {
     // The common case, a bounded read, without an async function's frame:
     // what is buffered now, or the waiter's outcome handed straight on.
-    if (typeof n === "number" && n > 0 && this.#exception === null) {
+    if (Number.isInteger(n) && n > 0 && this.#exception === null) {
       if (this.#size > 0) {
         return Promise.resolve(this.#take(Math.min(n, this.#size)));
       }
@@ -594,8 +615,13 @@ export class StreamReader {
   }
 
   async #read(n: number): Promise<Uint8Array> {
-    if (typeof n !== "number" || Number.isNaN(n)) {
-      throw new TypeError(`read(): n must be a number, got ${typeof n}`);
+    // A fractional size would split a byte in the buffer's bookkeeping.
+    if (!Number.isInteger(n) && n !== Infinity && n !== -Infinity) {
+      throw new TypeError(
+        `read(): n must be an integer, got ${
+          typeof n === "number" ? n : typeof n
+        }`,
+      );
     }
     if (this.#exception !== null) throw this.#exception;
     if (n === 0) return new Uint8Array(0);
@@ -738,11 +764,14 @@ export class FlowControlMixin extends Protocol {
   /**
    * Creates the protocol.
    *
-   * @param loop The loop (default: the running loop).
+   * @param loop The loop (default: the running loop, else the current
+   *   event loop, as asyncio's).
+   * @throws {RuntimeError} when no loop is given, none is running and no
+   *   current loop is set.
    */
   constructor(loop?: AbstractEventLoop | null) {
     super();
-    this._loop = loop ?? getRunningLoop();
+    this._loop = loop ?? _getEventLoop();
   }
 
   /** The transport's buffer is full: `drain()` waits. */
@@ -1267,7 +1296,8 @@ export class StreamReaderProtocol extends FlowControlMixin {
    * @param streamReader The reader to feed.
    * @param clientConnectedCb Called with `(reader, writer)` on connection;
    *   a returned promise runs as a task.
-   * @param loop The loop (default: the running loop).
+   * @param loop The loop (default: the running loop, else the current
+   *   event loop, as asyncio's).
    */
   constructor(
     streamReader: StreamReader,
