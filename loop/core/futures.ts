@@ -616,6 +616,17 @@ export class Future<T = unknown> implements PromiseLike<T> {
       }
     }
     if (this._state !== PENDING) {
+      if (task !== undefined && task._eagerAwait) {
+        // The task's eager step stopped at this `await` while the future
+        // was pending: the task was suspended here all along.
+        task._eagerAwait = false;
+        if (task._mustCancel) {
+          task._mustCancel = false;
+          if (this._state === FINISHED) this._clearLogTraceback();
+          settleAwaiter(awaiter, true, task._makeCancelledError());
+          return promise;
+        }
+      }
       // Awaiting a done future does not yield to the loop (asyncio's
       // `Future.__await__` returns at once); a pending cancellation waits
       // for the next real suspension.
@@ -628,6 +639,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
       this._callbacks = awaiter;
     } else this._addCallback(awaiter, frame);
     if (task !== undefined) {
+      task._eagerAwait = false;
       task._onAwait(this);
       stepSuspended(task);
     }

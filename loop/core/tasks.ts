@@ -131,6 +131,13 @@ export class Task<T = unknown> extends Future<T> {
   _foreignSteps = 0;
   /** @ignore */ _numCancelsRequested = 0;
   /** @ignore */ _mustCancel = false;
+  /**
+   * @ignore The eager first step left the coroutine at an `await` that
+   * JavaScript registers one microtask later: until then the task counts
+   * as suspended there, and a cancellation requested meanwhile is delivered
+   * at that `await` even if its future is done by then.
+   */
+  _eagerAwait = false;
   /** @ignore The loop future the coroutine is awaiting, if known. */
   _futWaiter: Future<unknown> | null = null;
   /** @ignore The task's own async context (it names the task). */
@@ -613,6 +620,10 @@ function eagerStep(task: Task<unknown>): void {
     ) {
       state.stepping = prevStepping;
     }
+    if (
+      task._state === PENDING && task._futWaiter === null &&
+      task._yieldResolve === null
+    ) task._eagerAwait = true;
   }
 }
 

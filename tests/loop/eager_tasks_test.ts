@@ -413,6 +413,75 @@ loopTest(
   },
 );
 
+loopTest(
+  "eagerTaskFactory: cancel() after the awaited future completed, before the task resumed, raises at that await",
+  async ({ loop }) => {
+    await runEager(loop, async () => {
+      const seen: unknown[] = [];
+      const fut = loop.createFuture<string>();
+      const failed = loop.createFuture<string>();
+      const task = createTask(async () => {
+        try {
+          seen.push(await fut);
+        } catch (error) {
+          seen.push(error instanceof CancelledError ? "cancelled" : error);
+        }
+        // Still usable after the cancellation it caught.
+        seen.push(await failed.catch((error) => (error as Error).message));
+      });
+      assert.equal(task.done(), false);
+      fut.setResult("value"); // done before the task resumes...
+      assert.equal(task.cancel(), true); // ...and cancelled meanwhile
+      failed.setException(new Error("boom"));
+      await task;
+      // asyncio delivers the cancellation at the await it was suspended on,
+      // not the future's value.
+      assert.deepEqual(seen, ["cancelled", "boom"]);
+      assert.equal(task.cancelled(), false);
+    });
+  },
+);
+
+loopTest(
+  "eagerTaskFactory: a cancellation at an await whose future failed meanwhile retrieves that failure",
+  async ({ loop }) => {
+    await runEager(loop, async () => {
+      const fut = loop.createFuture<string>();
+      const task = createTask(async () => await fut);
+      fut.setException(new Error("lost to the cancellation"));
+      task.cancel();
+      await assert.rejects(async () => await task, CancelledError);
+    });
+    // Closing the loop reports a failed future nobody retrieved: the
+    // fixture fails the test on any call of the exception handler.
+    loop.close();
+  },
+);
+
+loopTest(
+  "eagerTaskFactory: from a plain callback, a cancellation before the task resumes raises at its await",
+  async ({ loop }) => {
+    await runEager(loop, async () => {
+      const fut = loop.createFuture<string>();
+      const outcome = loop.createFuture<string>();
+      loop.callSoon(() => {
+        const task = loop.createTask(async () => {
+          try {
+            outcome.setResult(await fut);
+          } catch (error) {
+            outcome.setResult(
+              error instanceof CancelledError ? "cancelled" : String(error),
+            );
+          }
+        });
+        fut.setResult("value");
+        task.cancel();
+      });
+      assert.equal(await outcome, "cancelled");
+    });
+  },
+);
+
 // ---- the coroutine forms ----------------------------------------------------
 
 loopTest(

@@ -687,6 +687,28 @@ procTest(
 );
 
 procTest(
+  "StreamReader: an eager read fed and cancelled before it resumes leaves the data buffered",
+  async (loop) => {
+    const cases: [string, (r: StreamReader) => Promise<Uint8Array>][] = [
+      ["read(10)", (r) => r.read(10)],
+      ["readline()", (r) => r.readline()],
+      ["readexactly(4)", (r) => r.readexactly(4)],
+      ["readuntil()", (r) => r.readuntil(bytes("\n"))],
+    ];
+    for (const [name, read] of cases) {
+      const reader = new StreamReader(undefined, { loop });
+      const task = new Task(() => read(reader), { loop, eagerStart: true });
+      // In one synchronous block: the data the read waits for arrives, and
+      // the task is cancelled before it could resume.
+      reader.feedData(bytes("abc\n"));
+      assert.equal(task.cancel(), true, name);
+      assert.ok((await failure(task)) instanceof CancelledError, name);
+      assert.equal(await remaining(reader), "abc\n", name);
+    }
+  },
+);
+
+procTest(
   "StreamReader: a read cancelled after part of its data arrived leaves it all buffered",
   async (loop) => {
     const cases: [string, (r: StreamReader) => Promise<Uint8Array>][] = [
