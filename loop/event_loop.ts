@@ -20,10 +20,15 @@ import { Handle } from "./core/handles.ts";
 import { closeQuietly } from "./base/resources.ts";
 import {
   type AddrInfo,
+  AF_INET,
+  AF_INET6,
   AF_UNIX,
   AI_PASSIVE,
   getaddrinfo as resolveAddrinfo,
   getnameinfo as resolveNameinfo,
+  IPPROTO_TCP,
+  isIPv4,
+  isIPv6,
   SOCK_STREAM,
   type SockAddr,
 } from "./net/addrinfo.ts";
@@ -31,11 +36,13 @@ import {
   checkBytes,
   checkInetAddress,
   type InetAddress,
+  noteUnixRelease,
   Socket,
   type SocketAddress,
   socketByFd,
   type SocketWatcher,
   type StreamConn,
+  unixPathReleased,
   unixPermission,
 } from "./net/socket.ts";
 import { Server } from "./core/server.ts";
@@ -1756,13 +1763,23 @@ export class EventLoop extends BaseEventLoop {
       const seen = new Set<string>();
       const infos: AddrInfo[] = [];
       for (const h of hosts) {
-        for (
-          const info of await resolveAddrinfo(h, port ?? 0, {
-            family: options.family ?? 0,
+        // An address literal is used as it is; a name goes through the
+        // loop's own getaddrinfo (asyncio's `_ensure_resolved`), so an
+        // override is obeyed. No address for a host is an error, not a
+        // server that listens nowhere.
+        const family = options.family ?? 0;
+        const found = numericAddrinfo(h, port ?? 0, family) ??
+          await this.getaddrinfo(h, port ?? 0, {
+            family,
             type: SOCK_STREAM,
             flags: (options.flags ?? 0) | AI_PASSIVE,
-          })
-        ) {
+          });
+        if (!Array.isArray(found) || found.length === 0) {
+          throw new Deno.errors.NotFound(
+            `getaddrinfo(${JSON.stringify(h)}) returned empty list`,
+          );
+        }
+        for (const info of found) {
           const key = JSON.stringify(info[4]);
           if (seen.has(key)) continue;
           seen.add(key);
@@ -1879,6 +1896,11 @@ export class EventLoop extends BaseEventLoop {
       // A stale socket file is removed on Deno's own network only (a
       // simulated one keeps its paths to itself).
       if (sock._net === DENO_NET) {
+        // A listener just closed at this path removes the file there when
+        // Deno releases it: bind only after that, or the new server's file
+        // would be the one removed.
+        const releasing = unixPathReleased(path);
+        if (releasing !== null) await releasing;
         try {
           if (Deno.lstatSync(path).isSocket) Deno.removeSync(path);
         } catch (error) {
@@ -2038,9 +2060,48 @@ export class EventLoop extends BaseEventLoop {
       accepting = entry.accepting;
     }
     sock._owner = null;
+    const path = sock._bound;
     sock.close();
+    if (
+      accepting !== null && typeof path === "string" && sock._net === DENO_NET
+    ) {
+      noteUnixRelease(path, accepting);
+    }
     return accepting;
   }
+}
+
+/**
+ * The stream address of an IP literal `host` of `family` (0: either), as
+ * `getaddrinfo` would give it, without asking it; null when `host` is a
+ * name, a scoped IPv6 address, of the other family, or `port` is a service
+ * name. Mirrors asyncio's `_ipaddr_info`.
+ */
+function numericAddrinfo(
+  host: string | null,
+  port: number | string,
+  family: number,
+): AddrInfo[] | null {
+  if (host === null) return null;
+  let portNumber: number;
+  if (typeof port === "number") portNumber = port;
+  else if (port === "") portNumber = 0;
+  else if (/^[0-9]+$/.test(port)) portNumber = Number(port);
+  else return null;
+  // Anything but a port number is getaddrinfo's to refuse.
+  if (!Number.isInteger(portNumber) || portNumber < 0 || portNumber > 65535) {
+    return null;
+  }
+  if ((family === 0 || family === AF_INET) && isIPv4(host)) {
+    return [[AF_INET, SOCK_STREAM, IPPROTO_TCP, "", [host, portNumber]]];
+  }
+  if (
+    (family === 0 || family === AF_INET6) && !host.includes("%") &&
+    isIPv6(host)
+  ) {
+    return [[AF_INET6, SOCK_STREAM, IPPROTO_TCP, "", [host, portNumber, 0, 0]]];
+  }
+  return null;
 }
 
 /** Wraps a bind failure in an error that names the address. */
@@ -2048,6 +2109,8 @@ function bindError(error: unknown, host: string, port?: number): unknown {
   const where = port === undefined
     ? JSON.stringify(host)
     : `[${JSON.stringify(host)}, ${port}]`;
+  // A refused argument (reusePort without its flag) is no bind failure.
+  if (error instanceof RangeError || error instanceof TypeError) return error;
   if (error instanceof Deno.errors.AddrInUse) {
     return new Deno.errors.AddrInUse(
       `error while attempting to bind on address ${where}: address already in use`,

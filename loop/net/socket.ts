@@ -88,6 +88,38 @@ export function socketByFd(fd: number): Socket | undefined {
   return openSockets.get(fd);
 }
 
+/**
+ * Unix socket paths whose listener is closed but not yet released. Deno
+ * releases a listener only once its pending accept settles, and then
+ * removes the socket file at its path, whoever made the file there since:
+ * a server bound to the path in between would lose its file.
+ */
+const unixReleases = new Map<string, Promise<void>>();
+
+/**
+ * Records that the closed Unix listener bound to `path` is released once
+ * `released` settles (package-internal).
+ */
+export function noteUnixRelease(
+  path: string,
+  released: Promise<unknown>,
+): void {
+  const earlier = unixReleases.get(path);
+  const settled = Promise.allSettled([earlier, released]).then(() => {});
+  unixReleases.set(path, settled);
+  settled.then(() => {
+    if (unixReleases.get(path) === settled) unixReleases.delete(path);
+  });
+}
+
+/**
+ * Settles once the listener last closed at `path` is released; null when
+ * none is pending (package-internal). Bind a new listener there after it.
+ */
+export function unixPathReleased(path: string): Promise<void> | null {
+  return unixReleases.get(path) ?? null;
+}
+
 function wouldBlock(what: string): Error {
   return new Deno.errors.WouldBlock(
     `${what} would block: the socket is non-blocking; await the loop's sock* methods or use addReader/addWriter`,
@@ -822,6 +854,12 @@ export class Socket<A extends SocketAddress = SocketAddress>
     if (this._conn !== null) closeQuietly(this._conn);
     if (this._listener !== null) {
       closeQuietly(this._listener);
+      if (
+        typeof this._bound === "string" && this._listening &&
+        this._pending !== null && this._net === DENO_NET
+      ) {
+        noteUnixRelease(this._bound, this._pending);
+      }
       if (
         this._unlinkOnClose && typeof this._bound === "string" &&
         this._net === DENO_NET
