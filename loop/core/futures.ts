@@ -714,7 +714,12 @@ export class Future<T = unknown> implements PromiseLike<T> {
       for (let i = 0; i < callbacks.length; i += 2) {
         names.push((callbacks[i] as { name?: string }).name || "<cb>");
       }
-      info.push(`cb=[${names.join(", ")}]`);
+      // asyncio names the first and the last, and counts those between.
+      info.push(
+        names.length > 2
+          ? `cb=[${names[0]}, <${names.length - 2} more>, ${names.at(-1)}]`
+          : `cb=[${names.join(", ")}]`,
+      );
     }
     return info;
   }

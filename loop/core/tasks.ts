@@ -34,7 +34,11 @@ import {
   frameWithTask,
   runInFrame,
 } from "../base/context.ts";
-import { CancelledError, RuntimeError } from "../base/exceptions.ts";
+import {
+  CancelledError,
+  InvalidStateError,
+  RuntimeError,
+} from "../base/exceptions.ts";
 import { describe } from "../base/format.ts";
 import {
   captured,
@@ -472,7 +476,10 @@ export class Task<T = unknown> extends Future<T> {
       ? (coro.name || "<anonymous>")
       : "<promise>";
     info.splice(2, 0, `coro=${coroName}`);
-    if (this._futWaiter !== null) info.push(`wait_for=${this._futWaiter}`);
+    // asyncio's order: what it waits for comes before its done callbacks.
+    if (this._futWaiter !== null) {
+      info.splice(3, 0, `wait_for=${this._futWaiter}`);
+    }
     return info;
   }
 }
@@ -515,7 +522,10 @@ function coroutineFailed(error: unknown): void {
 
 /** The first step of a task: start (or adopt) its coroutine. */
 function stepTask(task: Task<unknown>): void {
-  if (task._state !== PENDING) return;
+  if (task._state !== PENDING) {
+    reportStepOfDoneTask(task);
+    return;
+  }
   if (task._mustCancel) {
     // Cancelled before it started: the coroutine never runs.
     task._mustCancel = false;
@@ -548,6 +558,21 @@ function stepTask(task: Task<unknown>): void {
   } finally {
     state.inCallback = true;
   }
+}
+
+/**
+ * The first step found the task done already: only `Future.prototype`'s
+ * `setResult`/`setException`/`cancel` called on the task can do that. As
+ * asyncio's step, report it (the coroutine never runs).
+ */
+function reportStepOfDoneTask(task: Task<unknown>): void {
+  task._started = true;
+  task._loop._unregisterTask(task);
+  task._loop.callExceptionHandler({
+    message: "Exception in callback Task.step()",
+    exception: new InvalidStateError(`step(): already done: ${task}`),
+    task,
+  });
 }
 
 // ---- eager tasks ----------------------------------------------------------

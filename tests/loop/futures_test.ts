@@ -452,11 +452,14 @@ loopTest(
     });
     await loop.runUntilComplete(async () => {
       await sleep(0); // the task is now awaiting fut
+      assert.match(String(fut), /cb=\[<cb>, Task\.wakeup\]/);
       fut.addDoneCallback(() => log.push("second callback"));
       const extra = () => log.push("removed");
       fut.addDoneCallback(extra);
       assert.equal(fut.removeDoneCallback(extra), 1);
-      assert.match(String(fut), /cb=\[.*Task\.wakeup.*\]/);
+      fut.addDoneCallback(function last() {});
+      // More than two: the first and the last named, the rest counted.
+      assert.match(String(fut), /cb=\[<cb>, <2 more>, last\]/);
       fut.setResult("x");
       await task;
     });
