@@ -1641,8 +1641,8 @@ export class EventLoop extends BaseEventLoop {
    * Deno (existing pipes are copied by the parent; `STDOUT` runs the
    * program through `/bin/sh`).
    *
-   * @throws {TypeError} for a program or argument that is not a string, or
-   *   an unknown option.
+   * @throws {TypeError} for a program or argument that is not a string, a
+   *   URL or bytes (UTF-8), or an unknown option.
    * @throws {RangeError} for `text`, `universalNewlines`, `shell`,
    *   `encoding`, `errors` or `bufsize` other than asyncio allows.
    * @throws {Deno.errors.NotFound} when the program does not exist.
@@ -1666,7 +1666,7 @@ export class EventLoop extends BaseEventLoop {
    */
   override async subprocessExec<P extends BaseProtocol>(
     protocolFactory: ProtocolFactory<P>,
-    program: string | URL,
+    program: string | URL | Uint8Array,
     ...args: SubprocessExecArgs
   ): Promise<[ChildProcessTransport, P]> {
     this._checkClosed();
@@ -1681,8 +1681,9 @@ export class EventLoop extends BaseEventLoop {
    * is the caller's job: never build `cmd` from untrusted input. Mirrors
    * `loop.subprocess_shell()`.
    *
-   * @throws {TypeError} unless `cmd` is a string.
-   * @throws {RangeError} for a refused option (`shell: false`, `text`, ...).
+   * @throws {TypeError} unless `cmd` is a string or bytes (UTF-8).
+   * @throws {RangeError} for a refused option (`shell: false`, `text`, ...),
+   *   or bytes that are not UTF-8.
    * @example
    * ```ts
    * import { newEventLoop, SubprocessProtocol } from "@aio/loop";
@@ -1703,7 +1704,7 @@ export class EventLoop extends BaseEventLoop {
    */
   override async subprocessShell<P extends BaseProtocol>(
     protocolFactory: ProtocolFactory<P>,
-    cmd: string,
+    cmd: string | Uint8Array,
     options?: SubprocessOptions,
   ): Promise<[ChildProcessTransport, P]> {
     this._checkClosed();

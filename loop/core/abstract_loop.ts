@@ -501,7 +501,7 @@ export class AbstractEventLoop {
   /** Runs `program` with `args` (and a trailing options object). */
   subprocessExec<P extends BaseProtocol>(
     _protocolFactory: ProtocolFactory<P>,
-    _program: string | URL,
+    _program: string | URL | Uint8Array,
     ..._args: SubprocessExecArgs
   ): Promise<[SubprocessTransport, P]> {
     return notImplemented("subprocessExec");
@@ -510,7 +510,7 @@ export class AbstractEventLoop {
   /** Runs `cmd` with `/bin/sh -c`. */
   subprocessShell<P extends BaseProtocol>(
     _protocolFactory: ProtocolFactory<P>,
-    _cmd: string,
+    _cmd: string | Uint8Array,
     _options?: SubprocessOptions,
   ): Promise<[SubprocessTransport, P]> {
     return notImplemented("subprocessShell");

@@ -474,11 +474,33 @@ function buildSpec(
   return spec;
 }
 
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A command line, program or argument given as bytes (asyncio takes bytes
+ * in the filesystem encoding, UTF-8 here) as the string `Deno.Command`
+ * needs. Bytes that are not UTF-8 have no string form, so they are refused
+ * rather than altered.
+ */
+export function decodeBytes(
+  value: Uint8Array,
+  what: string,
+  method: string,
+): string {
+  try {
+    return UTF8.decode(value);
+  } catch {
+    throw new RangeError(
+      `${method}(): ${what} is not valid UTF-8: Deno.Command takes its program and arguments as strings`,
+    );
+  }
+}
+
 /**
  * Checks `subprocessExec` arguments and returns what to spawn.
  *
- * @throws {TypeError} for a program or argument that is not a string/URL,
- *   or a bad option.
+ * @throws {TypeError} for a program or argument that is not a string, URL
+ *   or Uint8Array, or a bad option.
  * @throws {RangeError} for a refused option value (`text`, `bufsize`, ...).
  * @throws {Deno.errors.NotFound} when `stderr: STDOUT` and the program is
  *   not found.
@@ -490,9 +512,12 @@ export function execSpec(
   method = "subprocessExec",
   fallback: StdioOption = PIPE,
 ): SpawnSpec {
+  if (program instanceof Uint8Array) {
+    program = decodeBytes(program, "program", method);
+  }
   if (typeof program !== "string" && !(program instanceof URL)) {
     throw new TypeError(
-      `${method}(): program must be a string or URL, got ${
+      `${method}(): program must be a string, URL or Uint8Array, got ${
         program === null ? "null" : typeof program
       }`,
     );
@@ -500,22 +525,28 @@ export function execSpec(
   if (program === "") {
     throw new RangeError(`${method}(): program must not be empty`);
   }
+  const command = program;
   const argv = args.map((arg, i) => {
     if (typeof arg === "string") return arg;
     if (arg instanceof URL) {
       return arg.protocol === "file:" ? arg.pathname : arg.href;
     }
+    if (arg instanceof Uint8Array) {
+      return decodeBytes(arg, `argument ${i + 1}`, method);
+    }
     throw new TypeError(
-      `${method}(): argument ${i + 1} must be a string, got ${
+      `${method}(): argument ${
+        i + 1
+      } must be a string, URL or Uint8Array, got ${
         arg === null ? "null" : typeof arg
       }`,
     );
   });
   const opts = checkOptions(options, method, false);
-  const display = String(program);
-  return buildSpec(program, argv, display, opts, method, fallback, (spec) => {
+  const display = String(command);
+  return buildSpec(command, argv, display, opts, method, fallback, (spec) => {
     // `exec "$@" 2>&1`: the shell sets fd 2 to fd 1, then becomes the program.
-    const resolved = resolveProgram(program, spec.env, spec.cwd);
+    const resolved = resolveProgram(command, spec.env, spec.cwd);
     spec.command = "/bin/sh";
     spec.args = ["-c", 'exec "$@" 2>&1', "sh", resolved, ...argv];
   });
@@ -525,8 +556,10 @@ export function execSpec(
  * Checks `subprocessShell` arguments and returns what to spawn
  * (`/bin/sh -c cmd`).
  *
- * @throws {TypeError} unless `cmd` is a string; for a bad option.
- * @throws {RangeError} for a refused option value.
+ * @throws {TypeError} unless `cmd` is a string or Uint8Array; for a bad
+ *   option.
+ * @throws {RangeError} for a refused option value, or bytes that are not
+ *   UTF-8.
  */
 export function shellSpec(
   cmd: unknown,
@@ -534,10 +567,11 @@ export function shellSpec(
   method = "subprocessShell",
   fallback: StdioOption = PIPE,
 ): SpawnSpec {
+  if (cmd instanceof Uint8Array) cmd = decodeBytes(cmd, "cmd", method);
   if (typeof cmd !== "string") {
     throw new TypeError(
-      `${method}(): cmd must be a string, got ${
-        cmd === null ? "null" : typeof cmd
+      `${method}(): cmd must be a string or Uint8Array, got ${
+        cmd === null ? "null" : Array.isArray(cmd) ? "an array" : typeof cmd
       }`,
     );
   }
@@ -637,11 +671,12 @@ export function returnCode(status: Deno.CommandStatus): number {
 
 /**
  * The arguments after `program` in `subprocessExec(factory, program,
- * ...args)`: strings, optionally followed by one options object.
+ * ...args)`: strings (or URLs, or UTF-8 bytes), optionally followed by one
+ * options object.
  */
 export type SubprocessExecArgs =
-  | (string | URL)[]
-  | [...(string | URL)[], SubprocessOptions];
+  | (string | URL | Uint8Array)[]
+  | [...(string | URL | Uint8Array)[], SubprocessOptions];
 
 /** Splits `...args` into arguments and the trailing options object. */
 export function splitExecArgs(
@@ -650,7 +685,7 @@ export function splitExecArgs(
   const last = args.at(-1);
   if (
     last !== null && typeof last === "object" && !(last instanceof URL) &&
-    !Array.isArray(last)
+    !Array.isArray(last) && !ArrayBuffer.isView(last)
   ) {
     return [args.slice(0, -1), last];
   }

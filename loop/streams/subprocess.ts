@@ -13,6 +13,7 @@
 import type { AbstractEventLoop } from "../core/abstract_loop.ts";
 import { getRunningLoop } from "../core/running.ts";
 import {
+  decodeBytes,
   execSpec,
   type PIPE,
   shellSpec,
@@ -40,11 +41,12 @@ export interface CreateSubprocessOptions extends SubprocessOptions {
 
 /**
  * The arguments after `program` in `createSubprocessExec(program,
- * ...args)`: strings, optionally followed by one options object.
+ * ...args)`: strings (or URLs, or UTF-8 bytes), optionally followed by one
+ * options object.
  */
 export type CreateSubprocessExecArgs =
-  | (string | URL)[]
-  | [...(string | URL)[], CreateSubprocessOptions];
+  | (string | URL | Uint8Array)[]
+  | [...(string | URL | Uint8Array)[], CreateSubprocessOptions];
 
 /**
  * What a stdio option makes of a stream of type `S`: `S` when the option
@@ -101,7 +103,7 @@ export type StdioIn<O, K extends "stdin" | "stdout" | "stderr"> = K extends
  * ```
  */
 export type ExecOptionsIn<A> = A extends readonly [...unknown[], infer L]
-  ? (L extends string | URL ? Record<never, never> : L)
+  ? (L extends string | URL | Uint8Array ? Record<never, never> : L)
   : Record<never, never>;
 
 /** Errors `communicate()` ignores while feeding stdin (asyncio's). */
@@ -466,8 +468,9 @@ const INHERIT: StdioOption = null;
  * Runs `program` with `args` (optionally followed by an options object) on
  * the running loop and returns a `Process`. Unlike `loop.subprocessExec`,
  * stdin/stdout/stderr default to `null` (inherit), as in asyncio; `limit`
- * sets the readers' buffer limit. Mirrors
- * `asyncio.create_subprocess_exec()`.
+ * sets the readers' buffer limit. The program and arguments may be
+ * strings, URLs (their path) or UTF-8 bytes, as asyncio takes bytes in the
+ * filesystem encoding. Mirrors `asyncio.create_subprocess_exec()`.
  *
  * @throws {TypeError} / {RangeError} for bad arguments (see
  *   `loop.subprocessExec`).
@@ -489,7 +492,7 @@ const INHERIT: StdioOption = null;
 export async function createSubprocessExec<
   const A extends CreateSubprocessExecArgs,
 >(
-  program: string | URL,
+  program: string | URL | Uint8Array,
   ...args: A
 ): Promise<Process<ExecOptionsIn<A>>> {
   const loop = getRunningLoop();
@@ -503,10 +506,18 @@ export async function createSubprocessExec<
     stdout: rest.stdout === undefined ? INHERIT : rest.stdout,
     stderr: rest.stderr === undefined ? INHERIT : rest.stderr,
   };
+  // The loop's own signature takes strings: hand it the checked text.
+  const method = "createSubprocessExec";
   const [transport, protocol] = await loop.subprocessExec(
     () => new SubprocessStreamProtocol(limit, loop),
-    program,
-    ...(argv as string[]),
+    program instanceof Uint8Array
+      ? decodeBytes(program, "program", method)
+      : program,
+    ...(argv as (string | URL | Uint8Array)[]).map((arg, i) =>
+      arg instanceof Uint8Array
+        ? decodeBytes(arg, `argument ${i + 1}`, method)
+        : arg
+    ),
     withDefaults,
   );
   return new Process<ExecOptionsIn<A>>(transport, protocol, loop);
@@ -517,7 +528,10 @@ export async function createSubprocessExec<
  * `Process`. Streams default to `null` (inherit), as in asyncio. Mirrors
  * `asyncio.create_subprocess_shell()`.
  *
- * @throws {TypeError} unless `cmd` is a string.
+ * @param cmd The command line: a string, or bytes in UTF-8 (asyncio takes
+ *   bytes in the filesystem encoding).
+ * @throws {TypeError} unless `cmd` is a string or Uint8Array.
+ * @throws {RangeError} for bytes that are not UTF-8, or a refused option.
  * @throws {RuntimeError} when no loop is running.
  * @example
  * ```ts
@@ -533,7 +547,7 @@ export async function createSubprocessExec<
 export async function createSubprocessShell<
   const O extends CreateSubprocessOptions = Record<never, never>,
 >(
-  cmd: string,
+  cmd: string | Uint8Array,
   options?: O,
 ): Promise<Process<O>> {
   const loop = getRunningLoop();
@@ -547,7 +561,9 @@ export async function createSubprocessShell<
   };
   const [transport, protocol] = await loop.subprocessShell(
     () => new SubprocessStreamProtocol(limit, loop),
-    cmd,
+    cmd instanceof Uint8Array
+      ? decodeBytes(cmd, "cmd", "createSubprocessShell")
+      : cmd,
     withDefaults,
   );
   return new Process<O>(transport, protocol, loop);

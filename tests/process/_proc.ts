@@ -105,14 +105,58 @@ function concatAll(chunks: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/**
+ * Runs a python3 script that looks at `/proc` (Deno refuses `/proc/<pid>`
+ * without `--allow-all`) and returns what it printed; a failed run throws.
+ */
+function procQuery(script: string, arg: string): string {
+  const { code, stdout, stderr } = new Deno.Command("python3", {
+    args: ["-c", script, arg],
+  }).outputSync();
+  const decoder = new TextDecoder();
+  if (code !== 0) {
+    throw new Error(`/proc query failed (${code}): ${decoder.decode(stderr)}`);
+  }
+  return decoder.decode(stdout).trim();
+}
+
+/**
+ * The state letter of a process (`"S"`, `"R"`, `"Z"` for a zombie, ...),
+ * or null when there is none.
+ */
+export function processState(pid: number): string | null {
+  const state = procQuery(
+    `import sys
+try:
+    print(open("/proc/%s/stat" % sys.argv[1]).read().rsplit(")", 1)[1].split()[0])
+except FileNotFoundError:
+    pass`,
+    String(pid),
+  );
+  return state === "" ? null : state;
+}
+
 /** Whether a process with this pid still exists (a zombie included). */
 export function processExists(pid: number): boolean {
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
-  }
+  return processState(pid) !== null;
+}
+
+/** Pids of the processes (but the query's own) whose arguments hold `marker`. */
+export function pidsWithArg(marker: string): number[] {
+  const out = procQuery(
+    `import os, sys
+for name in os.listdir("/proc"):
+    if not name.isdigit() or int(name) == os.getpid():
+        continue
+    try:
+        args = open("/proc/%s/cmdline" % name, "rb").read().replace(b"\\0", b" ")
+    except OSError:
+        continue
+    if sys.argv[1].encode() in args:
+        print(name)`,
+    marker,
+  );
+  return out === "" ? [] : out.split("\n").map(Number);
 }
 
 /** A python3 one-liner as argv. */
