@@ -8,7 +8,8 @@
  * one. Where asyncio wraps a coroutine in a task (`gather`, `shield`,
  * `asCompleted`, `waitFor` with a timeout of 0 or less) the lazy form starts
  * on the loop inside the new task; a promise has already started and is
- * adopted (see `Task`).
+ * adopted (see `Task`), except by `waitFor()` in a task, which awaits it as
+ * with any other timeout (see there).
  *
  * Bad arguments fail before anything is scheduled: the functions that return
  * a future or an iterator throw, the async ones (`wait`, `waitFor`) reject.
@@ -26,9 +27,14 @@ import { describe } from "../base/format.ts";
 import { Future, isFuture } from "../core/futures.ts";
 import type { AbstractEventLoop } from "../core/abstract_loop.ts";
 import type { Handle } from "../core/handles.ts";
-import { _getEventLoop, getRunningLoop } from "../core/running.ts";
+import {
+  _getEventLoop,
+  _getRunningLoop,
+  getRunningLoop,
+} from "../core/running.ts";
 import {
   type Coroutine,
+  currentTask,
   ensureFuture,
   isCoroutine,
   Task,
@@ -645,6 +651,25 @@ async function cancelAndWait(fut: Future<unknown>): Promise<void> {
   }
 }
 
+/**
+ * Whether `awaitable` is a coroutine that has already started (a promise,
+ * not a future) in the current task. Such a coroutine ran up to its first
+ * suspension when it was made, so `waitFor()` with no time left cannot keep
+ * it from starting, as asyncio's does with a coroutine: the effects of that
+ * first step (a lock taken, an item taken from a queue, a waiter queued)
+ * have happened, and a task wrapped around the promise could neither report
+ * them nor cancel the wait it is in (that wait belongs to the current task).
+ * So it is awaited under `timeout(0)`, as asyncio treats a task that is
+ * already running: a settled promise gives its outcome, a pending one has
+ * its wait cancelled (the lock waiter or queue getter withdrawn) and is
+ * waited for.
+ */
+function startedInTask(awaitable: Awaitable<unknown>): boolean {
+  if (typeof awaitable === "function" || isFuture(awaitable)) return false;
+  const loop = _getRunningLoop();
+  return loop !== null && currentTask(loop) !== null;
+}
+
 function startInline<T>(awaitable: Awaitable<T>): PromiseLike<T> {
   if (typeof awaitable !== "function") return awaitable;
   const promise: unknown = awaitable();
@@ -668,10 +693,14 @@ function startInline<T>(awaitable: Awaitable<T>): PromiseLike<T> {
  * when the time is up the current task is cancelled, which cancels what it
  * awaits (a task given here is cancelled, and waited for until it is done),
  * and the call rejects with `TimeoutError`. A coroutine runs inside the
- * calling task, as `await` would run it; with `timeout` 0 or less it is
- * wrapped in a task instead and cancelled before it starts, unless already
- * done. `null` waits without a limit. If the awaitable swallows the
- * cancellation and returns a value, that value is returned.
+ * calling task, as `await` would run it. With `timeout` 0 or less a future
+ * (or task) is returned from if done, else cancelled and waited for; a
+ * coroutine function is wrapped in a task that is cancelled before it
+ * starts; a promise, a coroutine already started, is awaited as under
+ * `timeout(0)`: its outcome if it has settled (the item a `q.get()` took,
+ * the lock a `lock.acquire()` took), else its wait is cancelled (no getter
+ * or lock waiter stays behind). `null` waits without a limit. If the awaitable
+ * swallows the cancellation and returns a value, that value is returned.
  *
  * @param awaitable A future, task, or coroutine.
  * @param timeout Seconds, or null for no limit.
@@ -704,7 +733,7 @@ export async function waitFor<T>(
     );
   }
   checkOptionalSeconds(timeout, "waitFor", "timeout");
-  if (timeout != null && timeout <= 0) {
+  if (timeout != null && timeout <= 0 && !startedInTask(awaitable)) {
     // No time at all: a coroutine must not start (with a timeout block it
     // would run up to its first suspension).
     const fut = ensureFuture(awaitable);
