@@ -1337,6 +1337,13 @@ export class BaseEventLoop extends AbstractEventLoop {
   /** Counts pauses, so a watcher knows whether its pause is still on. */
   #pauses = 0;
   #backstop: ReturnType<typeof setImmediate> | null = null;
+  /**
+   * Debug mode: when the callback whose task step the batch paused for
+   * started (`realClock()`), or -1. The step is timed to its end.
+   */
+  #debugStepStart = -1;
+  /** Debug mode: the task of that step. */
+  #debugStepTask: unknown = null;
 
   readonly #startChain = (
     resolve: () => void,
@@ -1372,6 +1379,7 @@ export class BaseEventLoop extends AbstractEventLoop {
   /** Runs the rest of a paused batch (through `state.batchResume`). */
   readonly #resumeBatch = (): void => {
     state.batchResume = null;
+    if (this.#debugStepStart >= 0) this.#logSlowStep();
     let done: boolean;
     try {
       done = this._runBatch();
@@ -1574,13 +1582,29 @@ export class BaseEventLoop extends AbstractEventLoop {
       }
       const t0 = realClock();
       runInFrame(handle._frame, runHandle, [handle]);
+      if (state.stepping !== null) {
+        // A task step goes on in microtasks: timed until the batch resumes.
+        this.#debugStepStart = t0;
+        this.#debugStepTask = state.stepping;
+        break;
+      }
       const dt = realClock() - t0;
       if (dt >= this.slowCallbackDuration) {
         logger.warning(`Executing ${handle} took ${dt.toFixed(3)} seconds`);
       }
-      if (state.stepping !== null) break;
     }
     return i;
+  }
+
+  /** Debug mode: logs the task step the batch paused for, if slow. */
+  #logSlowStep(): void {
+    const dt = realClock() - this.#debugStepStart;
+    const task = this.#debugStepTask;
+    this.#debugStepStart = -1;
+    this.#debugStepTask = null;
+    if (dt >= this.slowCallbackDuration) {
+      logger.warning(`Executing ${task} took ${dt.toFixed(3)} seconds`);
+    }
   }
 
   readonly #scheduleItem = (item: ReadyItem): void => {

@@ -285,6 +285,34 @@ export class TimerHandle extends Handle {
     super.cancel();
   }
 
+  /**
+   * Converts the handle for an operator. As a number (what `<`, `<=`, `>`,
+   * `>=` and unary `+` ask for) it is `when()`, so timers order by the time
+   * they are due, as asyncio's `TimerHandle` comparisons do; as a string it
+   * is the description. `==` and `===` stay identity: JavaScript lets no
+   * object decide equality.
+   *
+   * @param hint What the operator asks for: `"number"`, `"string"` or
+   * `"default"`.
+   * @returns `when()` for `"number"`, else the description.
+   * @example
+   * ```ts
+   * import { newEventLoop } from "@aio/loop";
+   * import assert from "node:assert/strict";
+   * const loop = newEventLoop();
+   * const early = loop.callAt(9, () => {});
+   * const late = loop.callAt(10, () => {});
+   * assert(+early < +late);
+   * assert.equal(`${early}`, "<TimerHandle when=9 <anonymous>()>");
+   * early.cancel();
+   * late.cancel();
+   * loop.close();
+   * ```
+   */
+  [Symbol.toPrimitive](hint: string): number | string {
+    return hint === "number" ? this._when : this.toString();
+  }
+
   /** @ignore */
   protected override _reprInfo(): string[] {
     const info = super._reprInfo();
