@@ -207,7 +207,19 @@ export async function createDatagramEndpoint<P extends BaseProtocol>(
     }
     if (sock === null) throw errors[0];
   }
-  const protocol = protocolFactory();
+  let protocol: P;
+  try {
+    protocol = protocolFactory();
+  } catch (error) {
+    // A socket made here would otherwise hold its port until the process
+    // exits (asyncio leaves it to the garbage collector); one the caller
+    // passed stays the caller's.
+    if (options.sock == null) {
+      sock.close();
+      await sock._dgramClosed;
+    }
+    throw error;
+  }
   const waiter = loop.createFuture<null>();
   const transport = new SocketDatagramTransport(
     loop,

@@ -28,6 +28,27 @@ function netAddr(address: string | undefined, port: number | undefined) {
 }
 
 /**
+ * A socket error as a `Deno.errors` class. A TLS failure after the
+ * handshake (a corrupt record, a bad MAC: `node:tls`'s `ERR_SSL_*` codes)
+ * is `InvalidData`, as a `Deno.TlsConn` reports it: it is asyncio's
+ * `ssl.SSLError`, an `OSError`, so the transport closes with it without
+ * calling the exception handler.
+ */
+function connError(error: unknown): Error {
+  const code = (error as { code?: unknown })?.code;
+  if (
+    error instanceof Error && typeof code === "string" &&
+    (code.startsWith("ERR_SSL_") || code.startsWith("ERR_TLS_"))
+  ) {
+    const mapped = new Deno.errors.InvalidData(error.message);
+    (mapped as { code?: string }).code = code;
+    (mapped as { cause?: unknown }).cause = error;
+    return mapped;
+  }
+  return denoError(error);
+}
+
+/**
  * A `node:net` socket (or a `node:tls` one, whose plaintext side it reads
  * and writes) seen as a `StreamConn`. Reads are buffered up to READ_AHEAD,
  * then the socket is paused until they are taken.
@@ -75,7 +96,7 @@ export class NodeConn implements StreamConn {
       this.#serve();
     });
     socket.on("error", (error: unknown) => {
-      this.#error ??= denoError(error);
+      this.#error ??= connError(error);
       this.#serve();
     });
     socket.on("close", () => {
@@ -133,7 +154,7 @@ export class NodeConn implements StreamConn {
     if (this.#error !== null) return Promise.reject(this.#error);
     return new Promise((resolve, reject) => {
       this.socket.write(data, (error?: Error | null) => {
-        if (error) reject(denoError(error));
+        if (error) reject(connError(error));
         else resolve(data.length);
       });
     });

@@ -266,6 +266,8 @@ export class Socket<A extends SocketAddress = SocketAddress>
   /** @ignore */ _noDelay = false;
   /** @ignore */ _keepAlive = false;
   /** @ignore */ _reusePort = false;
+  /** @ignore `SO_BROADCAST` (datagram sockets). */
+  _broadcast = false;
   /** @ignore Remove the Unix socket file on close. */
   _unlinkOnClose = false;
   /** @ignore The datagram backend of a `SOCK_DGRAM` socket. */
@@ -973,6 +975,7 @@ export class Socket<A extends SocketAddress = SocketAddress>
     } else if (
       level === SOL_SOCKET && option === SO_BROADCAST && this._dgram !== null
     ) {
+      this._broadcast = on;
       this._dgram.setBroadcast(on);
     } else if (level === SOL_SOCKET && option === SO_REUSEADDR) {
       // Deno's listeners set SO_REUSEADDR themselves.
@@ -986,7 +989,7 @@ export class Socket<A extends SocketAddress = SocketAddress>
 
   /**
    * Reads an option back (`SO_ERROR` reports and clears a failed connect as
-   * 1, else 0).
+   * 1, else 0; `SO_BROADCAST` on a datagram socket).
    *
    * @example
    * ```ts
@@ -1007,6 +1010,9 @@ export class Socket<A extends SocketAddress = SocketAddress>
       if (option === SO_REUSEPORT) return this._reusePort ? 1 : 0;
       if (option === SO_REUSEADDR) return 1;
       if (option === SO_ERROR) return this._connectError !== null ? 1 : 0;
+      if (option === SO_BROADCAST && this._dgram !== null) {
+        return this._broadcast ? 1 : 0;
+      }
     }
     throw new RangeError(`getsockopt(): unsupported option ${level}/${option}`);
   }
@@ -1471,14 +1477,19 @@ function checkSize(n: unknown, method: string, name: string): void {
   if (n < 0) throw new RangeError(`${method}: ${name} must not be negative`);
 }
 
+/** A family mismatch, with the errno the system gives it. */
+function familyError(message: string): RangeError {
+  return Object.assign(new RangeError(message), { code: "EAFNOSUPPORT" });
+}
+
 function checkFamilyHost(host: string, family: number): void {
   if (family === AF_INET && isIPv6(host)) {
-    throw new RangeError(
+    throw familyError(
       `an AF_INET socket cannot use the IPv6 address ${host}: create it with AF_INET6`,
     );
   }
   if (family === AF_INET6 && isIPv4(host)) {
-    throw new RangeError(
+    throw familyError(
       `an AF_INET6 socket cannot use the IPv4 address ${host}: create it with AF_INET`,
     );
   }

@@ -343,8 +343,9 @@ export class SocketDatagramTransport extends DatagramTransport {
    *
    * Failures go to the protocol's `errorReceived`, as in asyncio: a
    * datagram over the UDP limit (65507 bytes over IPv4, 65527 over IPv6)
-   * gives a `RangeError` with `code` `"EMSGSIZE"` there, synchronously;
-   * send errors arrive later. After the transport is closed, datagrams are
+   * gives a `RangeError` with `code` `"EMSGSIZE"` there, synchronously, and
+   * an address of the other family (`::1` on an IPv4 endpoint) one with
+   * `code` `"EAFNOSUPPORT"`; send errors arrive later. After the transport is closed, datagrams are
    * dropped, and from the fifth on each one logs a warning.
    *
    * @param data The datagram (an empty one is allowed).
@@ -352,7 +353,8 @@ export class SocketDatagramTransport extends DatagramTransport {
    * a Unix path; must be omitted (or equal) when a remote address is fixed.
    * @throws {TypeError} for a string or other non-bytes, or no address on
    * an endpoint without a remote address.
-   * @throws {RangeError} for an address other than the fixed remote one.
+   * @throws {RangeError} for an address other than the fixed remote one,
+   * or a host name (resolve it first).
    * @example
    * ```ts
    * import { DatagramProtocol, newEventLoop } from "@aio/loop";
@@ -403,15 +405,17 @@ export class SocketDatagramTransport extends DatagramTransport {
           "sendto(): the endpoint has no remote address: pass addr",
         );
       }
-      target = datagramAddress(this.#dgram.family, addr, "sendto()");
-    }
-    if (this.#connLost > 0 || this.#closing) {
-      if (this.#connLost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES) {
-        logger.warning("socket.send() raised exception.");
+      try {
+        target = datagramAddress(this.#dgram.family, addr, "sendto()");
+      } catch (error) {
+        // An address of the other family is the system's refusal (asyncio's
+        // socket raises OSError): it goes to errorReceived, as a send's.
+        if ((error as { code?: unknown }).code !== "EAFNOSUPPORT") throw error;
+        if (!this.#dropped()) this.#errorReceived(error as Error);
+        return;
       }
-      this.#connLost++;
-      return;
     }
+    if (this.#dropped()) return;
     const tooLong = checkDatagramSize(
       data.length,
       this.#dgram.family,
@@ -447,6 +451,18 @@ export class SocketDatagramTransport extends DatagramTransport {
       this.#callConnectionLost(null);
     }
   };
+
+  /** Closing or lost: the datagram is dropped (and counted, as asyncio). */
+  #dropped(): boolean {
+    if (this.#connLost > 0 || this.#closing) {
+      if (this.#connLost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES) {
+        logger.warning("socket.send() raised exception.");
+      }
+      this.#connLost++;
+      return true;
+    }
+    return false;
+  }
 
   #errorReceived(error: Error): void {
     try {
