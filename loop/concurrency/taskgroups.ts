@@ -19,7 +19,11 @@
 import { labelWait } from "../core/wait_labels.ts";
 import type { Context } from "../base/context.ts";
 import { ExceptionGroup } from "../base/exception_group.ts";
-import { CancelledError, RuntimeError } from "../base/exceptions.ts";
+import {
+  CancelledError,
+  KeyboardInterrupt,
+  RuntimeError,
+} from "../base/exceptions.ts";
 import type { Future } from "../core/futures.ts";
 import type { AbstractEventLoop } from "../core/abstract_loop.ts";
 import { getRunningLoop } from "../core/running.ts";
@@ -57,7 +61,10 @@ export interface TaskGroupCreateTaskOptions {
  * other tasks and the body are cancelled, and once everything has finished
  * `run()` rejects with an `ExceptionGroup` of every error (the body's own
  * error included). A cancellation of the task running `run()` cancels the
- * group's tasks too and then propagates as `CancelledError`.
+ * group's tasks too and then propagates as `CancelledError`. A
+ * `KeyboardInterrupt` (the body's or a task's) is not grouped: once every
+ * task has finished, `run()` rejects with it alone, and the tasks' other
+ * errors go to the loop's exception handler.
  *
  * The block is a callback, `await new TaskGroup().run(async (tg) => ...)`,
  * because JavaScript's `await using` cannot see or replace the error the
@@ -88,6 +95,8 @@ export class TaskGroup {
   #parentCancelRequested = false;
   #tasks = new Set<Task<unknown>>();
   #errors: unknown[] = [];
+  /** The first `KeyboardInterrupt` of the body or a task (`_base_error`). */
+  #baseError: { error: unknown } | null = null;
   #onCompletedFut: Future<boolean> | null = null;
 
   /**
@@ -99,6 +108,8 @@ export class TaskGroup {
    * @returns A promise of the body's result.
    * @throws {ExceptionGroup} (rejects) with every error of the tasks and the
    * body, if any failed.
+   * @throws {KeyboardInterrupt} (rejects) as itself, if the body or a task
+   * raised one.
    * @throws {CancelledError} (rejects) if the task running the group was
    * cancelled from outside and no task failed.
    * @throws {RuntimeError} (rejects) outside a task, or if the group was
@@ -141,6 +152,7 @@ export class TaskGroup {
       // As CPython, drop what the group no longer needs (errors hold stacks).
       this.#parentTask = null;
       this.#errors = [];
+      this.#baseError = null;
     }
     // #exit returned: the body's error (a cancellation of ours) is
     // suppressed, as `__aexit__` returning True does.
@@ -166,6 +178,9 @@ export class TaskGroup {
   /** asyncio's `__aexit__`: returns to suppress the body's error. */
   async #exit(failed: boolean, error: unknown): Promise<void> {
     this.#exiting = true;
+    if (failed && isBaseError(error) && this.#baseError === null) {
+      this.#baseError = { error };
+    }
     const bodyCancelled = failed && error instanceof CancelledError;
     let propagateCancellation: unknown = bodyCancelled ? error : null;
     if (failed && !this.#aborting) {
@@ -196,6 +211,24 @@ export class TaskGroup {
     }
 
     const parent = this.#parentTask!;
+    if (this.#baseError !== null) {
+      // A KeyboardInterrupt propagates as itself, never in a group. Unlike
+      // CPython (where it stops the loop anyway), take back our own cancel
+      // first: here a caller may catch it and go on in the same task.
+      const { error: baseError } = this.#baseError;
+      if (this.#parentCancelRequested) parent.uncancel();
+      // The other errors of the tasks would vanish: report them.
+      for (const suppressed of this.#errors) {
+        if (suppressed === baseError) continue;
+        this.#loop!.callExceptionHandler({
+          message: "TaskGroup task exception was not propagated because " +
+            "the TaskGroup body is being closed with a KeyboardInterrupt",
+          exception: suppressed,
+          taskGroup: this,
+        });
+      }
+      throw baseError;
+    }
     if (this.#parentCancelRequested) {
       // We cancelled the parent: take that back. Only when no other
       // cancellation is pending is the CancelledError ours to swallow.
@@ -284,6 +317,9 @@ export class TaskGroup {
     if (!task._failed) return;
     const error = task._exception;
     this.#errors.push(error);
+    if (isBaseError(error) && this.#baseError === null) {
+      this.#baseError = { error };
+    }
     const parent = this.#parentTask;
     if (parent === null || parent.done()) {
       // Should not happen (the parent waits for its children), but a child
@@ -320,4 +356,13 @@ export class TaskGroup {
   [inspect](): string {
     return this.toString();
   }
+}
+
+/**
+ * Whether `error` ends the group as itself rather than in an
+ * `ExceptionGroup`: asyncio's `_is_base_error` (`KeyboardInterrupt`,
+ * `SystemExit`; JavaScript has only the former).
+ */
+function isBaseError(error: unknown): boolean {
+  return error instanceof KeyboardInterrupt;
 }
