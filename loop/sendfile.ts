@@ -67,15 +67,20 @@ function checkFile(file: unknown, method: string): SendfileFile {
   return file as SendfileFile;
 }
 
-/** asyncio's `_check_sendfile_params` (ValueError becomes RangeError). */
-function checkParams(offset: unknown, count: unknown): void {
+/**
+ * asyncio's `_check_sendfile_params` (ValueError becomes RangeError). A
+ * count of 0 is refused where asyncio refuses it (the native path: socket
+ * transports and `sockSendfile`); a fallback-only transport takes it as
+ * "to EOF", as asyncio's `_sendfile_fallback` does.
+ */
+function checkParams(offset: unknown, count: unknown, zeroCount = false): void {
   if (count !== null && count !== undefined) {
     if (typeof count !== "number" || !Number.isInteger(count)) {
       throw new TypeError(
         `count must be a positive integer (got ${String(count)})`,
       );
     }
-    if (count <= 0) {
+    if (count < 0 || (count === 0 && !zeroCount)) {
       throw new RangeError(`count must be a positive integer (got ${count})`);
     }
   }
@@ -109,10 +114,13 @@ class FallbackProtocol {
     this.#transport = transport;
     this.#proto = transport.getProtocol();
     this.#resumeReading = transport.isReading();
-    // The transport does not say whether it paused its protocol; a buffer
-    // over the high-water mark means it did.
-    this.#resumeWriting =
-      transport.getWriteBufferSize() > transport.getWriteBufferLimits()[1];
+    // asyncio reads `_protocol_paused`; a transport that does not say
+    // paused its protocol at least when its buffer is over the high mark.
+    const paused = (transport as { _protocolPaused?: unknown })
+      ._protocolPaused;
+    this.#resumeWriting = typeof paused === "boolean"
+      ? paused
+      : transport.getWriteBufferSize() > transport.getWriteBufferLimits()[1];
     transport.pauseReading();
     transport.setProtocol(this as unknown as BaseProtocol);
     if (this.#resumeWriting) this.#ready = loop.createFuture<null>();
@@ -152,7 +160,12 @@ class FallbackProtocol {
 
   resumeWriting(): void {
     const ready = this.#ready;
-    if (ready === null) return;
+    if (ready === null) {
+      // The protocol was paused before the sendfile began without this
+      // being seen: it is owed this resume once restored.
+      this.#resumeWriting = true;
+      return;
+    }
     this.#ready = null;
     ready.setResult(null);
   }
@@ -217,7 +230,7 @@ export async function sendfile(
     );
   }
   checkFile(file, "sendfile");
-  checkParams(offset, count);
+  checkParams(offset, count, mode === "fallback");
   if (mode === "native" && !fallback) {
     throw new SendfileNotAvailableError(
       "sendfile syscall is not supported: Deno has no zero-copy sendfile for its sockets; pass fallback: true to read and send the file",

@@ -1084,6 +1084,14 @@ export abstract class StreamTransport extends Transport {
   }
 
   /**
+   * @ignore Whether the protocol is paused for writing (asyncio's
+   * `_protocol_paused`): `sendfile()` waits for its resume.
+   */
+  get _protocolPaused(): boolean {
+    return this.#flow.paused;
+  }
+
+  /**
    * Sets the water marks: the protocol's `pauseWriting()` runs when the
    * buffer grows past `high`, `resumeWriting()` when it drains to `low`.
    * Defaults as asyncio's: high 64 KiB, low high / 4. Mirrors
