@@ -32,7 +32,24 @@ import { connectionMade } from "../transports/transport.ts";
 import type { BaseProtocol } from "../protocols/protocol.ts";
 
 import type { CreateDatagramEndpointOptions } from "./core/options.ts";
+import { checkOptionKeys, optionKeys } from "./base/options.ts";
 export type { CreateDatagramEndpointOptions };
+
+/**
+ * The options `createDatagramEndpoint` takes; `reuseAddress` is known so
+ * that it gets its own refusal.
+ */
+const CREATE_DATAGRAM_ENDPOINT_OPTIONS = optionKeys<
+  CreateDatagramEndpointOptions
+>({
+  family: true,
+  proto: true,
+  flags: true,
+  reusePort: true,
+  allowBroadcast: true,
+  sock: true,
+  reuseAddress: true,
+});
 
 /**
  * What the datagram functions need of their loop (the event loop provides
@@ -66,13 +83,18 @@ export async function createDatagramEndpoint<P extends BaseProtocol>(
   remoteAddr: SocketAddress | null | undefined,
   options: CreateDatagramEndpointOptions = {},
 ): Promise<[SocketDatagramTransport, P]> {
+  checkOptionKeys(
+    options,
+    CREATE_DATAGRAM_ENDPOINT_OPTIONS,
+    "createDatagramEndpoint",
+  );
   loop._checkClosed();
   if (typeof protocolFactory !== "function") {
     throw new TypeError(
       "createDatagramEndpoint(): protocolFactory must be a function returning a protocol",
     );
   }
-  if (Object.hasOwn(options, "reuseAddress")) {
+  if (options.reuseAddress !== undefined) {
     throw new TypeError(
       "createDatagramEndpoint(): reuseAddress is not supported: SO_REUSEADDR poses a significant security concern for UDP (asyncio removed it); use reusePort",
     );

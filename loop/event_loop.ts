@@ -18,6 +18,7 @@ import type { Registration } from "./core/dispatcher.ts";
 import { CancelledError, RuntimeError } from "./base/exceptions.ts";
 import { Handle } from "./core/handles.ts";
 import { closeQuietly } from "./base/resources.ts";
+import { checkOptionKeys, optionKeys } from "./base/options.ts";
 import {
   type AddrInfo,
   AF_INET,
@@ -104,6 +105,67 @@ export type {
   FileLike,
   GetaddrinfoOptions,
 };
+
+/** @internal The options `createConnection` takes (see `checkOptionKeys`). */
+export const CREATE_CONNECTION_OPTIONS = optionKeys<CreateConnectionOptions>({
+  ssl: true,
+  family: true,
+  proto: true,
+  flags: true,
+  sock: true,
+  localAddr: true,
+  serverHostname: true,
+  happyEyeballsDelay: true,
+  interleave: true,
+  allErrors: true,
+  sslHandshakeTimeout: true,
+  sslShutdownTimeout: true,
+});
+
+/** @internal The options `createServer` takes. */
+export const CREATE_SERVER_OPTIONS = optionKeys<CreateServerOptions>({
+  family: true,
+  flags: true,
+  sock: true,
+  backlog: true,
+  ssl: true,
+  reuseAddress: true,
+  reusePort: true,
+  keepAlive: true,
+  startServing: true,
+  sslHandshakeTimeout: true,
+  sslShutdownTimeout: true,
+});
+
+/** @internal The options `createUnixConnection` takes. */
+export const CREATE_UNIX_CONNECTION_OPTIONS = optionKeys<
+  CreateUnixConnectionOptions
+>({
+  ssl: true,
+  sock: true,
+  serverHostname: true,
+  sslHandshakeTimeout: true,
+  sslShutdownTimeout: true,
+});
+
+/** @internal The options `createUnixServer` takes. */
+export const CREATE_UNIX_SERVER_OPTIONS = optionKeys<CreateUnixServerOptions>({
+  sock: true,
+  backlog: true,
+  ssl: true,
+  startServing: true,
+  cleanupSocket: true,
+  sslHandshakeTimeout: true,
+  sslShutdownTimeout: true,
+});
+
+/** The options `getaddrinfo` takes. */
+const GETADDRINFO_OPTIONS = optionKeys<GetaddrinfoOptions>({
+  family: true,
+  type: true,
+  proto: true,
+  flags: true,
+});
 
 /** The readiness watch of one socket on one loop. */
 class Watch implements SocketWatcher {
@@ -901,7 +963,8 @@ export class EventLoop extends BaseEventLoop {
    * `getaddrinfo`). No unstable flag is needed; `reuseAddress` is
    * refused, as in asyncio.
    *
-   * @throws {TypeError} for `reuseAddress`, or addresses of the wrong shape.
+   * @throws {TypeError} for an unknown option (the message lists the known ones), `reuseAddress`, or addresses of the
+   * wrong shape.
    * @throws {RangeError} for `sock` together with other socket options.
    * @throws {Deno.errors.NotSupported} for `AF_UNIX`: Deno's only Unix
    * datagram API needs `--unstable-net` and cannot send while receiving.
@@ -963,7 +1026,7 @@ export class EventLoop extends BaseEventLoop {
    * @throws {RuntimeError} if the transport is closing or cannot send files
    * (datagram, pipe and subprocess transports).
    * @throws {RangeError} for a negative offset or a count that is not positive.
-   * @throws {TypeError} for a non-integer offset or count.
+   * @throws {TypeError} for a non-integer offset or count, or an unknown option (the message lists the known ones).
    * @example
    * ```ts
    * import { newEventLoop, Protocol, startServer } from "@aio/loop";
@@ -1006,6 +1069,7 @@ export class EventLoop extends BaseEventLoop {
    *
    * @throws {SendfileNotAvailableError} with `fallback: false`.
    * @throws {RangeError} for a datagram socket or a bad offset/count.
+   * @throws {TypeError} for an unknown option (the message lists the known ones).
    * @example
    * ```ts
    * import { newEventLoop, socketpair } from "@aio/loop";
@@ -1045,6 +1109,7 @@ export class EventLoop extends BaseEventLoop {
    * `localhost` and `/etc/hosts` names resolve without the network; other
    * names go through Deno's DNS resolver.
    *
+   * @throws {TypeError} for an unknown option (the message lists the known ones).
    * @example
    * ```ts
    * import { AF_INET, newEventLoop, SOCK_STREAM } from "@aio/loop";
@@ -1062,6 +1127,7 @@ export class EventLoop extends BaseEventLoop {
     port: number | string | null | undefined,
     options: GetaddrinfoOptions = {},
   ): Promise<AddrInfo[]> {
+    checkOptionKeys(options, GETADDRINFO_OPTIONS, "getaddrinfo");
     this._checkClosed();
     return await resolveAddrinfo(host, port, options);
   }
@@ -1102,6 +1168,7 @@ export class EventLoop extends BaseEventLoop {
    * @throws {Deno.errors.ConnectionRefused} (and Deno's other errors) when
    * every attempt fails; an `AggregateError` of them with `allErrors`.
    * @throws {RangeError} for host/port together with `sock`, or neither.
+   * @throws {TypeError} for an unknown option (the message lists the known ones).
    * @example
    * ```ts
    * import { newEventLoop, Protocol } from "@aio/loop";
@@ -1123,6 +1190,11 @@ export class EventLoop extends BaseEventLoop {
     port?: number | string | null,
     options: CreateConnectionOptions = {},
   ): Promise<[Transport, P]> {
+    try {
+      checkOptionKeys(options, CREATE_CONNECTION_OPTIONS, "createConnection");
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return cancellableOperation(
       this,
       "createConnection()",
@@ -1364,6 +1436,7 @@ export class EventLoop extends BaseEventLoop {
   /**
    * Opens a Unix socket connection. Mirrors `loop.create_unix_connection()`.
    *
+   * @throws {TypeError} for an unknown option (the message lists the known ones).
    * @example
    * ```ts
    * import { newEventLoop, Protocol } from "@aio/loop";
@@ -1386,6 +1459,15 @@ export class EventLoop extends BaseEventLoop {
     path?: string | null,
     options: CreateUnixConnectionOptions = {},
   ): Promise<[Transport, P]> {
+    try {
+      checkOptionKeys(
+        options,
+        CREATE_UNIX_CONNECTION_OPTIONS,
+        "createUnixConnection",
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return cancellableOperation(
       this,
       "createUnixConnection()",
@@ -1503,7 +1585,8 @@ export class EventLoop extends BaseEventLoop {
    * @param options `serverSide`, `serverHostname` (required on the client
    * side while `sslcontext.checkHostname`; "" skips the check),
    * `sslHandshakeTimeout` (60), `sslShutdownTimeout` (30).
-   * @throws {TypeError} for a transport, context or option of the wrong kind.
+   * @throws {TypeError} for a transport, context or option of the wrong
+   * kind, or an unknown option (the message lists the known ones).
    * @throws {RangeError} for a missing `serverHostname`, a server context
    * without a certificate, or a timeout that is not positive.
    * @throws {Deno.errors.InvalidData} when the handshake fails (a bad
@@ -1721,6 +1804,7 @@ export class EventLoop extends BaseEventLoop {
    * protocol from `protocolFactory`. Mirrors `loop.create_server()`.
    *
    * @throws {Deno.errors.AddrInUse} if the address is taken.
+   * @throws {TypeError} for an unknown option (the message lists the known ones).
    * @example
    * ```ts
    * import { newEventLoop, Protocol } from "@aio/loop";
@@ -1739,6 +1823,7 @@ export class EventLoop extends BaseEventLoop {
     port?: number | string | null,
     options: CreateServerOptions = {},
   ): Promise<Server<InetAddress>> {
+    checkOptionKeys(options, CREATE_SERVER_OPTIONS, "createServer");
     this._checkClosed();
     checkFactory(protocolFactory, "createServer");
     const tls = serverTls("createServer()", options);
@@ -1850,6 +1935,7 @@ export class EventLoop extends BaseEventLoop {
    * replaced; the file is removed when the server closes (`cleanupSocket`).
    * Mirrors `loop.create_unix_server()`.
    *
+   * @throws {TypeError} for an unknown option (the message lists the known ones).
    * @example
    * ```ts
    * import { newEventLoop, Protocol } from "@aio/loop";
@@ -1874,6 +1960,7 @@ export class EventLoop extends BaseEventLoop {
     path?: string | null,
     options: CreateUnixServerOptions = {},
   ): Promise<Server<string>> {
+    checkOptionKeys(options, CREATE_UNIX_SERVER_OPTIONS, "createUnixServer");
     this._checkClosed();
     checkFactory(protocolFactory, "createUnixServer");
     const tls = serverTls("createUnixServer()", options);

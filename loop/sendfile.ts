@@ -25,7 +25,11 @@ import type { BaseProtocol } from "../protocols/protocol.ts";
 const BLOCK_SIZE = 256 * 1024;
 
 import type { SendfileFile, SendfileOptions } from "./core/options.ts";
+import { checkOptionKeys, optionKeys } from "./base/options.ts";
 export type { SendfileFile, SendfileOptions };
+
+/** The options `sendfile` and `sockSendfile` take. */
+const SENDFILE_OPTIONS = optionKeys<SendfileOptions>({ fallback: true });
 
 /** What `sendfile` needs of its loop (the event loop provides it). */
 export interface SendfileLoop {
@@ -212,6 +216,7 @@ export async function sendfile(
   count: number | null = null,
   options: SendfileOptions = {},
 ): Promise<number> {
+  checkOptionKeys(options, SENDFILE_OPTIONS, "sendfile");
   loop._checkClosed();
   const fallback = options.fallback ?? true;
   if (
@@ -284,6 +289,7 @@ export async function sockSendfile(
   count: number | null = null,
   options: SendfileOptions = {},
 ): Promise<number> {
+  checkOptionKeys(options, SENDFILE_OPTIONS, "sockSendfile");
   loop._checkClosed();
   const fallback = options.fallback ?? true;
   if (!(sock instanceof Socket)) {

@@ -27,6 +27,7 @@ import { concat } from "./base/bytes.ts";
 import type { Future } from "./core/futures.ts";
 import { logger } from "./base/log.ts";
 import { closeQuietly } from "./base/resources.ts";
+import { checkOptionKeys, optionKeys } from "./base/options.ts";
 import { isIPv4, isIPv6 } from "./net/addrinfo.ts";
 import { connNames, type Socket, type StreamConn } from "./net/socket.ts";
 import { NodeConn } from "./net/node_conn.ts";
@@ -963,6 +964,14 @@ export function serveTls(
 import type { StartTlsOptions } from "./core/options.ts";
 export type { StartTlsOptions };
 
+/** The options `startTls` takes. */
+const START_TLS_OPTIONS = optionKeys<StartTlsOptions>({
+  serverSide: true,
+  serverHostname: true,
+  sslHandshakeTimeout: true,
+  sslShutdownTimeout: true,
+});
+
 /** `loop.startTls()`: see `EventLoop.startTls`. */
 export async function startTls(
   loop: TransportLoop,
@@ -971,6 +980,10 @@ export async function startTls(
   sslcontext: SSLContext,
   options: StartTlsOptions = {},
 ): Promise<TlsTransport | null> {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError("startTls(): options must be an object");
+  }
+  checkOptionKeys(options, START_TLS_OPTIONS, "startTls");
   if (!(sslcontext instanceof SSLContext)) {
     throw new TypeError(
       `startTls(): sslcontext must be an SSLContext (see createDefaultContext()), got ${typeof sslcontext}`,
@@ -988,9 +1001,6 @@ export async function startTls(
   }
   if (protocol === null || typeof protocol !== "object") {
     throw new TypeError("startTls(): protocol must be a protocol object");
-  }
-  if (options === null || typeof options !== "object") {
-    throw new TypeError("startTls(): options must be an object");
   }
   const serverSide = options.serverSide ?? false;
   if (typeof serverSide !== "boolean") {

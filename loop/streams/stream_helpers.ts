@@ -11,12 +11,17 @@
  *
  * @module
  */
-import type {
-  CreateConnectionOptions,
-  CreateServerOptions,
-  CreateUnixConnectionOptions,
-  CreateUnixServerOptions,
+import {
+  CREATE_CONNECTION_OPTIONS,
+  CREATE_SERVER_OPTIONS,
+  CREATE_UNIX_CONNECTION_OPTIONS,
+  CREATE_UNIX_SERVER_OPTIONS,
+  type CreateConnectionOptions,
+  type CreateServerOptions,
+  type CreateUnixConnectionOptions,
+  type CreateUnixServerOptions,
 } from "../event_loop.ts";
+import { checkOptionKeys, optionKeys } from "../base/options.ts";
 import { getRunningLoop } from "../core/running.ts";
 import type { Server } from "../core/server.ts";
 import type { InetAddress } from "../net/socket.ts";
@@ -51,6 +56,26 @@ export type OpenUnixConnectionOptions =
 export type StartUnixServerOptions =
   & StreamLimitOptions
   & CreateUnixServerOptions;
+
+/** The reader's option, which every helper adds to its loop method's. */
+const LIMIT = optionKeys<StreamLimitOptions>({ limit: true });
+const OPEN_CONNECTION_OPTIONS: readonly (keyof OpenConnectionOptions)[] = [
+  ...LIMIT,
+  ...CREATE_CONNECTION_OPTIONS,
+];
+const START_SERVER_OPTIONS: readonly (keyof StartServerOptions)[] = [
+  ...LIMIT,
+  ...CREATE_SERVER_OPTIONS,
+];
+const OPEN_UNIX_CONNECTION_OPTIONS:
+  readonly (keyof OpenUnixConnectionOptions)[] = [
+    ...LIMIT,
+    ...CREATE_UNIX_CONNECTION_OPTIONS,
+  ];
+const START_UNIX_SERVER_OPTIONS: readonly (keyof StartUnixServerOptions)[] = [
+  ...LIMIT,
+  ...CREATE_UNIX_SERVER_OPTIONS,
+];
 
 function checkCallback(callback: unknown, name: string): void {
   if (typeof callback !== "function") {
@@ -98,6 +123,7 @@ function connected(
  * @param port The port.
  * @param options `limit` and `createConnection`'s options.
  * @throws {RuntimeError} if no loop is running.
+ * @throws {TypeError} for an unknown option (the message lists the known ones).
  * @throws {RangeError} for a limit that is not a positive number.
  * @example An echo round trip
  * ```ts
@@ -128,6 +154,7 @@ export async function openConnection(
   port?: number | string | null,
   options: OpenConnectionOptions = {},
 ): Promise<[StreamReader, StreamWriter]> {
+  checkOptionKeys(options, OPEN_CONNECTION_OPTIONS, "openConnection");
   const loop = getRunningLoop();
   const [limit, rest] = split(options);
   const reader = readerFor(limit, loop);
@@ -152,7 +179,8 @@ export async function openConnection(
  * @param host The host(s) to listen on (all interfaces by default).
  * @param port The port (0 picks a free one).
  * @param options `limit` and `createServer`'s options.
- * @throws {TypeError} if `clientConnectedCb` is not a function.
+ * @throws {TypeError} if `clientConnectedCb` is not a function, or for an
+ * unknown option (the message lists the known ones).
  * @throws {RuntimeError} if no loop is running.
  * @example Serving until cancelled (asyncio's `serve_forever()` example)
  * ```ts
@@ -178,6 +206,7 @@ export async function startServer(
   options: StartServerOptions = {},
 ): Promise<Server<InetAddress>> {
   checkCallback(clientConnectedCb, "startServer");
+  checkOptionKeys(options, START_SERVER_OPTIONS, "startServer");
   const loop = getRunningLoop();
   const [limit, rest] = split(options);
   readerFor(limit, loop); // validate the limit at the call
@@ -201,6 +230,7 @@ export async function startServer(
  * @param path The socket's path.
  * @param options `limit` and `createUnixConnection`'s options.
  * @throws {RuntimeError} if no loop is running.
+ * @throws {TypeError} for an unknown option (the message lists the known ones).
  * @example
  * ```ts
  * import { openUnixConnection, run, startUnixServer } from "@aio/loop";
@@ -230,6 +260,7 @@ export async function openUnixConnection(
   path?: string | null,
   options: OpenUnixConnectionOptions = {},
 ): Promise<[StreamReader, StreamWriter]> {
+  checkOptionKeys(options, OPEN_UNIX_CONNECTION_OPTIONS, "openUnixConnection");
   const loop = getRunningLoop();
   const [limit, rest] = split(options);
   const reader = readerFor(limit, loop);
@@ -249,7 +280,8 @@ export async function openUnixConnection(
  * @param clientConnectedCb Called with `(reader, writer)` per connection.
  * @param path The socket's path.
  * @param options `limit` and `createUnixServer`'s options.
- * @throws {TypeError} if `clientConnectedCb` is not a function.
+ * @throws {TypeError} if `clientConnectedCb` is not a function, or for an
+ * unknown option (the message lists the known ones).
  * @throws {RuntimeError} if no loop is running.
  * @example
  * ```ts
@@ -272,6 +304,7 @@ export async function startUnixServer(
   options: StartUnixServerOptions = {},
 ): Promise<Server<string>> {
   checkCallback(clientConnectedCb, "startUnixServer");
+  checkOptionKeys(options, START_UNIX_SERVER_OPTIONS, "startUnixServer");
   const loop = getRunningLoop();
   const [limit, rest] = split(options);
   readerFor(limit, loop);
