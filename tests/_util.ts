@@ -2,9 +2,13 @@
 import assert from "node:assert/strict";
 import {
   type AbstractEventLoop,
+  CancelledError,
   EventLoop,
   type ExceptionContext,
   logger,
+  sleep,
+  type Task,
+  timeout,
 } from "../mod.ts";
 import { VirtualTimeEventLoop } from "../testing/mod.ts";
 
@@ -183,4 +187,35 @@ export function describeFds(): string {
 export function socketCount(): number {
   return describeFds().split(", ").filter((fd) => fd.includes("socket:"))
     .length;
+}
+
+/** Runs `fn` as the main task of `loop`. */
+export function inTask<T>(
+  loop: AbstractEventLoop,
+  fn: () => Promise<T>,
+): Promise<T> {
+  return loop.runUntilComplete(fn);
+}
+
+/**
+ * Runs `fn` as the main task of `loop` under a guard: a regression that
+ * deadlocks fails with `TimeoutError` (at once on the virtual clock) instead
+ * of hanging the suite. For tests that wait less than 5 s, virtual or real.
+ */
+export function inGuardedTask<T>(
+  loop: AbstractEventLoop,
+  fn: () => Promise<T>,
+): Promise<T> {
+  return loop.runUntilComplete(() => timeout(5).run(fn));
+}
+
+/** Lets the loop run `n` iterations (asyncio's `await asyncio.sleep(0)`). */
+export async function steps(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await sleep(0);
+}
+
+/** Awaits a task that must end cancelled. */
+export async function assertCancelled(task: Task<unknown>): Promise<void> {
+  await assert.rejects(async () => await task, CancelledError);
+  assert.equal(task.cancelled(), true);
 }

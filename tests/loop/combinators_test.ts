@@ -23,11 +23,7 @@ import {
   wait,
   waitFor,
 } from "../../mod.ts";
-import { gcUntil, loopTest } from "../_util.ts";
-
-function inTask<T>(loop: AbstractEventLoop, fn: () => Promise<T>): Promise<T> {
-  return loop.runUntilComplete(fn);
-}
+import { gcUntil, inTask, loopTest } from "../_util.ts";
 
 function near(actual: number, expected: number, what = "time"): void {
   assert.ok(

@@ -7,7 +7,6 @@
  */
 import assert from "node:assert/strict";
 import {
-  type AbstractEventLoop,
   Barrier,
   BoundedSemaphore,
   BrokenBarrierError,
@@ -29,28 +28,10 @@ import {
   waitFor,
 } from "../../mod.ts";
 import { VirtualTimeEventLoop } from "../../testing/mod.ts";
-import { loopTest } from "../_util.ts";
-
-/**
- * Runs `fn` as the main task of `loop`, under a guard: a regression that
- * deadlocks fails with `TimeoutError` (at once on the virtual clock) instead
- * of hanging the suite.
- */
-function inTask<T>(loop: AbstractEventLoop, fn: () => Promise<T>): Promise<T> {
-  return loop.runUntilComplete(() => timeout(5).run(fn));
-}
+import { assertCancelled, inGuardedTask, loopTest, steps } from "../_util.ts";
 
 /** Lets the loop run `n` iterations (asyncio's `await asyncio.sleep(0)`). */
-async function steps(n: number): Promise<void> {
-  for (let i = 0; i < n; i++) await sleep(0);
-}
-
 /** Awaits a task that must end cancelled. */
-async function assertCancelled(task: Task<unknown>): Promise<void> {
-  await assert.rejects(async () => await task, CancelledError);
-  assert.equal(task.cancelled(), true);
-}
-
 /** Awaits every task, whatever its outcome (asyncio's gather(..., return_exceptions=True)). */
 async function settle(tasks: (Task<unknown> | null)[]): Promise<unknown[]> {
   const outcomes: unknown[] = [];
@@ -80,7 +61,7 @@ loopTest(
     const lock = new Lock(); // made before any loop runs
     assert.equal(lock.locked(), false);
     assert.equal(String(lock), "<Lock [unlocked]>");
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       assert.equal(await lock.acquire(), true);
       assert.equal(lock.locked(), true);
       assert.equal(String(lock), "<Lock [locked]>");
@@ -91,7 +72,7 @@ loopTest(
 );
 
 loopTest("Lock.acquire() wakes waiters in FIFO order", async ({ loop }) => {
-  await inTask(loop, async () => {
+  await inGuardedTask(loop, async () => {
     const lock = new Lock();
     const result: number[] = [];
     const take = (n: number) => async () => {
@@ -129,7 +110,7 @@ loopTest("Lock.acquire() wakes waiters in FIFO order", async ({ loop }) => {
 loopTest(
   "Lock.acquire() cancelled while waiting leaves no waiter behind",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const lock = new Lock();
       await lock.acquire();
       const task = createTask(() => lock.acquire());
@@ -146,7 +127,7 @@ loopTest(
   "Lock.release() skips a waiter cancelled just before it",
   async ({ loop }) => {
     // A holds the lock, B and C wait; B is cancelled as A releases.
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const lock = new Lock();
       const lockit = async (blocker: Future<null> | null) => {
         await lock.acquire();
@@ -183,7 +164,7 @@ loopTest(
   "Lock.release() lets exactly one waiter in when the chosen one is cancelled",
   async ({ loop }) => {
     // bpo-32734: four holders, the second cancelled as the first releases.
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const lock = new Lock();
       let lockCount = 0;
       let callCount = 0;
@@ -215,7 +196,7 @@ loopTest(
 loopTest(
   "Lock.acquire() cancelled after release() picked it hands the lock on",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const lock = new Lock();
       await lock.acquire();
       const tb = createTask(() => lock.acquire());
@@ -235,7 +216,7 @@ loopTest(
 loopTest(
   "Lock.acquire() cancelled after being picked, with the lock taken meanwhile, wakes nobody",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const lock = new Lock();
       await lock.acquire();
       const tb = createTask(() => lock.acquire());
@@ -257,7 +238,7 @@ loopTest(
 loopTest(
   "Lock.acquire() never jumps ahead of a waiter that release() woke",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const lock = new Lock();
       const order: string[] = [];
       await lock.acquire();
@@ -283,7 +264,7 @@ loopTest(
 loopTest(
   "Lock.acquire() takes the lock at once when every waiter is cancelled",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const lock = new Lock();
       await lock.acquire();
       const waiters = [0, 1].map(() => createTask(() => lock.acquire()));
@@ -312,7 +293,7 @@ loopTest("Lock.release() of an unlocked lock is a RuntimeError", () => {
 loopTest(
   "Lock.run() holds the lock for the block and releases it on every exit",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const lock = new Lock();
       assert.equal(
         await lock.run(async () => {
@@ -364,7 +345,7 @@ loopTest(
 loopTest(
   "Lock.run() settles with a block's Future, and fails if the block released the lock",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const lock = new Lock();
       // A block returning a loop future: held until the future is done, and
       // cancelling the task reaches that future.
@@ -406,7 +387,7 @@ loopTest(
 loopTest(
   "Lock.run() waits its turn and never runs the block if cancelled first",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const lock = new Lock();
       const order: string[] = [];
       await lock.acquire();
@@ -430,7 +411,7 @@ loopTest(
 loopTest(
   "Lock.run() rejects a non-function with TypeError and leaves the lock free",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const lock = new Lock();
       for (const bad of [42, null, "block", Promise.resolve()]) {
         await assert.rejects(
@@ -447,7 +428,7 @@ loopTest(
 loopTest(
   "Lock.acquire() under waitFor() times out at the deadline and leaves no waiter",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const lock = new Lock();
       await lock.acquire();
       const t0 = loop.time();
@@ -471,7 +452,7 @@ loopTest(
 loopTest(
   "Event.wait() wakes every waiter on set(), in FIFO order",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const event = new Event();
       assert.equal(event.isSet(), false);
       const result: number[] = [];
@@ -502,7 +483,7 @@ loopTest(
     const event = new Event();
     event.set();
     assert.equal(await event.wait(), true, "no loop needed");
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       assert.equal(await event.wait(), true);
     });
   },
@@ -511,7 +492,7 @@ loopTest(
 loopTest(
   "Event.wait() cancelled leaves no waiter behind",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const event = new Event();
       const waiter = createTask(() => event.wait());
       getRunningLoop().callSoon(() => waiter.cancel());
@@ -538,7 +519,7 @@ loopTest("Event.clear() lowers the flag", () => {
 loopTest(
   "Event.clear() right after set() still lets the woken waiters return true",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const event = new Event();
       const result: number[] = [];
       const task = createTask(async () => {
@@ -565,7 +546,7 @@ loopTest(
 loopTest(
   "Condition.wait() releases the lock, and returns holding it, in FIFO order",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const cond = new Condition();
       const result: number[] = [];
       const waiter = (n: number) => async () => {
@@ -615,7 +596,7 @@ loopTest(
 loopTest(
   "Condition.wait() cancelled takes the lock back before throwing",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const cond = new Condition();
       await cond.acquire();
       const waiter = createTask(() => cond.wait());
@@ -630,7 +611,7 @@ loopTest(
 loopTest(
   "Condition.wait() notified, then cancelled while the lock is contested, ends holding the lock",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const cond = new Condition();
       await cond.acquire();
       const waiter = createTask(() => cond.wait());
@@ -654,7 +635,7 @@ loopTest(
   "Condition.wait() cancelled after notify() while re-acquiring still ends cancelled",
   async ({ loop }) => {
     // bpo-32841
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const cond = new Condition();
       let waited = false;
       const waiter = createTask(() =>
@@ -681,7 +662,7 @@ loopTest(
 loopTest(
   "Condition.wait() cancelled repeatedly while re-acquiring still takes the lock back",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const cond = new Condition();
       let heldWhenThrown: boolean | null = null;
       const waiter = createTask(async () => {
@@ -717,7 +698,7 @@ loopTest(
   async ({ loop }) => {
     const cond = new Condition();
     await assert.rejects(cond.wait(), RuntimeError, "even with no loop");
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       await assert.rejects(cond.wait(), RuntimeError);
       assert.equal(String(cond), "<Condition [unlocked]>");
       await cond.acquire();
@@ -731,7 +712,7 @@ loopTest(
 loopTest(
   "Condition.waitFor() re-checks the predicate after each wakeup and returns its value",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const cond = new Condition();
       let presult: number | false = false;
       let calls = 0;
@@ -773,7 +754,7 @@ loopTest(
 loopTest(
   "Condition.waitFor() returns a true predicate at once, even without the lock",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const cond = new Condition();
       assert.deepEqual(await cond.waitFor(() => [1, 2, 3]), [1, 2, 3]);
       await assert.rejects(cond.waitFor(() => false), RuntimeError);
@@ -786,7 +767,7 @@ loopTest(
 loopTest(
   "Condition.waitFor() rejects a non-function with TypeError and keeps the lock",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const cond = new Condition();
       await cond.acquire();
       for (const bad of [true, null, "ready", 1]) {
@@ -812,7 +793,7 @@ loopTest(
 loopTest(
   "Condition.notify() wakes n waiters in FIFO order",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const cond = new Condition();
       const result: number[] = [];
       const waiter = (n: number) => async () => {
@@ -851,7 +832,7 @@ loopTest(
 );
 
 loopTest("Condition.notifyAll() wakes every waiter", async ({ loop }) => {
-  await inTask(loop, async () => {
+  await inGuardedTask(loop, async () => {
     const cond = new Condition();
     const result: number[] = [];
     const waiter = (n: number) => async () => {
@@ -880,7 +861,7 @@ loopTest(
     const cond = new Condition();
     assert.throws(() => cond.notify(), RuntimeError);
     assert.throws(() => cond.notifyAll(), RuntimeError);
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const waiter = createTask(() => cond.run(() => cond.wait()));
       await sleep(0);
       await cond.acquire();
@@ -897,7 +878,7 @@ loopTest(
 loopTest(
   "Condition.run() holds the lock for the block, shared with an explicit Lock",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const check = async (lock: Lock, cond: Condition) => {
         assert.equal(lock.locked(), false);
         assert.equal(cond.locked(), false);
@@ -937,7 +918,7 @@ loopTest("Condition() rejects a lock that is not a Lock", () => {
 loopTest(
   "Condition.wait() under waitFor() times out at the deadline holding the lock",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const cond = new Condition();
       await cond.run(async () => {
         const t0 = loop.time();
@@ -954,7 +935,7 @@ loopTest(
 loopTest(
   "Condition.wait() rethrows the very CancelledError it received",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       // Cancelled while waiting for the notify, then while re-acquiring.
       for (const stage of ["wakeup", "re-acquire"]) {
         const cond = new Condition();
@@ -999,7 +980,7 @@ loopTest(
   async ({ loop }) => {
     // For both points: while it waits to wake, and while it re-acquires.
     for (const relock of [false, true]) {
-      await inTask(loop, async () => {
+      await inGuardedTask(loop, async () => {
         const cond = new Condition();
         let state = 0;
         const consumer = () =>
@@ -1053,7 +1034,7 @@ loopTest(
 loopTest(
   "Semaphore.acquire() takes permits and queues once they run out",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const sem = new Semaphore(3);
       const result: number[] = [];
       assert.equal(await sem.acquire(), true);
@@ -1093,7 +1074,7 @@ loopTest(
 loopTest(
   "Semaphore.acquire() cancelled while waiting leaves no live waiter",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const sem = new Semaphore();
       await sem.acquire();
       const waiter = createTask(() => sem.acquire());
@@ -1110,7 +1091,7 @@ loopTest(
 loopTest(
   "Semaphore.acquire() cancelled before it wakes passes the permit to the next waiter",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const sem = new Semaphore(0);
       const [t1, t2, t3, t4] = [0, 1, 2, 3].map(() =>
         createTask(() => sem.acquire())
@@ -1133,7 +1114,7 @@ loopTest(
 loopTest(
   "Semaphore.acquire() picked by release() then cancelled gives the permit back",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const sem = new Semaphore(0);
       const t1 = createTask(() => sem.acquire());
       const t2 = createTask(() => sem.acquire());
@@ -1153,7 +1134,7 @@ loopTest(
 loopTest(
   "Semaphore.acquire() does not hang when the first waiter is cancelled",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const sem = new Semaphore(0);
       const t1 = createTask(() => sem.acquire());
       const t2 = createTask(() => sem.acquire());
@@ -1171,7 +1152,7 @@ loopTest(
 loopTest(
   "Semaphore.run() returns its permit when a waiter is cancelled meanwhile",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const sem = new Semaphore(1);
       let t2: Task<unknown> | null = null;
       const t1 = createTask(() =>
@@ -1194,7 +1175,7 @@ loopTest(
 loopTest(
   "Semaphore.acquire() serves waiters in FIFO order",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       // Each task takes the permit twice; every round is in creation order.
       const sem = new Semaphore(1);
       const result: string[] = [];
@@ -1224,7 +1205,7 @@ loopTest(
 loopTest(
   "Semaphore.acquire() after a release() inside the holder queues behind earlier waiters",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const sem = new Semaphore(1);
       const result: number[] = [];
       const t1 = createTask(async () => {
@@ -1254,7 +1235,7 @@ loopTest(
 loopTest(
   "Semaphore.acquire() skips a waiter cancelled before any release",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const sem = new Semaphore(0);
       const result: number[] = [];
       const take = (n: number) => async () => {
@@ -1279,7 +1260,7 @@ loopTest(
   async ({ loop }) => {
     // CPython 3.13's fix: the first waiter to wake passes the spare permits
     // on to those queued behind it, and a task created meanwhile comes last.
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const sem = new Semaphore(0);
       const result: number[] = [];
       let t4: Task<unknown> | null = null;
@@ -1322,7 +1303,7 @@ loopTest(
     const sem = new Semaphore(1);
     sem.release();
     assert.equal(String(sem), "<Semaphore [unlocked, value:2]>");
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       await sem.acquire();
       await sem.acquire();
       assert.equal(sem.locked(), true);
@@ -1339,7 +1320,7 @@ loopTest(
     assert.ok(sem instanceof Semaphore);
     assert.throws(() => sem.release(), RangeError);
     assert.equal(String(sem), "<BoundedSemaphore [unlocked, value:1]>");
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const two = new BoundedSemaphore(2);
       await two.acquire();
       await two.acquire();
@@ -1359,7 +1340,7 @@ loopTest(
 loopTest(
   "Semaphore.run() holds a permit for the block and releases it on every exit",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const sem = new Semaphore(1);
       assert.equal(await sem.run(async () => sem.locked()), true);
       assert.equal(sem.locked(), false);
@@ -1395,7 +1376,7 @@ loopTest(
 loopTest(
   "Semaphore.acquire() under waitFor() times out at the deadline and leaves no waiter",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const sem = new Semaphore(0);
       const t0 = loop.time();
       await assert.rejects(waitFor(sem.acquire(), 0.1), TimeoutError);
@@ -1435,7 +1416,7 @@ loopTest("Barrier() takes a whole number of parties, at least 1", () => {
 loopTest(
   "Barrier.wait() lets all parties go together, each with a distinct index",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const barrier = new Barrier(3);
       const log: string[] = [];
       const indices = await gatherTasks(3, async () => {
@@ -1455,7 +1436,7 @@ loopTest(
 loopTest(
   "Barrier.run() passes the index to the block and resolves with its result",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const barrier = new Barrier(3);
       const seen: number[] = [];
       const results = await gatherTasks(
@@ -1480,7 +1461,7 @@ loopTest(
 loopTest(
   "Barrier.wait() with one party passes at once, again and again",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const barrier = new Barrier(1);
       assert.equal(await barrier.run(() => true), true);
       const t1 = createTask(() => barrier.wait());
@@ -1499,7 +1480,7 @@ loopTest(
 loopTest(
   "Barrier.nWaiting counts the tasks filling the barrier",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const barrier = new Barrier(3);
       const t1 = createTask(() => barrier.wait());
       await sleep(0);
@@ -1521,7 +1502,7 @@ loopTest(
 loopTest(
   "Barrier.wait() can be passed round after round",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const barrier = new Barrier(N);
       const results: boolean[] = [];
       const second = await gatherTasks(N, () =>
@@ -1544,7 +1525,7 @@ loopTest(
 loopTest(
   "Barrier.wait() drains the tripped round before the barrier fills again",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const barrier = new Barrier(N);
       const draining: boolean[] = [];
       await gatherTasks(N, () =>
@@ -1578,7 +1559,7 @@ loopTest(
 loopTest(
   "Barrier.wait() cancelled while filling leaves the barrier",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const barrier = new Barrier(3);
       const results: boolean[] = [];
       const party = async () => {
@@ -1610,7 +1591,7 @@ loopTest(
 loopTest(
   "Barrier.wait() under waitFor() times out at the deadline and leaves the barrier",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const barrier = new Barrier(2);
       const t0 = loop.time();
       await assert.rejects(waitFor(barrier.wait(), 0.1), TimeoutError);
@@ -1627,7 +1608,7 @@ loopTest(
 loopTest(
   "Barrier.reset() with nobody waiting leaves it filling",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const barrier = new Barrier(1);
       createTask(() => barrier.reset());
       await sleep(0);
@@ -1641,7 +1622,7 @@ loopTest(
 loopTest(
   "Barrier.reset() sends BrokenBarrierError to the waiting tasks",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const barrier = new Barrier(N);
       const results: boolean[] = [];
       const tasks = Array.from({ length: N - 1 }, () =>
@@ -1668,7 +1649,7 @@ loopTest(
 loopTest(
   "Barrier.reset() while the round drains breaks only the tasks still inside",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const barrier = new Barrier(N);
       const broken: boolean[] = [];
       const inside = Math.floor(N / 2);
@@ -1695,7 +1676,7 @@ loopTest(
 loopTest(
   "Barrier.reset() while half the tasks drain and half block",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const barrier = new Barrier(N);
       const results1: boolean[] = [];
       const results2: boolean[] = [];
@@ -1735,7 +1716,7 @@ loopTest(
 loopTest(
   "Barrier.reset() lets the broken tasks wait again and fill the next round",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const barrier = new Barrier(N);
       const results1: boolean[] = [];
       const results2: boolean[] = [];
@@ -1770,7 +1751,7 @@ loopTest(
 loopTest(
   "Barrier.reset() after a round has drained does not break the next round",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const barrier = new Barrier(N);
       const results1: boolean[] = [];
       const results2: boolean[] = [];
@@ -1805,7 +1786,7 @@ loopTest(
 loopTest(
   "Barrier.abort() breaks the barrier for present and future waiters",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const barrier = new Barrier(3);
       const waiting = [0, 1].map(() => createTask(() => barrier.wait()));
       await sleep(0);
@@ -1835,7 +1816,7 @@ loopTest(
 loopTest(
   "Barrier.abort() from a task with nobody waiting breaks the barrier",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const barrier = new Barrier(1);
       createTask(() => barrier.abort());
       await sleep(0);
@@ -1848,7 +1829,7 @@ loopTest(
 loopTest(
   "Barrier.abort() while half the tasks drain and half block breaks them all",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const barrier = new Barrier(N);
       const results1: boolean[] = [];
       const results2: boolean[] = [];
@@ -1885,7 +1866,7 @@ loopTest(
 loopTest(
   "Barrier.abort() on an error, then reset(), lets the parties meet again",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const barrier1 = new Barrier(N);
       const barrier2 = new Barrier(N);
       const results1: boolean[] = [];
@@ -1950,11 +1931,11 @@ loopTest(
       lock.release();
       event.clear();
     };
-    await inTask(loop, waitAll); // binds them all to `loop`
+    await inGuardedTask(loop, waitAll); // binds them all to `loop`
 
     const other = make();
     try {
-      await inTask(other, async () => {
+      await inGuardedTask(other, async () => {
         // What needs no wait still works anywhere (as in asyncio) ...
         await lock.acquire();
         // ... a wait is refused, and leaves the primitive as it was.
@@ -1975,7 +1956,7 @@ loopTest(
     } finally {
       other.close();
     }
-    await inTask(loop, waitAll); // still usable on their own loop
+    await inGuardedTask(loop, waitAll); // still usable on their own loop
   },
 );
 
@@ -1985,7 +1966,7 @@ loopTest(
     const lock = new Lock();
     const other = make();
     try {
-      await inTask(other, async () => {
+      await inGuardedTask(other, async () => {
         await lock.acquire();
         const waiter = createTask(() => lock.acquire()); // binds to `other`
         await sleep(0);
@@ -1996,7 +1977,7 @@ loopTest(
     } finally {
       other.close();
     }
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       await lock.run(async () => {
         // Taken without a wait; the condition is not bound yet.
         const cond = new Condition(lock);
@@ -2038,7 +2019,7 @@ function prng(state: number): () => number {
 loopTest(
   "Lock and Semaphore under random cancellations keep their limits and lose no wakeup",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       for (const limit of [1, 3]) {
         const random = prng(limit * 7919);
         const sem = limit === 1 ? new Lock() : new Semaphore(limit);
@@ -2076,7 +2057,7 @@ loopTest(
 loopTest(
   "Condition under random cancellations delivers every item exactly once",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const random = prng(42);
       const cond = new Condition();
       const queue: number[] = [];

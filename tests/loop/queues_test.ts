@@ -9,8 +9,6 @@
  */
 import assert from "node:assert/strict";
 import {
-  type AbstractEventLoop,
-  CancelledError,
   createTask,
   getRunningLoop,
   LifoQueue,
@@ -21,17 +19,12 @@ import {
   QueueShutDown,
   RuntimeError,
   sleep,
-  type Task,
   TaskGroup,
   TimeoutError,
   waitFor,
 } from "../../mod.ts";
 import { VirtualTimeEventLoop } from "../../testing/mod.ts";
-import { loopTest } from "../_util.ts";
-
-function inTask<T>(loop: AbstractEventLoop, fn: () => Promise<T>): Promise<T> {
-  return loop.runUntilComplete(fn);
-}
+import { assertCancelled, inTask, loopTest } from "../_util.ts";
 
 /** Lets the loop run `n` iterations (asyncio's `await asyncio.sleep(0)`). */
 async function iterations(n = 1): Promise<void> {
@@ -48,11 +41,6 @@ function within<T>(awaitable: PromiseLike<T>, seconds = 1): Promise<T> {
 }
 
 /** Awaits `task`, asserting it was cancelled. */
-async function assertCancelled(task: Task<unknown>): Promise<void> {
-  await assert.rejects(Promise.resolve(task), CancelledError);
-  assert.equal(task.cancelled(), true);
-}
-
 /** The queue classes, for the cases every kind must pass. */
 const KINDS: [string, (options?: { maxsize?: number }) => Queue<string>][] = [
   ["Queue", (options) => new Queue<string>(options)],

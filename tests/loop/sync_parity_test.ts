@@ -10,7 +10,6 @@
  */
 import assert from "node:assert/strict";
 import {
-  type AbstractEventLoop,
   Barrier,
   BoundedSemaphore,
   BrokenBarrierError,
@@ -40,28 +39,10 @@ import {
   TimeoutError,
   waitFor,
 } from "../../mod.ts";
-import { loopTest } from "../_util.ts";
-
-/**
- * Runs `fn` as the main task of `loop` under a guard: a regression that
- * deadlocks fails with `TimeoutError` (at once on the virtual clock) instead
- * of hanging the suite.
- */
-function inTask<T>(loop: AbstractEventLoop, fn: () => Promise<T>): Promise<T> {
-  return loop.runUntilComplete(() => timeout(5).run(fn));
-}
+import { assertCancelled, inGuardedTask, loopTest, steps } from "../_util.ts";
 
 /** Lets the loop run `n` iterations. */
-async function steps(n: number): Promise<void> {
-  for (let i = 0; i < n; i++) await sleep(0);
-}
-
 /** Awaits a task that must end cancelled. */
-async function assertCancelled(task: Task<unknown>): Promise<void> {
-  await assert.rejects(async () => await task, CancelledError);
-  assert.equal(task.cancelled(), true);
-}
-
 /**
  * Awaits every task, whatever its outcome; returns results and errors. A
  * cancellation of the awaiting task itself (the guard of `inTask`) is not an
@@ -104,7 +85,7 @@ function near(actual: number, expected: number, what = "time"): void {
 loopTest(
   "Lock.release() right after the first waiter's cancel lets a newcomer in, and nobody else",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const lock = new Lock();
       await lock.acquire();
       const first = createTask(() => lock.acquire());
@@ -126,7 +107,7 @@ loopTest(
 loopTest(
   "Lock.acquire() keeps FIFO order when waiters in the middle are cancelled",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const lock = new Lock();
       await lock.acquire();
       const order: number[] = [];
@@ -155,7 +136,7 @@ loopTest(
 loopTest(
   "Lock.release() wakeup survives the chosen waiter and the next one both being cancelled",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const lock = new Lock();
       await lock.acquire();
       const [a, b, c] = [0, 1, 2].map(() => createTask(() => lock.acquire()));
@@ -178,7 +159,7 @@ loopTest(
 loopTest(
   "Semaphore.release() permits handed to waiters are counted once, even when one is cancelled",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const sem = new Semaphore(2);
       await sem.acquire();
       await sem.acquire();
@@ -210,7 +191,7 @@ loopTest(
 loopTest(
   "Semaphore.locked() stays true while woken waiters have not run, even with a spare permit",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const sem = new Semaphore(0);
       const order: string[] = [];
       const waiter = (name: string) =>
@@ -235,7 +216,7 @@ loopTest(
 loopTest(
   "Semaphore.locked() is false when every waiter is cancelled and a permit is free",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const sem = new Semaphore(0);
       const waiters = [0, 1].map(() => createTask(() => sem.acquire()));
       await sleep(0);
@@ -262,7 +243,7 @@ loopTest(
 loopTest(
   "BoundedSemaphore takes back the permit of a woken waiter that is cancelled, and keeps its bound",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const sem = new BoundedSemaphore(1);
       await sem.acquire();
       const waiter = createTask(() => sem.acquire());
@@ -286,7 +267,7 @@ loopTest(
 loopTest(
   "Event.wait() cancelled after set() ends cancelled; the other waiters return true",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const event = new Event();
       const waiters = [0, 1, 2].map(() => createTask(() => event.wait()));
       await sleep(0);
@@ -307,7 +288,7 @@ loopTest(
 loopTest(
   "Condition.notify(1) twice wakes two different waiters, first come first served",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const cond = new Condition();
       const woken: number[] = [];
       const tasks = [1, 2, 3].map((n) =>
@@ -339,7 +320,7 @@ loopTest(
 loopTest(
   "Condition.notify() skips a waiter whose wait was cancelled",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const cond = new Condition();
       const woken: string[] = [];
       const waiter = (name: string) =>
@@ -365,7 +346,7 @@ loopTest(
 loopTest(
   "Condition.wait() cancelled while another task holds the lock throws only once it holds the lock",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const cond = new Condition();
       let heldWhenThrown: boolean | null = null;
       const waiter = createTask(async () => {
@@ -395,7 +376,7 @@ loopTest(
 loopTest(
   "Condition objects sharing a Lock notify only their own waiters",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const lock = new Lock();
       const first = new Condition(lock);
       const second = new Condition(lock);
@@ -420,7 +401,7 @@ loopTest(
 loopTest(
   "Barrier.toString() shows filling, draining, resetting and broken",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const barrier = new Barrier(5);
       const waiters: Task<number>[] = [];
       const arrive = (n: number) => {
@@ -457,7 +438,7 @@ loopTest(
 loopTest(
   "Barrier.wait() cancelled while a tripped round drains is not counted as a party",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const barrier = new Barrier(2);
       const t1 = createTask(() => barrier.wait());
       await sleep(0);
@@ -482,7 +463,7 @@ loopTest(
 loopTest(
   "Barrier.wait() cancelled after the barrier tripped ends cancelled; the others pass",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const barrier = new Barrier(3);
       const first = createTask(() => barrier.wait());
       const second = createTask(() => barrier.wait());
@@ -526,7 +507,7 @@ for (const [kind, make] of KINDS) {
   loopTest(
     `${kind}.get() woken by a put, then shutdown(true) before it runs, fails with QueueShutDown`,
     async ({ loop }) => {
-      await inTask(loop, async () => {
+      await inGuardedTask(loop, async () => {
         const q = make();
         const getter = createTask(() => q.get());
         await sleep(0);
@@ -543,7 +524,7 @@ for (const [kind, make] of KINDS) {
   loopTest(
     `${kind}.put() woken by a get, then shutdown() before it runs, puts nothing`,
     async ({ loop }) => {
-      await inTask(loop, async () => {
+      await inGuardedTask(loop, async () => {
         const q = make(1);
         q.putNowait("a");
         const putter = createTask(() => q.put("b"));
@@ -565,7 +546,7 @@ for (const [kind, make] of KINDS) {
 loopTest(
   "Queue.get() woken for an item someone else took waits again behind the other getters",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const q = new Queue<string>();
       const got: string[] = [];
       const getter = (name: string) =>
@@ -593,7 +574,7 @@ loopTest(
 loopTest(
   "Queue.put() room survives the woken putter and the next one both being cancelled",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const q = new Queue<string>({ maxsize: 1 });
       q.putNowait("x");
       const [pa, pb, pc] = ["a", "b", "c"].map((item) =>
@@ -616,7 +597,7 @@ loopTest(
 loopTest(
   "Queue.get() item survives the woken getter and the next one both being cancelled",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const q = new Queue<string>();
       const [ga, gb, gc] = [0, 1, 2].map(() => createTask(() => q.get()));
       await sleep(0);
@@ -634,7 +615,7 @@ loopTest(
 loopTest(
   "PriorityQueue.put() that waited for room still comes out by priority",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const q = new PriorityQueue<number>({ maxsize: 2 });
       q.putNowait(5);
       q.putNowait(3);
@@ -654,7 +635,7 @@ loopTest(
 loopTest(
   "Queue.join() released by the last taskDone() returns even if an item is put before it runs",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const q = new Queue<string>();
       q.putNowait("a");
       const first = createTask(() => q.join());
@@ -682,7 +663,7 @@ loopTest(
 loopTest(
   "Lock.acquire() and Semaphore.acquire() woken in the deadline's iteration give the wakeup back",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const lock = new Lock();
       await lock.acquire();
       const deadline = loop.time() + 0.1;
@@ -705,7 +686,7 @@ loopTest(
 loopTest(
   "Queue.get() and put() woken in the deadline's iteration leave the queue as it was",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const q = new Queue<string>();
       loop.callAt(loop.time() + 0.1, () => q.putNowait("x"));
       await assert.rejects(waitFor(q.get(), 0.1), TimeoutError);
@@ -725,7 +706,7 @@ loopTest(
 loopTest(
   "Condition.wait() notified in its deadline's iteration hands the notify to the next waiter",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const cond = new Condition();
       // Made before the waiter's own deadline, so it runs just before it.
       loop.callAt(loop.time() + 0.1, () => cond.notify(1)); // picks `timed`
@@ -746,7 +727,7 @@ loopTest(
 loopTest(
   "timeout(0) around a Lock.acquire() that need not wait does not expire",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const lock = new Lock();
       const cm = timeout(0);
       assert.equal(await cm.run(() => lock.acquire()), true);
@@ -764,7 +745,7 @@ loopTest(
 loopTest(
   "timeout() that expires while the body cleans up after its own error raises TimeoutError",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const t0 = loop.time();
       const cm = timeout(0.01);
       const error = await rejection(() =>
@@ -788,7 +769,7 @@ loopTest(
 loopTest(
   "timeout() around a TaskGroup whose child fails while cancelled lets the ExceptionGroup through",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const self = currentTask()!;
       const before = self.cancelling();
       const cm = timeout(0.01);
@@ -824,7 +805,7 @@ loopTest(
 loopTest(
   "timeout() whose body swallows the expiry may go on awaiting and returns its value",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const self = currentTask()!;
       const before = self.cancelling();
       const t0 = loop.time();
@@ -850,7 +831,7 @@ loopTest(
 loopTest(
   "timeout() that did not expire leaves a swallowed outside cancel counted",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const self = currentTask()!;
       const before = self.cancelling();
       const cm = timeout(10);
@@ -873,7 +854,7 @@ loopTest(
 loopTest(
   "timeoutAt() in the past, moved to the future before the first suspension, never fires",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const cm = timeoutAt(loop.time() - 1);
       const value = await cm.run(async (self) => {
         self.reschedule(loop.time() + 3600);
@@ -890,7 +871,7 @@ loopTest(
 loopTest(
   "Timeout.reschedule() into the past from another task expires the block",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const entered = getRunningLoop().createFuture<Timeout>();
       const worker = createTask(() =>
         timeout(3600).run(async (cm) => {
@@ -915,7 +896,7 @@ loopTest(
 loopTest(
   "waitFor() with timeout 0 cancels a pending future",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       for (const limit of [0, -1]) {
         const fut = getRunningLoop().createFuture<string>();
         const error = await rejection(() => waitFor(fut, limit));
@@ -931,7 +912,7 @@ loopTest(
 loopTest(
   "waitFor() with timeout 0 or less returns the value of a task that swallows the cancel",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       for (const limit of [0, -1]) {
         const started = getRunningLoop().createFuture<void>();
         const task = createTask(async () => {
@@ -954,7 +935,7 @@ loopTest(
 loopTest(
   "waitFor() with timeout 0 of a get() already made returns its item rather than drop it",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const q = new Queue<string>();
       q.putNowait("x");
       // The promise form has already taken the item: it is returned.
@@ -979,7 +960,7 @@ loopTest(
 loopTest(
   "waitFor() with timeout 0 of an acquire() already made keeps the lock or withdraws the waiter",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const lock = new Lock();
       // Taken at once: reported as taken (else nobody would release it).
       assert.equal(await waitFor(lock.acquire(), 0), true);
@@ -1003,7 +984,7 @@ loopTest(
 loopTest(
   "waitFor() with timeout 0 of an Event or Condition wait already made leaves nothing waiting",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const event = new Event();
       await assert.rejects(waitFor(event.wait(), 0), TimeoutError);
       assert.equal(String(event), "<Event [unset]>");
@@ -1027,7 +1008,7 @@ loopTest(
 loopTest(
   "waitFor() of a task cancelled by someone else passes CancelledError on, not TimeoutError",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const inner = createTask(() => sleep(3600));
       getRunningLoop().callSoon(() => inner.cancel());
       const error = await rejection(() => waitFor(inner, 1));
@@ -1046,7 +1027,7 @@ loopTest(
 loopTest(
   "waitFor() with a negative timeout never starts a coroutine",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       let started = false;
       const error = await rejection(() =>
         waitFor(async () => {
@@ -1064,7 +1045,7 @@ loopTest(
 loopTest(
   "waitFor() lets the awaitable's own error through untouched",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const own = new SyntaxError("mine");
       for (const limit of [1, null]) {
         const error = await rejection(() =>
@@ -1083,7 +1064,7 @@ loopTest(
 loopTest(
   "waitFor() of a shielded task: the deadline cancels the shield, not the task",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       for (const limit of [0, 0.01]) {
         const task = createTask(() => sleep(0.1, "done"));
         const shielded = shield(task);
@@ -1104,7 +1085,7 @@ loopTest(
 loopTest(
   "waitFor() of a task that finished at once does not swallow a later cancel",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       const inner = createTask(async () => "done");
       let reachedEnd = false;
       const outer = createTask(async () => {
@@ -1126,7 +1107,7 @@ loopTest(
 loopTest(
   "waitFor() nested: only the layer whose deadline passed raises TimeoutError",
   async ({ loop }) => {
-    await inTask(loop, async () => {
+    await inGuardedTask(loop, async () => {
       // The inner deadline comes first: its TimeoutError goes through the
       // outer layer untouched.
       let t0 = loop.time();

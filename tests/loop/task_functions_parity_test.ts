@@ -6,7 +6,6 @@
  */
 import assert from "node:assert/strict";
 import {
-  type AbstractEventLoop,
   allTasks,
   asCompleted,
   CancelledError,
@@ -22,11 +21,7 @@ import {
   TimeoutError,
   wait,
 } from "../../mod.ts";
-import { loopTest } from "../_util.ts";
-
-function inTask<T>(loop: AbstractEventLoop, fn: () => Promise<T>): Promise<T> {
-  return loop.runUntilComplete(fn);
-}
+import { inTask, loopTest } from "../_util.ts";
 
 /** Lets the loop run `n` iterations. */
 async function iterations(n: number): Promise<void> {

@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import { AsyncLocalStorage } from "node:async_hooks";
 import {
-  type AbstractEventLoop,
   CancelledError,
   Context,
   currentTask,
@@ -18,11 +17,7 @@ import {
   type Task,
   TaskGroup,
 } from "../../mod.ts";
-import { loopTest } from "../_util.ts";
-
-function inTask<T>(loop: AbstractEventLoop, fn: () => Promise<T>): Promise<T> {
-  return loop.runUntilComplete(fn);
-}
+import { inTask, loopTest } from "../_util.ts";
 
 async function crashAfter(delay: number, error: unknown): Promise<never> {
   await sleep(delay);

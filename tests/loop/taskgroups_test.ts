@@ -7,7 +7,6 @@
 import assert from "node:assert/strict";
 import { AsyncLocalStorage } from "node:async_hooks";
 import {
-  type AbstractEventLoop,
   CancelledError,
   Context,
   createTask,
@@ -20,14 +19,10 @@ import {
   timeout,
   TimeoutError,
 } from "../../mod.ts";
-import { loopTest } from "../_util.ts";
+import { inTask, loopTest } from "../_util.ts";
 
 class MyError extends Error {
   override name = "MyError";
-}
-
-function inTask<T>(loop: AbstractEventLoop, fn: () => Promise<T>): Promise<T> {
-  return loop.runUntilComplete(fn);
 }
 
 /** The classes of a group's errors, as a set of names. */

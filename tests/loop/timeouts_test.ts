@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import {
-  type AbstractEventLoop,
   CancelledError,
   createTask,
   currentTask,
@@ -16,7 +15,7 @@ import {
   timeoutAt,
   TimeoutError,
 } from "../../mod.ts";
-import { loopTest } from "../_util.ts";
+import { inTask, loopTest } from "../_util.ts";
 import type { VirtualTimeEventLoop } from "../../testing/mod.ts";
 
 function near(actual: number, expected: number, what = "time"): void {
@@ -27,10 +26,6 @@ function near(actual: number, expected: number, what = "time"): void {
 }
 
 /** Runs `fn` as the main task of `loop`. */
-function inTask<T>(loop: AbstractEventLoop, fn: () => Promise<T>): Promise<T> {
-  return loop.runUntilComplete(fn);
-}
-
 /** Runs `fn`, asserting it throws; returns what it threw. */
 async function caught(fn: () => unknown): Promise<unknown> {
   try {
