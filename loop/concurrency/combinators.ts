@@ -532,7 +532,8 @@ export interface WaitOptions {
  * @throws {TypeError} (rejects) if `fs` is not an iterable of futures (a
  * coroutine in it included), or `timeout` is not a number.
  * @throws {RangeError} (rejects) if `fs` is empty, `returnWhen` is not one of
- * the constants, or `timeout` is NaN.
+ * the constants (null included, as asyncio refuses `None`), or `timeout`
+ * is NaN.
  * @throws {RuntimeError} (rejects) if no loop is running.
  * @example
  * ```ts
@@ -564,7 +565,10 @@ export async function wait<T>(
   if (set.size === 0) {
     throw new RangeError("wait(): the set of tasks/futures is empty");
   }
-  const returnWhen = options?.returnWhen ?? ALL_COMPLETED;
+  // Left out (undefined) is the default; null, like asyncio's None, is no
+  // valid value.
+  const given = options?.returnWhen;
+  const returnWhen = given === undefined ? ALL_COMPLETED : given;
   if (
     returnWhen !== FIRST_COMPLETED && returnWhen !== FIRST_EXCEPTION &&
     returnWhen !== ALL_COMPLETED

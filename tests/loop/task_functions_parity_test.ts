@@ -269,7 +269,9 @@ loopTest(
   async ({ loop }) => {
     await inTask(loop, async () => {
       const fut = loop.createFuture<number>();
-      for (const bad of ["first_completed", "ANY", 0, 1, true]) {
+      // null is asyncio's None, no valid value; only a left-out (undefined)
+      // returnWhen is the default.
+      for (const bad of ["first_completed", "ANY", 0, 1, true, null]) {
         await assert.rejects(
           wait([fut], { returnWhen: bad as never }),
           RangeError,
@@ -277,7 +279,9 @@ loopTest(
         );
       }
       assert.equal(String(fut), "<Future pending>", "nothing was attached");
-      fut.cancel();
+      fut.setResult(1);
+      const [done] = await wait([fut], { returnWhen: undefined });
+      assert.deepEqual([...done], [fut]);
     });
   },
 );
