@@ -200,3 +200,26 @@ export function pairTest(
     await loop.runUntilComplete(async () => await fn(fx, loop));
   });
 }
+
+/**
+ * Waits until `r` has received at least `n` bytes, or lost its connection
+ * (the caller's assertions then tell which).
+ */
+export async function receivedAtLeast(
+  loop: EventLoop,
+  r: Recorder,
+  n: number,
+): Promise<void> {
+  if (r.nbytes >= n) return;
+  const fut = loop.createFuture<null>();
+  const previous = r.onData;
+  r.onData = (data) => {
+    previous?.(data);
+    if (r.nbytes >= n && !fut.done()) fut.setResult(null);
+  };
+  r.lost.addDoneCallback(() => {
+    if (!fut.done()) fut.setResult(null);
+  });
+  await fut;
+  r.onData = previous;
+}

@@ -39,6 +39,7 @@ import {
   netTest,
   pairTest,
   pattern,
+  receivedAtLeast,
   Recorder,
   text,
 } from "./_net.ts";
@@ -106,26 +107,6 @@ function peers(loop: EventLoop): {
   };
 }
 
-/** Waits until `r` has received at least `n` bytes (or lost its connection). */
-async function untilReceived(
-  loop: EventLoop,
-  r: Recorder,
-  n: number,
-): Promise<void> {
-  if (r.nbytes >= n) return;
-  const fut = loop.createFuture<null>();
-  const previous = r.onData;
-  r.onData = (data) => {
-    previous?.(data);
-    if (r.nbytes >= n && !fut.done()) fut.setResult(null);
-  };
-  r.lost.addDoneCallback(() => {
-    if (!fut.done()) fut.setResult(null);
-  });
-  await fut;
-  r.onData = previous;
-}
-
 /** Receives from `sock` with `sockRecv` until `n` bytes have come. */
 async function recvExactly(
   loop: EventLoop,
@@ -167,9 +148,9 @@ netTest(
     // A round trip over the open connection: the loop has run many times,
     // and every waiter still waits for it.
     transport.write(bytes("ping"));
-    await untilReceived(loop, peer, 4);
+    await receivedAtLeast(loop, peer, 4);
     peer.transport!.write(bytes("pong"));
-    await untilReceived(loop, client, 4);
+    await receivedAtLeast(loop, client, 4);
     assert.deepEqual(
       [before.done(), during.done(), after.done()],
       [false, false, false],
@@ -347,7 +328,7 @@ netTest(
     );
     again.write(bytes("hello"));
     const secondPeer = await side.next();
-    await untilReceived(loop, secondPeer, 5);
+    await receivedAtLeast(loop, secondPeer, 5);
     assert.equal(text(secondPeer.received()), "hello");
     again.close();
     await second.lost;
@@ -400,9 +381,9 @@ netTest(
     });
     // A round trip over the open connection while the block is being left.
     transport.write(bytes("still open"));
-    await untilReceived(loop, peer, 10);
+    await receivedAtLeast(loop, peer, 10);
     peer.transport!.write(bytes("yes"));
-    await untilReceived(loop, client, 3);
+    await receivedAtLeast(loop, client, 3);
     assert.equal(server.isServing(), false);
     assert.equal(leaving.done(), false);
     transport.close();
@@ -434,7 +415,7 @@ netTest(
       const [t] = await loop.createConnection(() => probe, ...addrOf(other));
       t.write(bytes("probe"));
       const echoPeer = await echoSide.next();
-      await untilReceived(loop, echoPeer, 5);
+      await receivedAtLeast(loop, echoPeer, 5);
       t.close();
       await probe.lost;
       assert.equal(side.made.length, 0, "served before startServing()");
@@ -442,7 +423,7 @@ netTest(
       await server.startServing();
       assert.equal(server.isServing(), true);
       const peer = await side.next();
-      await untilReceived(loop, peer, 5);
+      await receivedAtLeast(loop, peer, 5);
       assert.equal(text(peer.received()), "early");
       raw.close();
       await peer.lost;
@@ -949,7 +930,7 @@ netTest(
       const [t] = await loop.createUnixConnection(() => client, path);
       t.write(bytes("here"));
       const peer = await side.next();
-      await untilReceived(loop, peer, 4);
+      await receivedAtLeast(loop, peer, 4);
       assert.equal(text(peer.received()), "here");
       t.close();
       await client.lost;
@@ -1004,7 +985,7 @@ pairTest(
       await assert.rejects(loop.sockConnect(a, "/nowhere"), owned);
       // The transport is untouched by the refused calls.
       await loop.sockSendall(b, bytes("to the transport"));
-      await untilReceived(loop as EventLoop, owner, 16);
+      await receivedAtLeast(loop as EventLoop, owner, 16);
       assert.equal(text(owner.received()), "to the transport");
       transport.abort();
       await owner.lost;

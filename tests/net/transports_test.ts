@@ -31,6 +31,7 @@ import {
   concat,
   netTest,
   pattern,
+  receivedAtLeast,
   Recorder,
   text,
 } from "./_net.ts";
@@ -90,26 +91,6 @@ function recorders(loop: EventLoop): {
       return fut as unknown as Promise<Recorder>;
     },
   };
-}
-
-/** Waits until `p` has received `n` bytes. */
-async function receivedAtLeast(
-  loop: EventLoop,
-  p: Recorder,
-  n: number,
-): Promise<void> {
-  if (p.nbytes >= n) return;
-  const fut = loop.createFuture<null>();
-  const previous = p.onData;
-  p.onData = (data) => {
-    previous?.(data);
-    if (p.nbytes >= n && !fut.done()) fut.setResult(null);
-  };
-  p.lost.addDoneCallback(() => {
-    if (!fut.done()) fut.setResult(null);
-  });
-  await fut;
-  p.onData = previous;
 }
 
 /** Starts a TCP server of recorders on 127.0.0.1 and connects one client. */
