@@ -207,9 +207,16 @@ export class SocketDatagramTransport extends DatagramTransport {
           inbox[i + 1] as SocketAddress,
         );
       } catch (error) {
-        i += 2;
-        this.#fatalError(error, "Fatal read error on datagram transport");
-        break;
+        // asyncio delivers each datagram from a reader callback of its own
+        // and does not catch what `datagram_received()` throws: the loop's
+        // exception handler hears of it and the endpoint goes on receiving.
+        this.#loop.callExceptionHandler({
+          message:
+            `Exception in callback ${this.#protocol.constructor.name}.datagramReceived()`,
+          exception: error,
+          transport: this,
+          protocol: this.#protocol,
+        });
       }
     }
     if (i >= inbox.length) {
@@ -444,11 +451,16 @@ export class SocketDatagramTransport extends DatagramTransport {
 
   readonly #afterSend = (error: Error | null): void => {
     if (this.#closed) return;
-    if (error !== null) this.#errorReceived(error);
-    this.#maybeResumeProtocol();
-    if (this.#closing && this.#inFlight === 0 && this.#connLost === 0) {
-      this.#connLost++;
-      this.#callConnectionLost(null);
+    try {
+      if (error !== null) this.#errorReceived(error);
+    } finally {
+      // An errorReceived() that throws is this callback's error (the
+      // exception handler hears of it); the accounting goes on.
+      this.#maybeResumeProtocol();
+      if (this.#closing && this.#inFlight === 0 && this.#connLost === 0) {
+        this.#connLost++;
+        this.#callConnectionLost(null);
+      }
     }
   };
 
@@ -464,15 +476,14 @@ export class SocketDatagramTransport extends DatagramTransport {
     return false;
   }
 
+  /**
+   * Hands a send's OS error to the protocol. As asyncio's, what
+   * `errorReceived()` throws is not caught: from `sendto()` it reaches the
+   * caller, from a later completion the exception handler, and the endpoint
+   * stays open either way.
+   */
   #errorReceived(error: Error): void {
-    try {
-      (this.#protocol as DatagramProtocol).errorReceived(error);
-    } catch (failure) {
-      this.#fatalError(
-        failure,
-        "Fatal error: protocol.errorReceived() call failed.",
-      );
-    }
+    (this.#protocol as DatagramProtocol).errorReceived(error);
   }
 
   /**
@@ -682,16 +693,6 @@ export class SocketDatagramTransport extends DatagramTransport {
    */
   override abort(): void {
     this.#forceClose(null);
-  }
-
-  #fatalError(error: unknown, message: string): void {
-    this.#loop.callExceptionHandler({
-      message,
-      exception: error,
-      transport: this,
-      protocol: this.#protocol,
-    });
-    this.#forceClose(error);
   }
 
   #forceClose(error: unknown): void {

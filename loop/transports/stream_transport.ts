@@ -24,6 +24,7 @@ import {
   type StreamConn,
 } from "../net/socket.ts";
 import { type ReadOp, readOp } from "../net/read_op.ts";
+import { isOsError } from "../net/node_errors.ts";
 import type {
   BaseProtocol,
   BufferedProtocol,
@@ -81,13 +82,21 @@ function pooledCopy(bytes: Uint8Array): Uint8Array {
   return pool.subarray(start, start + n);
 }
 
-/** Errors that mean the peer went away: logged in debug mode only. */
-function isConnectionError(error: unknown): boolean {
-  return error instanceof Deno.errors.ConnectionReset ||
-    error instanceof Deno.errors.ConnectionAborted ||
-    error instanceof Deno.errors.BrokenPipe ||
-    error instanceof Deno.errors.NotConnected ||
-    error instanceof Deno.errors.ConnectionRefused;
+/**
+ * The error for what a buffered protocol's `getBuffer()` returned when it
+ * cannot be read into, as asyncio's read reports it: not bytes is a
+ * `TypeError` (its `recv_into()` refuses such an object), an empty buffer a
+ * `RuntimeError`. Made only on failure, so the read path stays one test.
+ */
+function badProtocolBuffer(buffer: unknown): Error {
+  if (!(buffer instanceof Uint8Array)) {
+    return new TypeError(
+      `getBuffer() must return a Uint8Array, not ${
+        buffer === null ? "null" : typeof buffer
+      }`,
+    );
+  }
+  return new RuntimeError("getBuffer() returned an empty buffer");
 }
 
 function isBufferedProtocol(protocol: BaseProtocol): boolean {
@@ -348,9 +357,7 @@ export abstract class StreamTransport extends Transport {
       try {
         buffer = (this.#protocol as BufferedProtocol).getBuffer(-1);
         if (!(buffer instanceof Uint8Array) || buffer.length === 0) {
-          throw new RuntimeError(
-            "getBuffer() returned an empty buffer or not a Uint8Array",
-          );
+          throw badProtocolBuffer(buffer);
         }
         this.#protocolBuffer = buffer.buffer;
         this.#protocolView = buffer;
@@ -542,9 +549,7 @@ export abstract class StreamTransport extends Transport {
       try {
         buffer = protocol.getBuffer(data.length - offset);
         if (!(buffer instanceof Uint8Array) || buffer.length === 0) {
-          throw new RuntimeError(
-            "getBuffer() returned an empty buffer or not a Uint8Array",
-          );
+          throw badProtocolBuffer(buffer);
         }
       } catch (error) {
         this._fatalError(
@@ -1283,9 +1288,14 @@ export abstract class StreamTransport extends Transport {
     this.#forceClose(null);
   }
 
-  /** @internal Errors that mean the peer went away: no exception handler. */
+  /**
+   * @internal Errors the exception handler does not hear of (debug mode
+   * logs them): every one of Deno's OS errors, as asyncio's `_fatal_error`
+   * passes over every `OSError`, not only the peer going away (one a
+   * protocol callback throws too).
+   */
   protected _isPeerError(error: unknown): boolean {
-    return isConnectionError(error);
+    return isOsError(error);
   }
 
   /**

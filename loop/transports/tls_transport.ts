@@ -23,7 +23,6 @@ import { NotImplementedError, TimeoutError } from "../base/exceptions.ts";
 import type { Future } from "../core/futures.ts";
 import type { TimerHandle } from "../core/handles.ts";
 import { logger } from "../base/log.ts";
-import { isOsError } from "../net/node_errors.ts";
 import type { Socket, StreamConn } from "../net/socket.ts";
 import type { BaseProtocol } from "../../protocols/protocol.ts";
 import { type ConnectionOwner, StreamTransport } from "./stream_transport.ts";
@@ -168,11 +167,6 @@ export class TlsTransport extends StreamTransport {
       );
     }
     this.close();
-  }
-
-  /** @ignore The peer going away and TLS failing are asyncio's OSError. */
-  protected override _isPeerError(error: unknown): boolean {
-    return isOsError(error);
   }
 
   /**

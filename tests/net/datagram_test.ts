@@ -544,23 +544,32 @@ netTest("DatagramTransport pauses and resumes reading", async ({ loop }) => {
 });
 
 netTest(
-  "DatagramProtocol.datagramReceived() raising is a fatal error",
+  "DatagramProtocol.datagramReceived() raising goes to the exception handler; the endpoint keeps receiving",
   async ({ loop, takeErrors }) => {
     class Bad extends DgramRecorder {
-      override datagramReceived(): void {
-        throw new Error("boom");
+      override datagramReceived(data: Uint8Array, addr: SocketAddress): void {
+        super.datagramReceived(data, addr);
+        if (text(data) === "bad") throw new Error("boom");
       }
     }
     const p = new Bad(loop);
     const [t] = await loop.createDatagramEndpoint(() => p, ["127.0.0.1", 0]);
     const s = socket(AF_INET, SOCK_DGRAM);
-    s.sendto(bytes("x"), t.getExtraInfo("sockname") as [string, number]);
-    await p.lost;
-    assert.equal(p.lostWith?.message, "boom");
+    const to = t.getExtraInfo("sockname") as [string, number];
+    s.sendto(bytes("bad"), to);
+    await p.receivedCount(1);
+    s.sendto(bytes("good"), to);
+    await p.receivedCount(2);
+    assert.deepEqual(p.received.map(([data]) => text(data)), ["bad", "good"]);
+    assert.equal(t.isClosing(), false);
     const errors = takeErrors();
     assert.deepEqual(errors.map((e) => e.message), [
-      "Fatal read error on datagram transport",
+      "Exception in callback Bad.datagramReceived()",
     ]);
+    assert.equal((errors[0].exception as Error).message, "boom");
+    assert.equal(errors[0].transport, t);
+    await closeTransport(t, p);
+    assert.equal(p.lostWith, null);
     await closeSockets(s);
   },
 );
