@@ -11,7 +11,8 @@ import {
   AF_INET,
   AF_INET6,
   AF_UNIX,
-  getaddrinfo as resolveAddrinfo,
+  type GetAddrInfoOptions,
+  numericAddrinfo,
   SOCK_DGRAM,
 } from "./net/addrinfo.ts";
 import type { Callback } from "./core/abstract_loop.ts";
@@ -60,6 +61,12 @@ export interface DatagramLoop extends TransportLoop {
   _checkClosed(): void;
   /** Connects `sock` to `address`. */
   sockConnect(sock: Socket, address: SocketAddress): Promise<void>;
+  /** Resolves a host name (the loop's own, so an override is obeyed). */
+  getaddrinfo(
+    host: string | null,
+    port: number | string | null,
+    options?: GetAddrInfoOptions,
+  ): Promise<AddrInfo[]>;
   /** Watches `sock` for readability. */
   addReader(sock: Socket, callback: Callback, ...args: unknown[]): void;
   /** Stops watching `sock` for readability. */
@@ -161,12 +168,16 @@ export async function createDatagramEndpoint<P extends BaseProtocol>(
         if (!Array.isArray(addr) || addr.length !== 2) {
           throw new TypeError("2-tuple is expected");
         }
-        const infos: AddrInfo[] = await resolveAddrinfo(addr[0], addr[1], {
-          family,
-          type: SOCK_DGRAM,
-          proto,
-          flags,
-        });
+        // An address literal is used as it is; a name goes through the
+        // loop's own getaddrinfo, as asyncio's `_ensure_resolved` does.
+        const infos: AddrInfo[] =
+          numericAddrinfo(addr[0], addr[1], family, SOCK_DGRAM, proto) ??
+            await loop.getaddrinfo(addr[0], addr[1], {
+              family,
+              type: SOCK_DGRAM,
+              proto,
+              flags,
+            });
         if (infos.length === 0) {
           throw new Deno.errors.NotFound("getaddrinfo() returned empty list");
         }

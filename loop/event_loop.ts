@@ -21,15 +21,11 @@ import { closeQuietly } from "./base/resources.ts";
 import { checkOptionKeys, optionKeys } from "./base/options.ts";
 import {
   type AddrInfo,
-  AF_INET,
-  AF_INET6,
   AF_UNIX,
   AI_PASSIVE,
   getaddrinfo as resolveAddrinfo,
   getnameinfo as resolveNameinfo,
-  IPPROTO_TCP,
-  isIPv4,
-  isIPv6,
+  numericAddrinfo,
   SOCK_STREAM,
   type SockAddr,
 } from "./net/addrinfo.ts";
@@ -1237,16 +1233,20 @@ export class EventLoop extends BaseEventLoop {
           'createConnection(): host "" names no peer (Name or service not known): pass a host name or address, e.g. "127.0.0.1"',
         );
       }
-      // Through the loop's own getaddrinfo, as asyncio resolves: a loop
-      // that overrides it (a test's fake resolver) is obeyed. The local
-      // address is resolved with the same hints.
+      // An address literal is used as it is; a name goes through the
+      // loop's own getaddrinfo, as asyncio's `_ensure_resolved` does: a
+      // loop that overrides it (a test's fake resolver) is obeyed. The
+      // local address is resolved the same way, with the same hints.
       const hints: GetaddrinfoOptions = {
         family: options.family ?? 0,
         type: SOCK_STREAM,
         proto: options.proto ?? 0,
         flags: options.flags ?? 0,
       };
-      const infos = await this.getaddrinfo(host ?? null, port ?? null, hints);
+      const resolve = (h: string | null, p: number | string | null) =>
+        numericAddrinfo(h, p ?? 0, hints.family!, SOCK_STREAM, hints.proto) ??
+          this.getaddrinfo(h, p, hints);
+      const infos = await resolve(host ?? null, port ?? null);
       if (infos.length === 0) {
         throw new Deno.errors.NotFound("getaddrinfo() returned empty list");
       }
@@ -1258,7 +1258,7 @@ export class EventLoop extends BaseEventLoop {
             "createConnection(): localAddr must be a [host, port] pair",
           );
         }
-        localInfos = await this.getaddrinfo(local[0], local[1], hints);
+        localInfos = await resolve(local[0], local[1]);
         if (localInfos.length === 0) {
           throw new Deno.errors.NotFound(
             "getaddrinfo() returned empty list for localAddr",
@@ -1854,7 +1854,7 @@ export class EventLoop extends BaseEventLoop {
         // override is obeyed. No address for a host is an error, not a
         // server that listens nowhere.
         const family = options.family ?? 0;
-        const found = numericAddrinfo(h, port ?? 0, family) ??
+        const found = numericAddrinfo(h, port ?? 0, family, SOCK_STREAM) ??
           await this.getaddrinfo(h, port ?? 0, {
             family,
             type: SOCK_STREAM,
@@ -2157,39 +2157,6 @@ export class EventLoop extends BaseEventLoop {
     }
     return accepting;
   }
-}
-
-/**
- * The stream address of an IP literal `host` of `family` (0: either), as
- * `getaddrinfo` would give it, without asking it; null when `host` is a
- * name, a scoped IPv6 address, of the other family, or `port` is a service
- * name. Mirrors asyncio's `_ipaddr_info`.
- */
-function numericAddrinfo(
-  host: string | null,
-  port: number | string,
-  family: number,
-): AddrInfo[] | null {
-  if (host === null) return null;
-  let portNumber: number;
-  if (typeof port === "number") portNumber = port;
-  else if (port === "") portNumber = 0;
-  else if (/^[0-9]+$/.test(port)) portNumber = Number(port);
-  else return null;
-  // Anything but a port number is getaddrinfo's to refuse.
-  if (!Number.isInteger(portNumber) || portNumber < 0 || portNumber > 65535) {
-    return null;
-  }
-  if ((family === 0 || family === AF_INET) && isIPv4(host)) {
-    return [[AF_INET, SOCK_STREAM, IPPROTO_TCP, "", [host, portNumber]]];
-  }
-  if (
-    (family === 0 || family === AF_INET6) && !host.includes("%") &&
-    isIPv6(host)
-  ) {
-    return [[AF_INET6, SOCK_STREAM, IPPROTO_TCP, "", [host, portNumber, 0, 0]]];
-  }
-  return null;
 }
 
 /** Wraps a bind failure in an error that names the address. */

@@ -116,10 +116,15 @@ export interface LagStats {
   max: number;
 }
 
-function notImplemented(name: string): never {
+function notImplemented(name: string, owner = "event loop"): never {
   throw new NotImplementedError(
-    `${name}() is not implemented by this event loop class`,
+    `${name}() is not implemented by this ${owner} class`,
   );
+}
+
+/** A server's methods name the server class in their refusal. */
+function serverNotImplemented(name: string): never {
+  return notImplemented(name, "server");
 }
 
 /**
@@ -592,47 +597,47 @@ export class AbstractServer<A extends SocketAddress = SocketAddress>
   implements AsyncDisposable {
   /** The loop the server belongs to. Mirrors `get_loop()`. */
   getLoop(): AbstractEventLoop {
-    return notImplemented("getLoop");
+    return serverNotImplemented("getLoop");
   }
 
   /** Whether the server is accepting connections. Mirrors `is_serving()`. */
   isServing(): boolean {
-    return notImplemented("isServing");
+    return serverNotImplemented("isServing");
   }
 
   /** The listening sockets (empty once closed). */
   get sockets(): Socket<A>[] {
-    return notImplemented("sockets");
+    return serverNotImplemented("sockets");
   }
 
   /** Stops listening; connections already made stay open. */
   close(): void {
-    notImplemented("close");
+    serverNotImplemented("close");
   }
 
   /** Closes every connection the server made. Mirrors `close_clients()`. */
   closeClients(): void {
-    notImplemented("closeClients");
+    serverNotImplemented("closeClients");
   }
 
   /** Aborts every connection the server made. Mirrors `abort_clients()`. */
   abortClients(): void {
-    notImplemented("abortClients");
+    serverNotImplemented("abortClients");
   }
 
   /** Starts accepting connections. Mirrors `start_serving()`. */
   startServing(): Promise<void> {
-    return notImplemented("startServing");
+    return serverNotImplemented("startServing");
   }
 
   /** Accepts connections until cancelled. Mirrors `serve_forever()`. */
   serveForever(): Promise<void> {
-    return notImplemented("serveForever");
+    return serverNotImplemented("serveForever");
   }
 
   /** Resolves once the server is closed. Mirrors `wait_closed()`. */
   waitClosed(): Promise<void> {
-    return notImplemented("waitClosed");
+    return serverNotImplemented("waitClosed");
   }
 
   /** Closes the server and waits for it (`await using`). */

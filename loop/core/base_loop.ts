@@ -325,6 +325,19 @@ export class BaseEventLoop extends AbstractEventLoop {
         if (this._stopping) break;
       }
     } finally {
+      if (this._batchIndex < this._batchLength) {
+        // A callback's KeyboardInterrupt ended the run mid-batch: the
+        // callbacks after it run first next time, as asyncio leaves them in
+        // its ready queue.
+        const batch = this._batch;
+        this._ready.unshift(
+          ...batch.slice(this._batchIndex, this._batchLength),
+        );
+        emptyArray(batch);
+        this._spare = batch;
+        this._batch = EMPTY_BATCH;
+        this._batchLength = this._batchIndex = 0;
+      }
       this._stopping = false;
       this._running = false;
       state.runningLoop = null;
@@ -1384,8 +1397,8 @@ export class BaseEventLoop extends AbstractEventLoop {
     try {
       done = this._runBatch();
     } catch (error) {
-      // Nothing a callback throws gets here (Handle._run reports it); should
-      // the machinery itself fail, runForever() rejects with the error.
+      // A callback's KeyboardInterrupt (Handle._run reports anything else),
+      // or a failure of the machinery itself: runForever() rejects with it.
       const reject = this.#chainReject;
       this.#chainResolve = this.#chainReject = null;
       reject?.(error);
@@ -1562,7 +1575,9 @@ export class BaseEventLoop extends AbstractEventLoop {
       } finally {
         if (swapped) swapFrame(outer);
         state.inCallback = false;
-        this._batchIndex = i;
+        // The debug loop keeps its own place, even when a callback's
+        // KeyboardInterrupt leaves it (this `i` is then behind it).
+        if (i > this._batchIndex) this._batchIndex = i;
       }
     }
     if (state.stepping !== null) return false;
@@ -1576,6 +1591,8 @@ export class BaseEventLoop extends AbstractEventLoop {
   #runBatchDebug(batch: ReadyItem[], i: number, n: number): number {
     while (i < n) {
       const handle = batch[i++];
+      // Kept as it goes: a callback's KeyboardInterrupt may leave the loop.
+      this._batchIndex = i;
       if (handle._cancelled) {
         this._skipped++;
         continue;

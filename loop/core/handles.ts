@@ -9,6 +9,7 @@
  */
 import { captureFrame, Context, type Frame, frameOf } from "../base/context.ts";
 import type { ExceptionContext } from "../base/exception_context.ts";
+import { KeyboardInterrupt } from "../base/exceptions.ts";
 import { describeCallback } from "../base/format.ts";
 
 /** The loop surface a handle needs (package-internal). */
@@ -34,7 +35,7 @@ export interface ReadyItem {
   _cancelled: boolean;
   /** The async context the loop runs it in. */
   _frame: Frame;
-  /** Runs it; never throws. */
+  /** Runs it; throws only a callback's `KeyboardInterrupt` (see `Handle._run`). */
   _run(): void;
 }
 
@@ -152,7 +153,10 @@ export class Handle {
 
   /**
    * Runs the callback, sending an exception it throws to the loop's exception
-   * handler (package-internal; the loop sets the async context first).
+   * handler (package-internal; the loop sets the async context first). A
+   * `KeyboardInterrupt` is not reported but thrown on: it ends the loop's
+   * run, as asyncio's `Handle._run` lets `KeyboardInterrupt` and `SystemExit`
+   * through.
    * @ignore
    */
   _run(): void {
@@ -173,6 +177,7 @@ export class Handle {
           callback(...args);
       }
     } catch (exception) {
+      if (exception instanceof KeyboardInterrupt) throw exception;
       const context: ExceptionContext = {
         message: `Exception in callback ${describeCallback(callback, args)}`,
         exception,

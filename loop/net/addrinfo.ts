@@ -915,6 +915,49 @@ async function resolveDns(host: string, family: number): Promise<Numeric[]> {
 }
 
 /**
+ * The address an IP literal `host` of `family` (0: either) has for a socket
+ * of `type`, as `getaddrinfo` would give it, without asking it; null when
+ * `host` is a name or null, a scoped IPv6 address, of the other family,
+ * `port` is a service name, or `proto` is neither 0, TCP nor UDP. The loop
+ * uses a literal as it is and asks its own (overridable) `getaddrinfo` only
+ * for names. Mirrors asyncio's `_ipaddr_info`. @internal
+ */
+export function numericAddrinfo(
+  host: string | null,
+  port: number | string,
+  family: number,
+  type: number,
+  proto = 0,
+): AddrInfo[] | null {
+  if (host === null) return null;
+  if (proto !== 0 && proto !== IPPROTO_TCP && proto !== IPPROTO_UDP) {
+    return null;
+  }
+  if (type === SOCK_STREAM) proto = IPPROTO_TCP;
+  else if (type === SOCK_DGRAM) proto = IPPROTO_UDP;
+  else return null;
+  let portNumber: number;
+  if (typeof port === "number") portNumber = port;
+  else if (port === "") portNumber = 0;
+  else if (/^[0-9]+$/.test(port)) portNumber = Number(port);
+  else return null;
+  // Anything but a port number is getaddrinfo's to refuse.
+  if (!Number.isInteger(portNumber) || portNumber < 0 || portNumber > 65535) {
+    return null;
+  }
+  if ((family === 0 || family === AF_INET) && isIPv4(host)) {
+    return [[AF_INET, type, proto, "", [host, portNumber]]];
+  }
+  if (
+    (family === 0 || family === AF_INET6) && !host.includes("%") &&
+    isIPv6(host)
+  ) {
+    return [[AF_INET6, type, proto, "", [host, portNumber, 0, 0]]];
+  }
+  return null;
+}
+
+/**
  * Resolves `host` and `port` into socket addresses, as Python's
  * `socket.getaddrinfo(host, port, family, type, proto, flags)`.
  *
