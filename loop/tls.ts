@@ -406,7 +406,12 @@ function tlsSocket(
   }
   // Errors after the first are reported by reads and writes, not thrown.
   socket.on("error", () => {});
-  stream.on("error", () => {});
+  // Deno's node:tls does not pass on an error of the stream beneath (a
+  // reset, a broken pipe): without this, the TLS socket's pending read
+  // would wait forever for a peer that is gone.
+  stream.on("error", (error: Error) => {
+    if (!socket.destroyed) socket.destroy(error);
+  });
   return { socket, ready };
 }
 

@@ -67,6 +67,35 @@ interface Job {
 interface PoolWorker {
   worker: Worker;
   job: Job | null;
+  /** Whether the worker holds the process (it does while it runs a job). */
+  held: boolean;
+}
+
+/**
+ * Deno's private switch that makes a Worker hold the process or not (the
+ * one `node:worker_threads`' `ref()`/`unref()` use; a Web Worker has no
+ * public one), or null where this Deno has none: then an idle worker holds
+ * the process until the pool is shut down. An idle worker lets the process
+ * exit, as an idle `ThreadPoolExecutor` thread does.
+ */
+const workerRef = ((): ((worker: Worker, ref: boolean) => void) | null => {
+  const proto = Worker.prototype as unknown as Record<symbol, unknown>;
+  for (const symbol of Object.getOwnPropertySymbols(proto)) {
+    const method = proto[symbol];
+    if (
+      symbol.description === undefined && typeof method === "function" &&
+      method.length === 1 && /refCount/.test(String(method))
+    ) {
+      return (worker, ref) => method.call(worker, ref);
+    }
+  }
+  return null;
+})();
+
+function hold(entry: PoolWorker, held: boolean): void {
+  if (entry.held === held || workerRef === null) return;
+  entry.held = held;
+  workerRef(entry.worker, held);
 }
 
 /**
@@ -510,6 +539,7 @@ export class WorkerPoolExecutor implements Executor, AsyncDisposable {
       }
       worker.job = job;
       job.worker = worker;
+      hold(worker, true);
       this.#running++;
     }
     this.#settled();
@@ -520,7 +550,7 @@ export class WorkerPoolExecutor implements Executor, AsyncDisposable {
       type: "module",
       name: `${this.#namePrefix}-${++this.#spawned}`,
     });
-    const entry: PoolWorker = { worker, job: null };
+    const entry: PoolWorker = { worker, job: null, held: true };
     worker.onmessage = (event: MessageEvent) => this.#onMessage(entry, event);
     worker.onmessageerror = () =>
       this.#died(entry, "its reply could not be deserialized", undefined);
@@ -564,6 +594,7 @@ export class WorkerPoolExecutor implements Executor, AsyncDisposable {
     // ThreadPoolExecutor's do; dispatch() ends the pool once none is left.
     this.#idle.push(entry);
     this.#dispatch();
+    if (entry.job === null) hold(entry, false);
   }
 
   #died(entry: PoolWorker, how: string, cause: unknown): void {

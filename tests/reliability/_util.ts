@@ -474,3 +474,222 @@ export function assertCleanExit(
     else assert.match(out[i], line);
   });
 }
+
+/**
+ * A program started by a test that keeps running while the test talks to
+ * it: a case of `_cases/` (`spawnCase`) or a real client or server
+ * (`spawnTool`: python3, wrk, openssl). Its stdout is read line by line as
+ * it comes; `line()` waits for a line, `exit()` for its end, each bounded
+ * by a guard that kills it and fails with what it printed.
+ */
+export class Spawned implements AsyncDisposable {
+  readonly what: string;
+  readonly #child: Deno.ChildProcess;
+  readonly #stdin: WritableStreamDefaultWriter<Uint8Array> | null;
+  readonly #output: Promise<void>;
+  #stdout = "";
+  #stderr = "";
+  #ended = false;
+  #waiters = new Set<() => void>();
+  #result: Promise<ChildResult> | null = null;
+
+  constructor(
+    what: string,
+    command: string,
+    args: string[],
+    options: { stdin?: boolean; env?: Record<string, string> } = {},
+  ) {
+    this.what = what;
+    this.#child = new Deno.Command(command, {
+      args,
+      env: { NO_COLOR: "1", ...options.env },
+      stdin: options.stdin ? "piped" : "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#stdin = options.stdin ? this.#child.stdin.getWriter() : null;
+    const pump = async (
+      stream: ReadableStream<Uint8Array>,
+      add: (text: string) => void,
+    ) => {
+      for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+        add(text);
+      }
+    };
+    this.#output = Promise.all([
+      pump(this.#child.stdout, (text) => {
+        this.#stdout += text;
+        for (const wake of this.#waiters) wake();
+      }),
+      pump(this.#child.stderr, (text) => this.#stderr += text),
+    ]).then(() => {
+      this.#ended = true;
+      for (const wake of this.#waiters) wake();
+    });
+  }
+
+  /** The child's pid. */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /** What it printed so far. */
+  get stdout(): string {
+    return this.#stdout;
+  }
+
+  /** What it printed to stderr so far. */
+  get stderr(): string {
+    return this.#stderr;
+  }
+
+  /** Complete stdout lines so far. */
+  lines(): string[] {
+    return this.#stdout.split("\n").slice(0, -1);
+  }
+
+  /**
+   * Waits for a complete stdout line matching `match`; resolves with the
+   * match. Fails if the output ends first, or at the guard.
+   */
+  async line(
+    match: RegExp,
+    seconds = GUARD_SECONDS,
+  ): Promise<RegExpMatchArray> {
+    const find = () => {
+      for (const line of this.lines()) {
+        const found = line.match(match);
+        if (found) return found;
+      }
+      return null;
+    };
+    let wake = () => {};
+    const found = new Promise<RegExpMatchArray>((resolve, reject) => {
+      wake = () => {
+        const hit = find();
+        if (hit) resolve(hit);
+        else if (this.#ended) {
+          reject(
+            new Error(
+              `${this.what} ended its output before a line matching ${match}\n${this.#report()}`,
+            ),
+          );
+        }
+      };
+    });
+    this.#waiters.add(wake);
+    wake();
+    try {
+      return await bounded(
+        `${this.what}: a line matching ${match}`,
+        found,
+        seconds,
+      ).catch((error) => {
+        throw new Error(`${(error as Error).message}\n${this.#report()}`);
+      });
+    } finally {
+      this.#waiters.delete(wake);
+    }
+  }
+
+  /** Writes `text` to its stdin. */
+  async write(text: string): Promise<void> {
+    await this.#stdin!.write(new TextEncoder().encode(text));
+  }
+
+  /** Closes its stdin (the cases take that as "stop"). */
+  async closeStdin(): Promise<void> {
+    await this.#stdin?.close().catch(() => {});
+  }
+
+  /** Sends it `signal`. */
+  kill(signal: Deno.Signal = "SIGTERM"): void {
+    this.#child.kill(signal);
+  }
+
+  /**
+   * Closes its stdin and waits for it to exit and its output to end. If it
+   * has not exited after `seconds`, it is killed and this fails, quoting
+   * what it printed.
+   */
+  exit(seconds = GUARD_SECONDS): Promise<ChildResult> {
+    this.#result ??= (async () => {
+      await this.closeStdin();
+      let status: Deno.CommandStatus;
+      try {
+        status = await bounded(
+          `${this.what}'s exit`,
+          this.#child.status,
+          seconds,
+          () => this.#child.kill("SIGKILL"),
+        );
+      } catch (error) {
+        await this.#child.status;
+        await this.#output;
+        throw new Error(
+          `${(error as Error).message}; it was killed.\n${this.#report()}`,
+        );
+      }
+      await bounded(`${this.what}'s output`, this.#output);
+      return {
+        code: status.code,
+        signal: status.signal,
+        stdout: this.#stdout,
+        stderr: this.#stderr,
+      };
+    })();
+    return this.#result;
+  }
+
+  /**
+   * Kills it (`SIGKILL`) unless `exit()` was called, and waits for it to
+   * end: `await using` keeps a failed test from leaving it running.
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#result === null) {
+      try {
+        this.#child.kill("SIGKILL");
+      } catch {
+        // It had exited.
+      }
+    }
+    await this.exit().catch(() => {});
+  }
+
+  #report(): string {
+    return `--- stdout of ${this.what}:\n${this.#stdout}--- stderr:\n${this.#stderr}`;
+  }
+}
+
+/** Starts `tests/reliability/_cases/<name>` with `-A` (see `Spawned`). */
+export function spawnCase(
+  name: string,
+  args: string[] = [],
+  options: { stdin?: boolean; env?: Record<string, string> } = {},
+): Spawned {
+  const script = new URL(`./_cases/${name}`, import.meta.url).pathname;
+  return new Spawned(
+    name,
+    Deno.execPath(),
+    ["run", "-A", script, ...args],
+    options,
+  );
+}
+
+/**
+ * Where `tool` is on the PATH; fails naming it (and the Debian package
+ * that has it) when it is not installed.
+ */
+export function requireTool(tool: string, debianPackage = tool): string {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    const path = `${dir || "."}/${tool}`;
+    try {
+      if (Deno.statSync(path).isFile) return path;
+    } catch {
+      // Not in this folder.
+    }
+  }
+  assert.fail(
+    `this probe needs \`${tool}\`, which is not installed: apt-get install -y ${debianPackage} (.ci/run installs it where it can)`,
+  );
+}
