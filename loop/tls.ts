@@ -662,8 +662,10 @@ class Carrier extends Protocol {
 
   override eofReceived(): boolean {
     this.stream.push(null);
-    // Stay open: TLS may still send its close_notify.
-    return true;
+    // Stay open: TLS may still send its close_notify. A transport that
+    // cannot half-close (TLS beneath TLS) closes whatever this returns, and
+    // warns when asked to stay open: don't ask it.
+    return this.transport?.canWriteEof() ?? true;
   }
 
   override pauseWriting(): void {

@@ -19,6 +19,13 @@ export const LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5;
 /** The default high-water mark of a write buffer (asyncio's). */
 export const DEFAULT_HIGH = 64 * 1024;
 
+/**
+ * The default high-water mark of a TLS transport's write buffer (asyncio's
+ * `FLOW_CONTROL_HIGH_WATER_SSL_WRITE`, 512 KiB): an SSL transport buffers
+ * more before `pauseWriting()` than a plain one.
+ */
+export const DEFAULT_TLS_HIGH = 512 * 1024;
+
 /** asyncio's `_set_write_buffer_limits` rule: returns `[low, high]`. */
 export function computeLimits(
   high?: number | null,

@@ -626,8 +626,12 @@ export class WritePipeTransport extends WriteTransport {
   #flow: WriteFlowControl;
   #closing = false;
   #connLost = 0;
-  /** Writes dropped because the pipe was closing or lost. */
-  #dropped = 0;
+  /**
+   * asyncio's `_conn_lost` count, which decides when dropped writes warn: a
+   * failed write and each write dropped afterwards count; an `abort()` or a
+   * reader going away does not (asyncio's pipe `_close()` leaves it alone).
+   */
+  #lostWrites = 0;
   #closed = false;
   #ending = false;
   /** `_readerGone()` was called: the pipe has no reader any more. */
@@ -722,16 +726,14 @@ export class WritePipeTransport extends WriteTransport {
     checkBytes(data, "write()");
     if (data.length === 0) return;
     if (this.#connLost > 0 || this.#closing) {
-      if (
-        this.#connLost + this.#dropped >= LOG_THRESHOLD_FOR_CONNLOST_WRITES
-      ) {
+      if (this.#lostWrites >= LOG_THRESHOLD_FOR_CONNLOST_WRITES) {
         logger.warning(
           "pipe closed by peer or os.write(pipe, data) raised exception.",
         );
       }
       // Counted apart from #connLost: a write after close() must not stop
       // the flush of what was queued before it.
-      this.#dropped++;
+      this.#lostWrites++;
       return;
     }
     this.#chunks.push(data);
@@ -1137,6 +1139,7 @@ export class WritePipeTransport extends WriteTransport {
 
   #fatalError(error: unknown, message: string): void {
     reportFatal(this.#loop, error, message, this, this.#protocol);
+    if (this.#connLost === 0 && !this.#closed) this.#lostWrites++;
     this.#forceClose(error);
   }
 

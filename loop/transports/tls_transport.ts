@@ -26,6 +26,7 @@ import { logger } from "../base/log.ts";
 import type { Socket, StreamConn } from "../net/socket.ts";
 import type { BaseProtocol } from "../../protocols/protocol.ts";
 import { type ConnectionOwner, StreamTransport } from "./stream_transport.ts";
+import { DEFAULT_TLS_HIGH } from "../../transports/flow_control.ts";
 
 /** The read buffer (one TLS record of plaintext at most): it does not grow. */
 const READ_SIZE = 16 * 1024;
@@ -147,6 +148,26 @@ export class TlsTransport extends StreamTransport {
     this.#closeUnderlying = init.closeUnderlying ?? null;
     this.#shutdownTimeout = init.shutdownTimeout;
     this.#callConnectionMade = init.callConnectionMade !== false;
+    this.setWriteBufferLimits();
+  }
+
+  /**
+   * Sets the write buffer's water marks. Mirrors asyncio's SSL transport,
+   * whose defaults are larger than a socket's: high 512 KiB, low a quarter
+   * of high (`getWriteBufferLimits()` is `[131072, 524288]` until changed).
+   *
+   * @param high The high-water mark in bytes (default 512 KiB, or 4 × low).
+   * @param low The low-water mark in bytes (default high / 4).
+   * @throws {RangeError} unless high >= low >= 0.
+   */
+  override setWriteBufferLimits(
+    high?: number | null,
+    low?: number | null,
+  ): void {
+    super.setWriteBufferLimits(
+      high == null && low == null ? DEFAULT_TLS_HIGH : high,
+      low,
+    );
   }
 
   /** @ignore Not after `startTls`; a failing `connectionMade` is fatal. */
