@@ -40,7 +40,12 @@ import type { ExceptionContext } from "../base/exception_context.ts";
 import { type Executor, isExecutor } from "../executors/executor.ts";
 import { describe } from "../base/format.ts";
 import { Future, isFuture, reportUnretrieved } from "./futures.ts";
-import { Handle, type ReadyItem, TimerHandle } from "./handles.ts";
+import {
+  Handle,
+  type ReadyItem,
+  reportingHandle,
+  TimerHandle,
+} from "./handles.ts";
 import { logger } from "../base/log.ts";
 import { state } from "./running.ts";
 import { type Coroutine, ensureFuture, Task } from "./tasks.ts";
@@ -151,7 +156,14 @@ function readDebugFromEnv(): boolean {
 }
 
 function runUntilCompleteCallback(fut: Future<unknown>): void {
-  fut.getLoop().stop();
+  const loop = fut.getLoop() as BaseEventLoop;
+  // The task's KeyboardInterrupt ended the run already (see
+  // `_interruptRun`): a stop() now would end the next run at once.
+  if (loop._interruptedBy === fut) {
+    loop._interruptedBy = null;
+    return;
+  }
+  loop.stop();
 }
 
 const realClock = (): number => performance.now() / 1000;
@@ -324,15 +336,23 @@ export class BaseEventLoop extends AbstractEventLoop {
         // callback that calls stop(), that ends the run after this iteration.
         if (this._stopping) break;
       }
+      if (this.#interrupt !== null) throw this.#interrupt.error;
     } finally {
-      if (this._batchIndex < this._batchLength) {
-        // A callback's KeyboardInterrupt ended the run mid-batch: the
-        // callbacks after it run first next time, as asyncio leaves them in
-        // its ready queue.
+      // The interrupting task's stop() is skipped once, in the next run
+      // (see runUntilCompleteCallback); after that it is forgotten.
+      if (this.#interrupt === null) this._interruptedBy = null;
+      this.#interrupt = null;
+      if (this._batch !== EMPTY_BATCH) {
+        // A KeyboardInterrupt (a callback's, or a task step's) ended the run
+        // mid-batch: the callbacks after it run first next time, as asyncio
+        // leaves them in its ready queue, and the batch's array is free
+        // again.
         const batch = this._batch;
-        this._ready.unshift(
-          ...batch.slice(this._batchIndex, this._batchLength),
-        );
+        if (this._batchIndex < this._batchLength) {
+          this._ready.unshift(
+            ...batch.slice(this._batchIndex, this._batchLength),
+          );
+        }
         emptyArray(batch);
         this._spare = batch;
         this._batch = EMPTY_BATCH;
@@ -389,7 +409,12 @@ export class BaseEventLoop extends AbstractEventLoop {
     try {
       await this.runForever();
     } catch (error) {
-      if (newTask && fut.done() && !fut.cancelled()) fut.exception();
+      // The caller gets the error: a new task's (or the future's own
+      // KeyboardInterrupt, which ended the run) counts as retrieved.
+      if (
+        fut.done() && !fut.cancelled() &&
+        (newTask || this._interruptedBy === fut)
+      ) fut.exception();
       throw error;
     } finally {
       fut.removeDoneCallback(runUntilCompleteCallback);
@@ -422,6 +447,25 @@ export class BaseEventLoop extends AbstractEventLoop {
     this._stopping = true;
     if (this._wakeResolve !== null) this._wake();
   }
+
+  /** The `KeyboardInterrupt` a task's coroutine threw during this run. */
+  #interrupt: { error: unknown } | null = null;
+
+  /**
+   * @ignore A task's coroutine threw `KeyboardInterrupt` (package-internal).
+   * asyncio's task step records it and raises it on, out of the running
+   * loop: the run ends with it, and callbacks the current batch has not
+   * reached stay queued for the next run.
+   */
+  _interruptRun(task: unknown, error: unknown): void {
+    if (!this._running || this.#interrupt !== null) return;
+    this.#interrupt = { error };
+    this._interruptedBy = task;
+    this.stop();
+  }
+
+  /** @ignore The task whose KeyboardInterrupt ended the last run. */
+  _interruptedBy: unknown = null;
 
   /**
    * Whether the loop is running. Mirrors `loop.is_running()`.
@@ -1145,10 +1189,14 @@ export class BaseEventLoop extends AbstractEventLoop {
       return;
     }
     try {
-      const owner = (context.task ?? context.handle) as
+      // In the context of what the report is about, as asyncio's: the
+      // task, else the future (a task has a context), else the handle. A
+      // handle reporting its own callback's error runs in that callback's
+      // context already, with whatever the callback changed in it.
+      const owner = (context.task ?? context.future ?? context.handle) as
         | { _frame?: Frame }
         | undefined;
-      if (owner?._frame !== undefined) {
+      if (owner?._frame !== undefined && owner !== reportingHandle()) {
         runInFrame(owner._frame, handler, [this, context]);
       } else {
         handler(this, context);
@@ -1392,6 +1440,14 @@ export class BaseEventLoop extends AbstractEventLoop {
   /** Runs the rest of a paused batch (through `state.batchResume`). */
   readonly #resumeBatch = (): void => {
     state.batchResume = null;
+    if (this.#interrupt !== null && this.#chainReject !== null) {
+      // The step that just ended threw KeyboardInterrupt: the run ends
+      // here, and runForever() puts the rest of the batch back.
+      const reject = this.#chainReject;
+      this.#chainResolve = this.#chainReject = null;
+      reject(this.#interrupt.error);
+      return;
+    }
     if (this.#debugStepStart >= 0) this.#logSlowStep();
     let done: boolean;
     try {

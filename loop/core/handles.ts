@@ -12,6 +12,17 @@ import type { ExceptionContext } from "../base/exception_context.ts";
 import { KeyboardInterrupt } from "../base/exceptions.ts";
 import { describeCallback } from "../base/format.ts";
 
+let reporting: Handle | null = null;
+
+/**
+ * The handle whose callback's error is being reported, while its report
+ * runs (package-internal): the exception handler then runs in the context
+ * the callback left, not the one it was scheduled with.
+ */
+export function reportingHandle(): Handle | null {
+  return reporting;
+}
+
 /** The loop surface a handle needs (package-internal). */
 export interface HandleOwner {
   callExceptionHandler(context: ExceptionContext): void;
@@ -185,7 +196,12 @@ export class Handle {
       };
       const traceback = this._debugInfo?.sourceTraceback;
       if (traceback !== undefined) context.sourceTraceback = traceback;
-      this._loop.callExceptionHandler(context);
+      reporting = this;
+      try {
+        this._loop.callExceptionHandler(context);
+      } finally {
+        reporting = null;
+      }
     }
   }
 

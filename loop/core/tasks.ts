@@ -37,6 +37,7 @@ import {
 import {
   CancelledError,
   InvalidStateError,
+  KeyboardInterrupt,
   RuntimeError,
 } from "../base/exceptions.ts";
 import { describe } from "../base/format.ts";
@@ -444,6 +445,11 @@ export class Task<T = unknown> extends Future<T> {
       Future.prototype.cancel.call(this);
     } else {
       this._setExceptionUnchecked(value);
+      // asyncio's step raises a KeyboardInterrupt on out of the loop.
+      if (value instanceof KeyboardInterrupt) {
+        (this._loop as { _interruptRun?(task: unknown, error: unknown): void })
+          ._interruptRun?.(this, value);
+      }
     }
     this._loop._unregisterTask(this);
     stepSuspended(this);

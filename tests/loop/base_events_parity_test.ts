@@ -111,6 +111,58 @@ loopTest(
   },
 );
 
+loopTest(
+  "a task whose coroutine throws KeyboardInterrupt ends the run with it; the task keeps it as its exception and the callbacks after its step run next time",
+  async (fx) => {
+    const { loop } = fx;
+    for (const debug of [false, true]) {
+      loop.setDebug(debug);
+      const interrupt = new KeyboardInterrupt();
+      const seen: string[] = [];
+      const background = loop.createTask(async () => {
+        await sleep(0);
+        throw interrupt;
+      });
+      // Ready in the same iteration as the task's second step, after it.
+      loop.callSoon(() => loop.callSoon(() => seen.push("after the step")));
+      await assert.rejects(
+        loop.runUntilComplete(async () => {
+          await sleep(10);
+        }),
+        (e) => e === interrupt,
+        `debug=${debug}`,
+      );
+      assert.equal(background.done(), true);
+      assert.equal(background.exception(), interrupt);
+      assert.deepEqual(seen, []);
+      assert.equal(loop.isRunning(), false);
+      // The loop runs on: no stop() is left behind, the held callback runs.
+      assert.equal(await loop.runUntilComplete(async () => "next"), "next");
+      assert.deepEqual(seen, ["after the step"]);
+    }
+    assert.deepEqual(fx.takeErrors(), []);
+  },
+);
+
+loopTest(
+  "runUntilComplete() of a task that throws KeyboardInterrupt rejects with it, the task's exception counted as retrieved, and the next run is not stopped early",
+  async (fx) => {
+    const { loop } = fx;
+    const interrupt = new KeyboardInterrupt();
+    const task = loop.createTask(async () => {
+      await sleep(0);
+      throw interrupt;
+    });
+    await assert.rejects(loop.runUntilComplete(task), (e) => e === interrupt);
+    const later = await loop.runUntilComplete(async () => {
+      await sleep(0.01);
+      return "ran to the end";
+    });
+    assert.equal(later, "ran to the end");
+    assert.deepEqual(fx.takeErrors(), []);
+  },
+);
+
 // ---- the abstract classes ----------------------------------------------------
 
 Deno.test("AbstractEventLoop's coroutine methods and AbstractServer's methods throw NotImplementedError naming the method", async () => {

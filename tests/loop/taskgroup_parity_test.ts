@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { AsyncLocalStorage } from "node:async_hooks";
 import {
+  type AbstractEventLoop,
   CancelledError,
   Context,
   currentTask,
@@ -52,12 +53,32 @@ loopTest(
   },
 );
 
+/**
+ * Runs `main` as a task on `loop`. Each task that ends with `interrupt` ends
+ * the loop's run with it (asyncio's task step raises it out of the loop);
+ * the loop is run on, as `asyncio.run()`'s clean-up does, until `main` is
+ * done. `runs` is how many runs the interrupt ends.
+ */
+async function runThroughInterrupts(
+  loop: AbstractEventLoop,
+  interrupt: KeyboardInterrupt,
+  runs: number,
+  main: () => Promise<void>,
+): Promise<void> {
+  const task = loop.createTask(main);
+  for (let i = 0; i < runs; i++) {
+    await assert.rejects(loop.runUntilComplete(task), (e) => e === interrupt);
+    assert.equal(task.done(), false);
+  }
+  await loop.runUntilComplete(task);
+}
+
 loopTest(
-  "TaskGroup rejects with a child's KeyboardInterrupt, not with the body's error",
+  "TaskGroup rejects with a child's KeyboardInterrupt, not with the body's error, once the loop runs on after it",
   async (fx) => {
     const interrupt = new KeyboardInterrupt();
     let sibling: Task<unknown> | null = null;
-    await inTask(fx.loop, async () => {
+    await runThroughInterrupts(fx.loop, interrupt, 1, async () => {
       const error = await new TaskGroup().run(async (g) => {
         g.createTask(() => crashAfter(0.01, interrupt));
         sibling = g.createTask(() => sleep(10));
@@ -106,7 +127,7 @@ loopTest(
 );
 
 loopTest(
-  "TaskGroup: a KeyboardInterrupt during an outer cancel wins over CancelledError",
+  "TaskGroup: a KeyboardInterrupt during an outer cancel ends the run, then wins over CancelledError",
   async ({ loop }) => {
     const interrupt = new KeyboardInterrupt();
     const runner = loop.createTask(() =>
@@ -121,7 +142,8 @@ loopTest(
         });
       })
     );
-    await inTask(loop, async () => {
+    // The child's interrupt ends one run, the group's task's the next.
+    await runThroughInterrupts(loop, interrupt, 2, async () => {
       await sleep(0.1);
       runner.cancel();
       await assert.rejects(async () => await runner, (e) => e === interrupt);
@@ -136,7 +158,7 @@ loopTest(
   async ({ loop }) => {
     const interrupt = new KeyboardInterrupt();
     let outerChild: Task<unknown> | null = null;
-    await inTask(loop, async () => {
+    await runThroughInterrupts(loop, interrupt, 1, async () => {
       await assert.rejects(
         new TaskGroup().run(async (outer) => {
           outerChild = outer.createTask(() => sleep(10));
