@@ -542,7 +542,15 @@ export class ReadPipeTransport extends ReadTransport {
     // hears of it once that is done, so nothing is left open after
     // connectionLost().
     this.#registration.begin();
-    this.#reader.cancel().catch(() => {}).then(() => {
+    // A read in flight holds the descriptor until Deno drops the cancelled
+    // read, a turn of its own event loop after cancel() settles; waiting
+    // for that turn lets the descriptor go before connectionLost(), as
+    // asyncio's pipe is closed by then (a child writing to a pipe whose
+    // transport was closed gets EPIPE at once).
+    const reading = this.#reading;
+    this.#reader.cancel().catch(() => {}).then(() =>
+      reading ? new Promise((resolve) => setTimeout(resolve, 0)) : undefined
+    ).then(() => {
       this.#registration.end();
       this.#registration.post(
         protocolCall(
