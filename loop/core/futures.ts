@@ -121,6 +121,38 @@ function snapshotOf(exception: object): { name: string; message: string } {
 
 const inspect = Symbol.for("Deno.customInspect");
 
+/**
+ * The loop of a future made without `{ loop }`: the running or current one.
+ * Only this path looks at `options` itself, so a stray positional argument
+ * (`new Future(42)`, which asyncio refuses) is refused here, off the path of
+ * `loop.createFuture()`.
+ */
+function defaultLoop(options: unknown): AbstractEventLoop {
+  if (options != null && typeof options !== "object") {
+    throw new TypeError(
+      `Future options must be an object like { loop }, not ${
+        describe(options)
+      }`,
+    );
+  }
+  return _getEventLoop();
+}
+
+/** The package's own source files, skipped when naming a creation site. */
+const PACKAGE = new URL("../../", import.meta.url).href;
+
+/**
+ * @internal The first frame of a creation traceback (`_sourceTraceback`)
+ * outside the package: where user code made the future or task.
+ */
+export function creationSite(traceback: string): string {
+  const frames = traceback.split("\n").map((line) => line.trim());
+  const outside = frames.find((frame) =>
+    !frame.includes(`${PACKAGE}loop/`) && !frame.includes(`${PACKAGE}policy/`)
+  );
+  return (outside ?? frames[0]).replace(/^at /, "");
+}
+
 /** Options of the `Future` constructor. */
 export interface FutureOptions {
   /** The loop the future belongs to (default: the running or current loop). */
@@ -182,7 +214,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * @param options `loop`: the loop it belongs to.
    */
   constructor(options?: FutureOptions) {
-    this._loop = options?.loop ?? _getEventLoop();
+    this._loop = options?.loop ?? defaultLoop(options);
     if (this._loop.getDebug()) {
       this._sourceTraceback = new Error().stack?.split("\n").slice(2).join(
         "\n",
@@ -720,6 +752,12 @@ export class Future<T = unknown> implements PromiseLike<T> {
           ? `cb=[${names[0]}, <${names.length - 2} more>, ${names.at(-1)}]`
           : `cb=[${names.join(", ")}]`,
       );
+    }
+    // In debug mode asyncio ends with where the future was made, as
+    // `created at file:line`.
+    if (this._sourceTraceback !== undefined) {
+      const site = creationSite(this._sourceTraceback);
+      info.push(`created at ${site.match(/\((.*)\)$/)?.[1] ?? site}`);
     }
     return info;
   }

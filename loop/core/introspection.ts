@@ -9,7 +9,7 @@
  * @module
  */
 import type { AbstractEventLoop } from "./abstract_loop.ts";
-import type { Future } from "./futures.ts";
+import { creationSite, type Future } from "./futures.ts";
 import { getRunningLoop, state } from "./running.ts";
 import { allTasks, currentTask, Task } from "./tasks.ts";
 import { waitInfoOf } from "./wait_labels.ts";
@@ -75,18 +75,6 @@ function stateOf(task: Task<unknown>, current: Task<unknown> | null) {
   const waiter = task._futWaiter;
   if (waiter === null) return "outside" as const;
   return waiter.done() ? "ready" as const : "waiting" as const;
-}
-
-/** The package's own source files, skipped when naming a creation site. */
-const PACKAGE = new URL("../../", import.meta.url).href;
-
-/** The first frame of a creation traceback outside the package. */
-function creationSite(traceback: string): string {
-  const frames = traceback.split("\n").map((line) => line.trim());
-  const outside = frames.find((frame) =>
-    !frame.includes(`${PACKAGE}loop/`) && !frame.includes(`${PACKAGE}policy/`)
-  );
-  return (outside ?? frames[0]).replace(/^at /, "");
 }
 
 /**
