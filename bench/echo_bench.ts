@@ -53,9 +53,10 @@
  *   rows the message ends in "\n"). All servers run side by side; each row
  *   measures ~2.5 s per server (0.5 s with --quick) after a short warm-up,
  *   as five equal runs (three with --quick) that alternate between that
- *   row's servers, of which each server's best counts (shared or virtual machines have bursts of
- *   interference; the best run is the least disturbed), and reports round
- *   trips per second. Where `taskset` is available, servers are pinned to
+ *   row's servers, of which each server's median counts (a burst of
+ *   interference on a shared machine spoils one run, not the median; the
+ *   best run would favour the server whose runs vary most), and reports
+ *   round trips per second. Where `taskset` is available, servers are pinned to
  *   CPU 0 and the load generator to CPU 1, so every server meets the same
  *   placement.
  * - Idle memory (protocol servers): 10,000 connections (2,000 with
@@ -93,7 +94,7 @@ for (const api of only) {
     Deno.exit(2);
   }
 }
-/** Measured seconds per row, split into RUNS runs; the best run counts. */
+/** Measured seconds per row, split into RUNS runs; the median run counts. */
 const SECONDS = quick ? 0.5 : 2.5;
 const RUNS = quick ? 3 : 5;
 const WARMUP_SECONDS = quick ? 0.2 : 0.5;
@@ -557,6 +558,15 @@ async function servers(): Promise<ServerSpec[]> {
     .filter((spec) => spec.apis.length > 0);
 }
 
+/** The middle value (the mean of the two middle ones for an even count). */
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1
+    ? sorted[mid]
+    : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
 interface Row {
   api: Api;
   workload: string;
@@ -638,6 +648,7 @@ async function main(): Promise<void> {
             line,
           ).catch(() => 0);
         }
+        const runs: Record<string, number[]> = {};
         for (let run = 0; run < RUNS; run++) {
           for (const spec of live) {
             const server = running.get(label(spec))!;
@@ -650,7 +661,7 @@ async function main(): Promise<void> {
                 SECONDS / RUNS,
                 line,
               );
-              row.rps[spec.name] = Math.max(row.rps[spec.name] ?? 0, rps);
+              (runs[spec.name] ??= []).push(rps);
             } catch (error) {
               log(
                 `${label(spec)}: ${
@@ -661,6 +672,8 @@ async function main(): Promise<void> {
           }
         }
         for (const spec of live) {
+          const done = runs[spec.name];
+          if (done !== undefined) row.rps[spec.name] = median(done);
           const rps = row.rps[spec.name];
           log(
             `${label(spec)}: ${row.workload}: ${
@@ -712,7 +725,7 @@ async function main(): Promise<void> {
       b: number | null | undefined,
     ) => a == null || b == null || b === 0 ? "n/a" : `${(a / b).toFixed(2)}`;
     console.log(
-      `TCP echo, requests per second (request/response, best of ${RUNS} runs of ${
+      `TCP echo, requests per second (request/response, median of ${RUNS} runs of ${
         (SECONDS / RUNS).toFixed(2)
       } s per row` +
         `${quick ? ", --quick" : ""}${
