@@ -124,7 +124,8 @@ function connected(
  * @param options `limit` and `createConnection`'s options.
  * @throws {RuntimeError} if no loop is running.
  * @throws {TypeError} for an unknown option (the message lists the known ones).
- * @throws {RangeError} for a limit that is not a positive number.
+ * @throws {TypeError} for a limit that is not a number.
+ * @throws {RangeError} for a limit that is not positive.
  * @example An echo round trip
  * ```ts
  * import { openConnection, run, startServer } from "@aio/loop";

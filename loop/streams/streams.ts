@@ -121,7 +121,8 @@ export class StreamReader {
    *   transport.
    * @param options `loop`: the loop (default: the running loop, else the
    *   current event loop, as asyncio's `events.get_event_loop()`).
-   * @throws {RangeError} unless `limit` is a positive number.
+   * @throws {TypeError} when `limit` is not a number.
+   * @throws {RangeError} unless `limit` is positive.
    * @throws {RuntimeError} when no loop is given, none is running and no
    *   current loop is set.
    */
@@ -129,7 +130,10 @@ export class StreamReader {
     limit: number = DEFAULT_LIMIT,
     options: { loop?: AbstractEventLoop } = {},
   ) {
-    if (typeof limit !== "number" || !(limit > 0)) {
+    if (typeof limit !== "number") {
+      throw new TypeError(`limit must be a number, got ${typeof limit}`);
+    }
+    if (!(limit > 0)) {
       throw new RangeError(`limit must be a positive number, got ${limit}`);
     }
     this.#limit = limit;
