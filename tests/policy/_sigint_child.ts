@@ -4,6 +4,9 @@
  * - `cleanup`: sleeps; its `finally` prints "cleanup" when Ctrl-C cancels it.
  * - `stubborn`: swallows the first cancellation and sleeps again.
  * - `handler`: installs its own SIGINT handler on the loop, which ends main.
+ * - `spin`: never waits on a timer or future, only `sleep(0)` in a loop; its
+ *   `finally` prints "cleanup".
+ * - `future`: awaits a loop future; prints whether Ctrl-C cancelled it.
  */
 import { CancelledError, getRunningLoop, run, sleep } from "../../mod.ts";
 
@@ -17,6 +20,25 @@ await run(async () => {
     console.log("ready");
     console.log(await done);
     return;
+  }
+  if (mode === "spin") {
+    console.log("ready");
+    try {
+      for (;;) await sleep(0);
+    } finally {
+      console.log("cleanup");
+    }
+  }
+  if (mode === "future") {
+    const fut = loop.createFuture();
+    console.log("ready");
+    try {
+      await fut;
+    } finally {
+      console.log(
+        fut.cancelled() ? "future cancelled" : "future not cancelled",
+      );
+    }
   }
   console.log("ready");
   try {
