@@ -71,8 +71,15 @@ export interface DatagramLoop extends TransportLoop {
   addReader(sock: Socket, callback: Callback, ...args: unknown[]): void;
   /** Stops watching `sock` for readability. */
   removeReader(sock: Socket): boolean;
-  /** The watches in place, to tell whose reader is installed. */
-  readonly _watches: ReadonlyMap<Socket, { reader: Handle | null }>;
+  /** Watches `sock` for writability. */
+  addWriter(sock: Socket, callback: Callback, ...args: unknown[]): void;
+  /** Stops watching `sock` for writability. */
+  removeWriter(sock: Socket): boolean;
+  /** The watches in place, to tell whose reader or writer is installed. */
+  readonly _watches: ReadonlyMap<
+    Socket,
+    { reader: Handle | null; writer: Handle | null }
+  >;
 }
 
 function describeOptions(values: Record<string, unknown>): string {
@@ -302,11 +309,15 @@ function checkSock(loop: DatagramLoop, sock: unknown, method: string): Socket {
   return sock;
 }
 
-/** Waits until `attempt()` stops throwing would-block. */
-function whenReadable<T>(
+/**
+ * Waits until `attempt()` stops throwing would-block, retrying each time
+ * `sock` is readable (or, with `writing`, writable).
+ */
+function whenReady<T>(
   loop: DatagramLoop,
   sock: Socket,
   attempt: () => T,
+  writing = false,
 ): Promise<T> {
   try {
     return Promise.resolve(attempt());
@@ -327,11 +338,14 @@ function whenReadable<T>(
       );
     }
   };
-  loop.addReader(sock, ready);
+  if (writing) loop.addWriter(sock, ready);
+  else loop.addReader(sock, ready);
   fut.addDoneCallback(() => {
     const watch = loop._watches.get(sock);
-    if (watch?.reader != null && watch.reader._callback === ready) {
-      loop.removeReader(sock);
+    const handle = writing ? watch?.writer : watch?.reader;
+    if (handle != null && handle._callback === ready) {
+      if (writing) loop.removeWriter(sock);
+      else loop.removeReader(sock);
     }
   });
   return fut as unknown as Promise<T>;
@@ -344,7 +358,7 @@ export async function sockRecvfrom(
   bufsize: number,
 ): Promise<[Uint8Array, SocketAddress]> {
   checkSock(loop, sock, "sockRecvfrom");
-  return await whenReadable(loop, sock, () => sock.recvfrom(bufsize));
+  return await whenReady(loop, sock, () => sock.recvfrom(bufsize));
 }
 
 /** Implements `loop.sockRecvfromInto()`. @internal */
@@ -360,7 +374,7 @@ export async function sockRecvfromInto(
       `sockRecvfromInto() expects a Uint8Array buffer, got ${typeof buf}`,
     );
   }
-  return await whenReadable(loop, sock, () => sock.recvfromInto(buf, nbytes));
+  return await whenReady(loop, sock, () => sock.recvfromInto(buf, nbytes));
 }
 
 /** Implements `loop.sockSendto()`. @internal */
@@ -371,6 +385,12 @@ export async function sockSendto(
   address: SocketAddress,
 ): Promise<number> {
   checkSock(loop, sock, "sockSendto");
-  // A datagram socket never waits for room: the datagram is handed over.
-  return sock.sendto(data, address);
+  // The package's datagram sockets hand every datagram over at once; a
+  // sendto() that would block (a subclass's) is retried once writable.
+  return await whenReady(
+    loop,
+    sock,
+    () => sock.sendto(data, address),
+    true,
+  );
 }

@@ -921,7 +921,8 @@ export class EventLoop extends BaseEventLoop {
 
   /**
    * Sends one datagram to `address`; resolves with the bytes sent.
-   * Mirrors `loop.sock_sendto()`.
+   * Mirrors `loop.sock_sendto()`: a `sendto()` that would block is tried
+   * again once the socket is writable.
    *
    * @throws {RangeError} (code `EMSGSIZE`) for a datagram over the UDP
    * limit.
