@@ -99,6 +99,8 @@ export class ChildProcessTransport extends SubprocessTransport {
   #pid: number;
   #display: string;
   #returncode: number | null = null;
+  /** Deno has the exit status; the loop may not have been told yet. */
+  #exitSeen = false;
   #closed = false;
   #finished = false;
   #pipes = new Map<number, PipeProtocol>();
@@ -144,7 +146,7 @@ export class ChildProcessTransport extends SubprocessTransport {
     registration.onLoopClose = () => {
       this.#closed = true;
       this.#stdinPump?.abort();
-      if (this.#returncode === null) {
+      if (this.#returncode === null && !this.#exitSeen) {
         if (loop.getDebug()) {
           logger.warning(`The loop closed with ${this} running: kill it`);
         }
@@ -159,10 +161,12 @@ export class ChildProcessTransport extends SubprocessTransport {
     registration.begin();
     child.status.then(
       (status) => {
+        this.#exitSeen = true;
         registration.end();
         registration.post(this.#processExited, returnCode(status));
       },
       (error) => {
+        this.#exitSeen = true;
         registration.end();
         registration.post(this.#processExited, -1, error);
       },
@@ -474,7 +478,8 @@ export class ChildProcessTransport extends SubprocessTransport {
   override sendSignal(signal: string | number): void {
     const name = signalName(signal) as Deno.Signal;
     const child = this.#checkProc();
-    if (this.#returncode !== null) return;
+    // As Popen.send_signal() after poll(): never signal a finished child.
+    if (this.#returncode !== null || this.#exitSeen) return;
     try {
       child.kill(name);
     } catch (error) {
@@ -572,7 +577,11 @@ export class ChildProcessTransport extends SubprocessTransport {
     this.#closed = true;
     for (const proto of this.#pipes.values()) proto.pipe?.close();
     this.#stdinPump?.abort();
-    if (this.#child !== null && this.#returncode === null) {
+    // A child Deno has seen exit is not killed, even before the loop is
+    // told (asyncio's close() polls first).
+    if (
+      this.#child !== null && this.#returncode === null && !this.#exitSeen
+    ) {
       if (this.#loop.getDebug()) {
         logger.warning(`Close running child process: kill ${this}`);
       }
