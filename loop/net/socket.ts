@@ -1008,7 +1008,11 @@ export class Socket<A extends SocketAddress = SocketAddress>
     if (level === SOL_SOCKET) {
       if (option === SO_KEEPALIVE) return this._keepAlive ? 1 : 0;
       if (option === SO_REUSEPORT) return this._reusePort ? 1 : 0;
-      if (option === SO_REUSEADDR) return 1;
+      // Deno's TCP listeners always set SO_REUSEADDR; a UDP socket has it
+      // only with the reuse flag SO_REUSEPORT sets (one flag on Deno).
+      if (option === SO_REUSEADDR) {
+        return this._dgram === null || this._dgram.reuse ? 1 : 0;
+      }
       if (option === SO_ERROR) return this._connectError !== null ? 1 : 0;
       if (option === SO_BROADCAST && this._dgram !== null) {
         return this._broadcast ? 1 : 0;

@@ -13,7 +13,7 @@
 import type { TransportLoop } from "./transport_loop.ts";
 import { RuntimeError } from "../base/exceptions.ts";
 import type { Future } from "../core/futures.ts";
-import { connNames, type Socket } from "../net/socket.ts";
+import { AF_UNIX, connNames, type Socket } from "../net/socket.ts";
 import type { BaseProtocol } from "../../protocols/protocol.ts";
 import { type ConnectionOwner, StreamTransport } from "./stream_transport.ts";
 
@@ -116,10 +116,15 @@ export class SocketTransport extends StreamTransport {
     });
     this.#sock = sock;
     sock._watchRead(false);
-    try {
-      conn.setNoDelay?.(true);
-    } catch {
-      // Unix sockets have no Nagle's algorithm.
+    // asyncio turns Nagle's algorithm off on every TCP transport; the socket
+    // in the extra info reads it back (Unix sockets have no such option).
+    if (sock.family !== AF_UNIX && conn.setNoDelay !== undefined) {
+      try {
+        conn.setNoDelay(true);
+        sock._noDelay = true;
+      } catch {
+        // A connection already gone keeps its option as it was.
+      }
     }
   }
 
