@@ -4,10 +4,12 @@
  */
 import assert from "node:assert/strict";
 import {
+  type BaseProtocol,
   EventLoop,
   type ExceptionContext,
   type Future,
   Protocol,
+  type Server,
   type Transport,
 } from "../../mod.ts";
 import { type LoopFixture, loopTest } from "../_util.ts";
@@ -222,4 +224,66 @@ export async function receivedAtLeast(
   });
   await fut;
   r.onData = previous;
+}
+
+/** The `[host, port]` a TCP server listens on. */
+export function addrOf(server: Server): [string, number] {
+  return server.sockets[0].getsockname() as [string, number];
+}
+
+/**
+ * A server of `Recorder`s on 127.0.0.1 and one client connection to it made
+ * with `client`; `pausePeer` makes the server side stop reading in its
+ * `connectionMade`. Disposing aborts both ends and closes the server.
+ */
+export async function connectPair<
+  C extends BaseProtocol & { lost: Future<null> },
+>(
+  loop: EventLoop,
+  client: C,
+  options: { pausePeer?: boolean } = {},
+): Promise<{
+  server: Server;
+  transport: Transport;
+  client: C;
+  peer: Recorder;
+  [Symbol.asyncDispose](): Promise<void>;
+}> {
+  const first = loop.createFuture<Recorder>();
+  const server = await loop.createServer(
+    () => {
+      const r = new Recorder(loop);
+      if (options.pausePeer) {
+        const made = r.connectionMade.bind(r);
+        r.connectionMade = (t: Transport) => {
+          made(t);
+          t.pauseReading();
+        };
+      }
+      if (!first.done()) first.setResult(r);
+      return r;
+    },
+    "127.0.0.1",
+    0,
+  );
+  const [host, port] = addrOf(server);
+  const [transport] = await loop.createConnection(() => client, host, port);
+  const peer = await first;
+  await peer.made;
+  return {
+    server,
+    transport,
+    client,
+    peer,
+    async [Symbol.asyncDispose]() {
+      transport.abort();
+      // The protocol in place now (setProtocol may have replaced the client).
+      const current = transport.getProtocol() as { lost?: Future<null> };
+      await (current.lost ?? client.lost);
+      peer.transport?.abort();
+      await peer.lost;
+      server.close();
+      await server.waitClosed();
+    },
+  };
 }

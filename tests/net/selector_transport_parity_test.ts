@@ -17,16 +17,14 @@ import {
   type DatagramTransport,
   type EventLoop,
   type Future,
-  type Protocol,
   RuntimeError,
-  type Server,
   type SocketAddress,
-  type Transport,
 } from "../../mod.ts";
 import { captureLogger } from "../_util.ts";
 import {
   assertSameBytes,
   bytes,
+  connectPair,
   netTest,
   pattern,
   receivedAtLeast,
@@ -36,59 +34,6 @@ import {
 
 // deno-lint-ignore no-explicit-any
 type Loose = any;
-
-/** The `[host, port]` a TCP server listens on. */
-function addrOf(server: Server): [string, number] {
-  return server.sockets[0].getsockname() as [string, number];
-}
-
-/**
- * A server of `Recorder`s and one connection to it whose protocol is
- * `client`. Disposing aborts both ends and closes the server.
- */
-async function connectTo<C extends Protocol | BufferedProtocol>(
-  loop: EventLoop,
-  client: C & { lost: Future<null> },
-  options: { pausePeer?: boolean } = {},
-): Promise<{
-  transport: Transport;
-  peer: Recorder;
-  [Symbol.asyncDispose](): Promise<void>;
-}> {
-  const first = loop.createFuture<Recorder>();
-  const server = await loop.createServer(
-    () => {
-      const r = new Recorder(loop);
-      if (options.pausePeer) {
-        const made = r.connectionMade.bind(r);
-        r.connectionMade = (t: Transport) => {
-          made(t);
-          t.pauseReading();
-        };
-      }
-      if (!first.done()) first.setResult(r);
-      return r;
-    },
-    "127.0.0.1",
-    0,
-  );
-  const [host, port] = addrOf(server);
-  const [transport] = await loop.createConnection(() => client, host, port);
-  const peer = await first;
-  await peer.made;
-  return {
-    transport,
-    peer,
-    async [Symbol.asyncDispose]() {
-      transport.abort();
-      await client.lost;
-      peer.transport?.abort();
-      await peer.lost;
-      server.close();
-      await server.waitClosed();
-    },
-  };
-}
 
 /** A BufferedProtocol over a fixed buffer, recording what it is told. */
 class BufferedRecorder extends BufferedProtocol {
@@ -162,7 +107,7 @@ netTest(
     client.onData = () => {
       throw gone;
     };
-    await using c = await connectTo(loop, client);
+    await using c = await connectPair(loop, client);
     c.peer.transport!.write(bytes("x"));
     await client.lost;
     assert.equal(client.lostWith, gone);
@@ -181,7 +126,7 @@ netTest(
     client.onData = () => {
       throw boom;
     };
-    await using c = await connectTo(loop, client);
+    await using c = await connectPair(loop, client);
     c.peer.transport!.write(bytes("x"));
     await client.lost;
     assert.equal(client.lostWith, boom);
@@ -203,7 +148,7 @@ netTest(
       }
     }
     const client = new WrongType(loop);
-    await using c = await connectTo(loop, client);
+    await using c = await connectPair(loop, client);
     await client.lost;
     assert.ok(client.lostWith instanceof TypeError, String(client.lostWith));
     assert.match(
@@ -230,7 +175,7 @@ netTest(
       }
     }
     const client = new Empty(loop);
-    await using _c = await connectTo(loop, client);
+    await using _c = await connectPair(loop, client);
     await client.lost;
     assert.ok(client.lostWith instanceof RuntimeError, String(client.lostWith));
     assert.equal(
@@ -246,7 +191,7 @@ netTest(
   "close() while reading is paused: resumeReading() after it does nothing, what the peer sent is never delivered, connectionLost(null) once",
   async ({ loop }) => {
     const client = new Recorder(loop);
-    await using c = await connectTo(loop, client);
+    await using c = await connectPair(loop, client);
     c.transport.pauseReading();
     c.peer.transport!.write(bytes("unread"));
     // The peer's bytes went out before it read ours: on loopback they are at
@@ -272,7 +217,7 @@ netTest(
   async ({ loop }) => {
     using log = captureLogger();
     const client = new Recorder(loop);
-    await using c = await connectTo(loop, client);
+    await using c = await connectPair(loop, client);
     c.transport.close();
     c.transport.writeEof();
     for (let i = 0; i < 10; i++) c.transport.write(new Uint8Array(0));
@@ -294,7 +239,7 @@ netTest(
   "writeEof() with data still buffered: the write end closes only once it is sent; the peer gets every byte, then EOF",
   async ({ loop }) => {
     const client = new Recorder(loop);
-    await using c = await connectTo(loop, client, { pausePeer: true });
+    await using c = await connectPair(loop, client, { pausePeer: true });
     const data = pattern(4 << 20);
     c.transport.write(data);
     c.transport.writeEof();
@@ -317,7 +262,7 @@ netTest(
   "writelines() past the high-water mark pauses the protocol once and resumes it once drained",
   async ({ loop }) => {
     const client = new Recorder(loop);
-    await using c = await connectTo(loop, client);
+    await using c = await connectPair(loop, client);
     c.transport.setWriteBufferLimits(10, 0);
     c.transport.writelines([bytes("12345"), bytes("6789"), bytes("abcdef")]);
     assert.equal(c.transport.getWriteBufferSize(), 15);

@@ -19,7 +19,6 @@ import {
   NotImplementedError,
   Protocol,
   RuntimeError,
-  type Server,
   Socket,
   socket,
   socketpair,
@@ -28,9 +27,11 @@ import {
   Transport,
 } from "../../mod.ts";
 import {
+  addrOf,
   assertSameBytes,
   bytes,
   concat,
+  connectPair,
   netTest,
   pattern,
   Recorder,
@@ -138,66 +139,6 @@ async function arrived(loop: EventLoop, r: Recorder, n: number): Promise<void> {
   });
   await fut;
   r.onData = previous;
-}
-
-/** The `[host, port]` a TCP server listens on. */
-function addrOf(server: Server): [string, number] {
-  return server.sockets[0].getsockname() as [string, number];
-}
-
-/**
- * A server of `Recorder`s on 127.0.0.1 and one client connection to it made
- * with `client`; `pausePeer` makes the server side stop reading in its
- * `connectionMade`. Disposing aborts both ends and closes the server.
- */
-async function connectPair<C extends BaseProtocol & { lost: Future<null> }>(
-  loop: EventLoop,
-  client: C,
-  options: { pausePeer?: boolean } = {},
-): Promise<{
-  server: Server;
-  transport: Transport;
-  client: C;
-  peer: Recorder;
-  [Symbol.asyncDispose](): Promise<void>;
-}> {
-  const first = loop.createFuture<Recorder>();
-  const server = await loop.createServer(
-    () => {
-      const r = new Recorder(loop);
-      if (options.pausePeer) {
-        const made = r.connectionMade.bind(r);
-        r.connectionMade = (t: Transport) => {
-          made(t);
-          t.pauseReading();
-        };
-      }
-      if (!first.done()) first.setResult(r);
-      return r;
-    },
-    "127.0.0.1",
-    0,
-  );
-  const [host, port] = addrOf(server);
-  const [transport] = await loop.createConnection(() => client, host, port);
-  const peer = await first;
-  await peer.made;
-  return {
-    server,
-    transport,
-    client,
-    peer,
-    async [Symbol.asyncDispose]() {
-      transport.abort();
-      // The protocol in place now (setProtocol may have replaced the client).
-      const current = transport.getProtocol() as { lost?: Future<null> };
-      await (current.lost ?? client.lost);
-      peer.transport?.abort();
-      await peer.lost;
-      server.close();
-      await server.waitClosed();
-    },
-  };
 }
 
 // ---- the base classes -------------------------------------------------------
