@@ -48,8 +48,13 @@ class Echo extends Protocol {
   }
 }
 
-function tempSocketPath(): string {
-  return `${Deno.makeTempDirSync({ prefix: "aioloop-tls-" })}/s.sock`;
+/** A Unix socket path in a temp dir that is removed when disposed. */
+function tempSocket(): { path: string } & Disposable {
+  const dir = Deno.makeTempDirSync({ prefix: "aioloop-tls-" });
+  return {
+    path: `${dir}/s.sock`,
+    [Symbol.dispose]: () => Deno.removeSync(dir, { recursive: true }),
+  };
 }
 
 async function readAll(conn: Deno.Conn): Promise<string> {
@@ -420,7 +425,8 @@ netTest(
       made.push("factory");
       return new Protocol();
     };
-    const path = tempSocketPath();
+    using socket = tempSocket();
+    const path = socket.path;
     for (
       const server of [
         await loop.createServer(factory, "127.0.0.1", 0, {
@@ -694,7 +700,8 @@ netTest(
 netTest(
   "createUnixServer(ssl) and createUnixConnection(ssl) echo",
   async ({ loop }) => {
-    const path = tempSocketPath();
+    using socket = tempSocket();
+    const path = socket.path;
     const server = await loop.createUnixServer(() => new Echo(), path, {
       ssl: serverContext(),
     });
@@ -762,7 +769,8 @@ netTest(
 netTest(
   "sendfile() over a TLS transport reads and writes through TLS (asyncio's fallback)",
   async ({ loop }) => {
-    const path = tempSocketPath();
+    using socket = tempSocket();
+    const path = socket.path;
     // The server only records: the sender pauses its reading during
     // sendfile (as asyncio's fallback does), so nothing is sent back.
     const received = new Recorder(loop);
