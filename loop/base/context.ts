@@ -84,6 +84,14 @@ export const swapFrame: (frame: Frame) => Frame = access !== null
   }
   : (frame) => frame;
 
+/**
+ * Makes `frame` current (fast path only, as {@linkcode swapFrame}), without
+ * reading the one it replaces.
+ */
+export const setFrame: (frame: Frame) => void = access !== null
+  ? access.setAsyncContext
+  : () => {};
+
 /** Runs `fn(...args)` inside `frame` and restores the current context. */
 export function runInFrame<R>(
   frame: Frame,
@@ -232,6 +240,32 @@ export class Context {
   run<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): R {
     return runInFrame(frames.get(this), fn, args);
   }
+}
+
+/** The `Context` a handle or task was given, or made for it when asked. */
+const ownContexts = new WeakMap<object, Context>();
+
+/**
+ * Remembers the `Context` that `owner` (a handle or task) was given, so its
+ * `getContext()` returns that very object, as asyncio's does.
+ * @internal
+ */
+export function keepContext(owner: object, context: Context): void {
+  ownContexts.set(owner, context);
+}
+
+/**
+ * The `Context` of `owner`: the one it was given, else one made for its
+ * `frame` the first time it is asked for (the same object each time after).
+ * @internal
+ */
+export function contextOf(owner: object, frame: Frame): Context {
+  let context = ownContexts.get(owner);
+  if (context === undefined) {
+    context = new Context(frame);
+    ownContexts.set(owner, context);
+  }
+  return context;
 }
 
 /** The raw frame of a `Context` (package-internal). */

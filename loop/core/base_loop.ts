@@ -32,6 +32,7 @@ import {
   FAST_CONTEXT,
   type Frame,
   runInFrame,
+  setFrame,
   swapFrame,
 } from "../base/context.ts";
 import { Dispatcher, type Registration } from "./dispatcher.ts";
@@ -1601,8 +1602,7 @@ export class BaseEventLoop extends AbstractEventLoop {
       try {
         if (this._debug) i = this.#runBatchDebug(batch, i, n);
         else if (FAST_CONTEXT) {
-          let current = batch[i]._frame;
-          outer = swapFrame(current);
+          outer = swapFrame(batch[i]._frame);
           swapped = true;
           while (i < n) {
             const handle = batch[i++];
@@ -1610,10 +1610,10 @@ export class BaseEventLoop extends AbstractEventLoop {
               this._skipped++;
               continue;
             }
-            if (handle._frame !== current) {
-              current = handle._frame;
-              swapFrame(current);
-            }
+            // Set before each callback, even one scheduled in the same
+            // context as the last: that callback may have changed the live
+            // context (`enterWith()`), and its change is its own.
+            setFrame(handle._frame);
             handle._run();
             if (state.stepping !== null) break;
           }

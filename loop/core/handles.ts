@@ -7,7 +7,14 @@
  *
  * @module
  */
-import { captureFrame, Context, type Frame, frameOf } from "../base/context.ts";
+import {
+  captureFrame,
+  type Context,
+  contextOf,
+  type Frame,
+  frameOf,
+  keepContext,
+} from "../base/context.ts";
 import type { ExceptionContext } from "../base/exception_context.ts";
 import { KeyboardInterrupt } from "../base/exceptions.ts";
 import { describeCallback } from "../base/format.ts";
@@ -97,7 +104,11 @@ export class Handle {
     this._callback = callback;
     this._args = args;
     this._loop = loop;
-    this._frame = context == null ? captureFrame() : frameOf(context);
+    if (context == null) this._frame = captureFrame();
+    else {
+      this._frame = frameOf(context);
+      keepContext(this, context);
+    }
     if (loop.getDebug()) {
       this._debugInfo = {
         sourceTraceback: new Error().stack?.split("\n").slice(2).join("\n"),
@@ -119,7 +130,7 @@ export class Handle {
    * ```
    */
   getContext(): Context {
-    return new Context(this._frame);
+    return contextOf(this, this._frame);
   }
 
   /**

@@ -27,11 +27,13 @@
  */
 import {
   captureFrame,
-  Context,
+  type Context,
+  contextOf,
   denoCore,
   type Frame,
   frameOf,
   frameWithTask,
+  keepContext,
   runInFrame,
 } from "../base/context.ts";
 import {
@@ -186,7 +188,12 @@ export class Task<T = unknown> extends Future<T> {
     this._number = ++taskCounter;
     if (options?.name != null) this._name = String(options.name);
     const context = options?.context;
-    const base = context == null ? captureFrame() : frameOf(context);
+    let base: Frame;
+    if (context == null) base = captureFrame();
+    else {
+      base = frameOf(context);
+      keepContext(this, context);
+    }
     this._frame = frameWithTask(base, this);
     if (typeof coro !== "function") {
       coro.then(
@@ -246,7 +253,7 @@ export class Task<T = unknown> extends Future<T> {
    * ```
    */
   getContext(): Context {
-    return new Context(this._frame);
+    return contextOf(this, this._frame);
   }
 
   /**
