@@ -452,10 +452,15 @@ export class Task<T = unknown> extends Future<T> {
       Future.prototype.cancel.call(this);
     } else {
       this._setExceptionUnchecked(value);
-      // asyncio's step raises a KeyboardInterrupt on out of the loop.
+      // asyncio's step raises a KeyboardInterrupt on out of the loop; an
+      // eager first step raises it out of createTask() instead.
       if (value instanceof KeyboardInterrupt) {
-        (this._loop as { _interruptRun?(task: unknown, error: unknown): void })
-          ._interruptRun?.(this, value);
+        if (eagerStepping === this) eagerInterrupt = value;
+        else {
+          (this._loop as {
+            _interruptRun?(task: unknown, error: unknown): void;
+          })._interruptRun?.(this, value);
+        }
       }
     }
     this._loop._unregisterTask(this);
@@ -631,7 +636,16 @@ export const eagerHook: { details: PromiseDetails | null } = {
 /** Subclass tasks whose eager first step waits for their constructor. */
 const deferredEager = new WeakSet<Task<unknown>>();
 
-/** The first step of a task built with `eagerStart`, run at once. */
+/** The task whose eager first step runs now (its own finish is in it). */
+let eagerStepping: Task<unknown> | null = null;
+/** A `KeyboardInterrupt` that task's first step ended with. */
+let eagerInterrupt: KeyboardInterrupt | null = null;
+
+/**
+ * The first step of a task built with `eagerStart`, run at once. As in
+ * asyncio, a `KeyboardInterrupt` that ends it is raised on out of
+ * `createTask()` (the task keeps it too).
+ */
 function eagerStep(task: Task<unknown>): void {
   const prevStepping = state.stepping;
   const prevInCallback = state.inCallback;
@@ -641,9 +655,12 @@ function eagerStep(task: Task<unknown>): void {
   state.batchResume = null;
   state.inCallback = false;
   state.stepping = task;
+  const prevEager = eagerStepping;
+  eagerStepping = task;
   try {
     runInFrame(task._frame, eagerFirstStep, [task]);
   } finally {
+    eagerStepping = prevEager;
     state.inCallback = prevInCallback;
     state.batchResume = batchResume;
     // Hand the running-task slot back to the caller. When no step was in
@@ -662,6 +679,12 @@ function eagerStep(task: Task<unknown>): void {
       task._state === PENDING && task._futWaiter === null &&
       task._yieldResolve === null
     ) task._eagerAwait = true;
+  }
+  const interrupt = eagerInterrupt;
+  if (interrupt !== null) {
+    eagerInterrupt = null;
+    task._logTraceback = false; // raised to the caller: retrieved
+    throw interrupt;
   }
 }
 
@@ -804,9 +827,9 @@ export function createEagerTaskFactory(
  *
  * The first step runs with the new task as `currentTask()`, in its context
  * (the `context` option, else the caller's), and it is in `allTasks()` while
- * it runs. What the step throws goes to the task, never out of
- * `createTask()`. If the loop is not running, tasks start on the loop as
- * usual.
+ * it runs. What the step throws goes to the task; a `KeyboardInterrupt`
+ * is also raised on out of `createTask()`, as asyncio's step raises it. If
+ * the loop is not running, tasks start on the loop as usual.
  *
  * "Never suspends" means returns without reaching an `await`: in JavaScript
  * every `await` resumes in a microtask, even on a done future, so such a

@@ -19,6 +19,7 @@ import {
   type Future,
   gather,
   getRunningLoop,
+  KeyboardInterrupt,
   sleep,
   Task,
   type TaskConstructor,
@@ -804,5 +805,49 @@ loopTest(
       });
       assert.equal(task.result(), "nested");
     });
+  },
+);
+
+loopTest(
+  "a KeyboardInterrupt that ends an eager first step is raised out of createTask(), not out of the run",
+  async ({ loop }) => {
+    const interrupt = new KeyboardInterrupt();
+    const outcome = await runEager(loop, async () => {
+      let made: Task<never> | null = null;
+      assert.throws(
+        () => {
+          made = createTask(async () => {
+            throw interrupt;
+          });
+        },
+        (error) => error === interrupt,
+      );
+      assert.equal(made, null);
+      // The run goes on: the caller had the interrupt and handled it.
+      await sleep(0);
+      const after = createTask(async () => "after");
+      return await after;
+    });
+    assert.equal(outcome, "after");
+  },
+);
+
+loopTest(
+  "an eager task's KeyboardInterrupt raised after its first step still ends the run",
+  async ({ loop }) => {
+    const interrupt = new KeyboardInterrupt();
+    let task: Task<never> | null = null;
+    await assert.rejects(
+      runEager(loop, async () => {
+        task = createTask(async () => {
+          await sleep(0);
+          throw interrupt;
+        });
+        await sleep(1);
+        return "not reached";
+      }),
+      (error) => error === interrupt,
+    );
+    assert.equal(task!.exception(), interrupt);
   },
 );
