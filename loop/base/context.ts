@@ -13,6 +13,7 @@
  * @module
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import { RuntimeError } from "./exceptions.ts";
 
 /** An opaque captured async context (a V8 frame, or a snapshot function). */
 export type Frame = unknown;
@@ -187,13 +188,17 @@ export const taskInContext: () => unknown = FRAME_OBJECTS
   : () => taskStorage.getStore();
 
 const frames = new WeakMap<Context, Frame>();
+/** The contexts whose `run()` is on the stack. */
+const entered = new WeakSet<Context>();
 
 /**
  * A captured async context: the values of every `AsyncLocalStorage` at the
  * moment it was taken. Mirrors `contextvars.Context` as asyncio uses it: the
  * `context` option of `callSoon`, `callLater`, `createTask` and
- * `addDoneCallback`, and `Handle.getContext()`. Contexts are immutable
- * snapshots, so a copy is the context itself.
+ * `addDoneCallback`, and `Handle.getContext()`. A context changes only
+ * through {@linkcode Context.run}, which keeps what its function sets (as
+ * `contextvars.Context.run()` does); a task or callback runs in a copy of
+ * the context it was given.
  *
  * @example Running a function inside a captured context
  * ```ts
@@ -228,17 +233,44 @@ export class Context {
   }
 
   /**
-   * Calls `fn(...args)` inside this context and returns its result.
+   * Calls `fn(...args)` inside this context and returns its result. What
+   * `fn` sets in it (`enterWith()` on an `AsyncLocalStorage`) stays in this
+   * context for its next `run()`, and does not leak out to the caller.
+   * Mirrors `contextvars.Context.run()`.
    *
+   * @throws {RuntimeError} when this context is already running `run()`
+   *   further up the stack, as asyncio's contexts cannot be entered twice.
    * @example
    * ```ts
    * import { Context } from "@aio/loop";
+   * import { AsyncLocalStorage } from "node:async_hooks";
    * import assert from "node:assert/strict";
-   * assert.equal(Context.current().run(() => 42), 42);
+   *
+   * const user = new AsyncLocalStorage<string>();
+   * const ctx = Context.current();
+   * ctx.run(() => user.enterWith("ada"));
+   * assert.equal(ctx.run(() => user.getStore()), "ada"); // kept in ctx
+   * assert.equal(user.getStore(), undefined); // not outside it
    * ```
    */
   run<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): R {
-    return runInFrame(frames.get(this), fn, args);
+    if (entered.has(this)) {
+      throw new RuntimeError(
+        "cannot enter context: the Context is already entered (its run() is further up the stack)",
+      );
+    }
+    entered.add(this);
+    try {
+      return runInFrame(frames.get(this), () => {
+        try {
+          return fn(...args);
+        } finally {
+          frames.set(this, captureFrame());
+        }
+      }, []);
+    } finally {
+      entered.delete(this);
+    }
   }
 }
 

@@ -24,6 +24,7 @@ import {
   Context,
   createTask,
   gather,
+  RuntimeError,
   sleep,
   Task,
 } from "../../mod.ts";
@@ -369,5 +370,64 @@ loopTest(
         /returned \[object Generator\], not a promise/.test(error.message),
     );
     assert.ok(task.exception() instanceof TypeError);
+  },
+);
+
+// ---- Context.run() --------------------------------------------------------------
+
+Deno.test("Context.run() keeps what its function sets, for that context only", () => {
+  const cvar = new AsyncLocalStorage<string>();
+  const ctx = Context.current();
+  const other = Context.current(); // the same values, another context
+  assert.equal(ctx.run(() => cvar.enterWith("set")), undefined);
+  assert.equal(ctx.run(() => cvar.getStore()), "set");
+  assert.equal(cvar.getStore(), undefined); // nothing leaked to the caller
+  assert.equal(other.run(() => cvar.getStore()), undefined);
+  // A function that fails keeps what it set before failing.
+  assert.throws(
+    () =>
+      ctx.run(() => {
+        cvar.enterWith("before the failure");
+        throw new Error("boom");
+      }),
+    /boom/,
+  );
+  assert.equal(ctx.run(() => cvar.getStore()), "before the failure");
+  assert.equal(cvar.getStore(), undefined);
+});
+
+Deno.test("Context.run() inside its own run() is a RuntimeError; the context stays usable", () => {
+  const cvar = new AsyncLocalStorage<number>();
+  const ctx = Context.current();
+  const inner = Context.current();
+  const seen = ctx.run(() => {
+    cvar.enterWith(1);
+    assert.throws(
+      () => ctx.run(() => "never"),
+      (error) =>
+        error instanceof RuntimeError &&
+        /already entered/.test(error.message),
+    );
+    // Another context can be entered from inside, and leaves ours alone.
+    inner.run(() => cvar.enterWith(2));
+    return cvar.getStore();
+  });
+  assert.equal(seen, 1);
+  assert.equal(ctx.run(() => cvar.getStore()), 1);
+  assert.equal(inner.run(() => cvar.getStore()), 2);
+});
+
+loopTest(
+  "a callback scheduled with { context } runs in what Context.run() left in it",
+  async ({ loop }) => {
+    const cvar = new AsyncLocalStorage<string>();
+    const ctx = Context.current();
+    ctx.run(() => cvar.enterWith("from run()"));
+    const seen = await inGuardedTask(loop, async () => {
+      const got = loop.createFuture<string | undefined>();
+      loop.callSoon(() => got.setResult(cvar.getStore()), { context: ctx });
+      return await got;
+    });
+    assert.equal(seen, "from run()");
   },
 );
