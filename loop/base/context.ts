@@ -233,6 +233,50 @@ export class Context {
   }
 
   /**
+   * The value `storage` holds in this context, or `defaultValue` where it
+   * holds none. Mirrors `Context.get(var, default)`, an
+   * `AsyncLocalStorage` standing for the `ContextVar`.
+   *
+   * @example
+   * ```ts
+   * import { Context } from "@aio/loop";
+   * import { AsyncLocalStorage } from "node:async_hooks";
+   * import assert from "node:assert/strict";
+   *
+   * const user = new AsyncLocalStorage<string>();
+   * const ctx = user.run("ada", () => Context.current());
+   * assert.equal(ctx.get(user), "ada");
+   * assert.equal(Context.current().get(user, "nobody"), "nobody");
+   * ```
+   */
+  get<T>(storage: AsyncLocalStorage<T>, defaultValue?: T): T | undefined {
+    const value = runInFrame(frames.get(this), () => storage.getStore(), []);
+    return value === undefined ? defaultValue : value;
+  }
+
+  /**
+   * A new context with the same values, changed apart from this one from
+   * then on. Mirrors `Context.copy()`.
+   *
+   * @example
+   * ```ts
+   * import { Context } from "@aio/loop";
+   * import { AsyncLocalStorage } from "node:async_hooks";
+   * import assert from "node:assert/strict";
+   *
+   * const user = new AsyncLocalStorage<string>();
+   * const ctx = user.run("ada", () => Context.current());
+   * const copy = ctx.copy();
+   * copy.run(() => user.enterWith("grace"));
+   * assert.equal(copy.get(user), "grace");
+   * assert.equal(ctx.get(user), "ada"); // the original is unchanged
+   * ```
+   */
+  copy(): Context {
+    return new Context(frames.get(this));
+  }
+
+  /**
    * Calls `fn(...args)` inside this context and returns its result. What
    * `fn` sets in it (`enterWith()` on an `AsyncLocalStorage`) stays in this
    * context for its next `run()`, and does not leak out to the caller.

@@ -431,3 +431,23 @@ loopTest(
     assert.equal(seen, "from run()");
   },
 );
+
+Deno.test("Context.get() reads a value with a default; copy() changes apart from the original", () => {
+  const cvar = new AsyncLocalStorage<number>();
+  const ctx = cvar.run(1, () => Context.current());
+  assert.equal(ctx.get(cvar), 1);
+  assert.equal(ctx.get(cvar, 9), 1);
+  assert.equal(Context.current().get(cvar), undefined);
+  assert.equal(Context.current().get(cvar, 9), 9);
+  const copy = ctx.copy();
+  assert.notEqual(copy, ctx);
+  assert.equal(copy.get(cvar), 1);
+  copy.run(() => cvar.enterWith(2));
+  assert.equal(copy.get(cvar), 2);
+  assert.equal(ctx.get(cvar), 1);
+  ctx.run(() => cvar.enterWith(3));
+  assert.equal(copy.get(cvar), 2);
+  assert.equal(ctx.get(cvar), 3);
+  // get() works inside the context's own run().
+  assert.equal(ctx.run(() => ctx.get(cvar)), 3);
+});
