@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import {
   type AbstractEventLoop,
   CancelledError,
+  eagerTaskFactory,
   EventLoop,
   type ExceptionContext,
   logger,
@@ -98,6 +99,23 @@ export function loopTest(
       );
     });
   }
+}
+
+/**
+ * Registers `fn` as {@linkcode loopTest} does, twice: with the loop's usual
+ * lazy tasks, and with `eagerTaskFactory` set (titled "(eager tasks)"), as
+ * asyncio runs its task group suite under both.
+ */
+export function taskKindsTest(
+  title: string,
+  fn: (fx: LoopFixture) => Promise<void> | void,
+  options: { virtualOnly?: boolean } = {},
+): void {
+  loopTest(title, fn, options);
+  loopTest(`${title} (eager tasks)`, (fx) => {
+    fx.loop.setTaskFactory(eagerTaskFactory);
+    return fn(fx);
+  }, options);
 }
 
 /**

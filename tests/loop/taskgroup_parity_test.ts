@@ -2,6 +2,7 @@
  * More of asyncio's `TaskGroup` behaviour: `KeyboardInterrupt` leaving the
  * group as itself, cancel messages, refusals while shutting down, eager
  * children, and the async context (`contextvars`) of tasks and callbacks.
+ * Every test runs twice, with lazy tasks and with `eagerTaskFactory`.
  */
 import assert from "node:assert/strict";
 import { AsyncLocalStorage } from "node:async_hooks";
@@ -18,7 +19,7 @@ import {
   type Task,
   TaskGroup,
 } from "../../mod.ts";
-import { inTask, loopTest } from "../_util.ts";
+import { inTask, taskKindsTest } from "../_util.ts";
 
 async function crashAfter(delay: number, error: unknown): Promise<never> {
   await sleep(delay);
@@ -27,7 +28,7 @@ async function crashAfter(delay: number, error: unknown): Promise<never> {
 
 // ---- KeyboardInterrupt is never grouped ------------------------------------
 
-loopTest(
+taskKindsTest(
   "TaskGroup rejects with the body's KeyboardInterrupt itself, reporting the child's error",
   async (fx) => {
     const interrupt = new KeyboardInterrupt();
@@ -73,7 +74,7 @@ async function runThroughInterrupts(
   await loop.runUntilComplete(task);
 }
 
-loopTest(
+taskKindsTest(
   "TaskGroup rejects with a child's KeyboardInterrupt, not with the body's error, once the loop runs on after it",
   async (fx) => {
     const interrupt = new KeyboardInterrupt();
@@ -97,7 +98,7 @@ loopTest(
   },
 );
 
-loopTest(
+taskKindsTest(
   "TaskGroup whose body raises KeyboardInterrupt cancels the children first",
   async ({ loop }) => {
     const interrupt = new KeyboardInterrupt();
@@ -126,7 +127,7 @@ loopTest(
   },
 );
 
-loopTest(
+taskKindsTest(
   "TaskGroup: a KeyboardInterrupt during an outer cancel ends the run, then wins over CancelledError",
   async ({ loop }) => {
     const interrupt = new KeyboardInterrupt();
@@ -153,7 +154,7 @@ loopTest(
   },
 );
 
-loopTest(
+taskKindsTest(
   "nested TaskGroups pass an inner KeyboardInterrupt out of the outer group as is",
   async ({ loop }) => {
     const interrupt = new KeyboardInterrupt();
@@ -174,7 +175,7 @@ loopTest(
   },
 );
 
-loopTest(
+taskKindsTest(
   "TaskGroup groups an ordinary error subclass even when named like a base error",
   async ({ loop }) => {
     class SystemExit extends Error {
@@ -192,7 +193,7 @@ loopTest(
 
 // ---- cancellation from outside ---------------------------------------------
 
-loopTest(
+taskKindsTest(
   "TaskGroup cancelled from outside propagates the cancel message",
   async ({ loop }) => {
     let cancelled = 0;
@@ -224,7 +225,7 @@ loopTest(
   },
 );
 
-loopTest(
+taskKindsTest(
   "TaskGroup cancelled before its children fail keeps the cancel message",
   async ({ loop }) => {
     await inTask(loop, async () => {
@@ -249,7 +250,7 @@ loopTest(
   },
 );
 
-loopTest(
+taskKindsTest(
   "TaskGroup cancelled from outside twice still waits for its children",
   async ({ loop }) => {
     let finished = false;
@@ -281,7 +282,7 @@ loopTest(
 
 // ---- refusing tasks --------------------------------------------------------
 
-loopTest(
+taskKindsTest(
   "TaskGroup.createTask() from the body after a child failed is refused, unstarted",
   async ({ loop }) => {
     let refused: unknown;
@@ -311,7 +312,7 @@ loopTest(
   },
 );
 
-loopTest(
+taskKindsTest(
   "TaskGroup.createTask() after the group finished is refused, unstarted",
   async ({ loop }) => {
     await inTask(loop, async () => {
@@ -334,7 +335,7 @@ loopTest(
   },
 );
 
-loopTest(
+taskKindsTest(
   "TaskGroup with eagerTaskFactory: a child failing at once stops the body at its next await",
   async ({ loop }) => {
     loop.setTaskFactory(eagerTaskFactory);
@@ -366,7 +367,7 @@ loopTest(
   },
 );
 
-loopTest(
+taskKindsTest(
   "TaskGroup orders its group by completion, children before the body",
   async ({ loop }) => {
     const late = new RangeError("late");
@@ -401,7 +402,7 @@ loopTest(
 
 // ---- contexts --------------------------------------------------------------
 
-loopTest(
+taskKindsTest(
   "tasks copy the async context at creation and keep their own changes",
   async ({ loop }) => {
     const store = new AsyncLocalStorage<number>();
@@ -425,7 +426,7 @@ loopTest(
   { virtualOnly: true },
 );
 
-loopTest(
+taskKindsTest(
   "a task sees the context of its creation, not later changes in its creator",
   async ({ loop }) => {
     const store = new AsyncLocalStorage<string>();
@@ -443,7 +444,7 @@ loopTest(
   },
 );
 
-loopTest(
+taskKindsTest(
   "callbacks run in the context they were scheduled in or were given",
   async ({ loop }) => {
     const store = new AsyncLocalStorage<string>();
@@ -465,7 +466,7 @@ loopTest(
   },
 );
 
-loopTest(
+taskKindsTest(
   "TaskGroup.createTask() with a context runs the child in it, not the body's",
   async ({ loop }) => {
     const store = new AsyncLocalStorage<string>();

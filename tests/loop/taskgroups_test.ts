@@ -1,8 +1,9 @@
 /**
  * Behaviour of `TaskGroup` and `ExceptionGroup`, after CPython's
  * Lib/test/test_asyncio/test_taskgroups.py (3.13), with the cancellation
- * bookkeeping checked against timeouts and outer cancellations. Tests that
- * depend on timer order run on the virtual clock only.
+ * bookkeeping checked against timeouts and outer cancellations. Every test
+ * runs twice, with lazy tasks and with `eagerTaskFactory` (as asyncio runs
+ * its suite); tests that depend on timer order run on the virtual clock only.
  */
 import assert from "node:assert/strict";
 import { AsyncLocalStorage } from "node:async_hooks";
@@ -19,7 +20,7 @@ import {
   timeout,
   TimeoutError,
 } from "../../mod.ts";
-import { inTask, loopTest } from "../_util.ts";
+import { inTask, taskKindsTest } from "../_util.ts";
 
 class MyError extends Error {
   override name = "MyError";
@@ -51,7 +52,7 @@ async function crashAfter(
 
 // ---- the normal path -------------------------------------------------------
 
-loopTest(
+taskKindsTest(
   "TaskGroup waits for every task and keeps their results",
   async ({ loop }) => {
     await inTask(loop, async () => {
@@ -69,7 +70,7 @@ loopTest(
   },
 );
 
-loopTest(
+taskKindsTest(
   "TaskGroup accepts tasks created after the body has awaited",
   async ({ loop }) => {
     await inTask(loop, async () => {
@@ -88,7 +89,7 @@ loopTest(
   { virtualOnly: true },
 );
 
-loopTest(
+taskKindsTest(
   "TaskGroup treats a child cancelled on its own as no error",
   async ({ loop }) => {
     await inTask(loop, async () => {
@@ -108,7 +109,7 @@ loopTest(
   { virtualOnly: true },
 );
 
-loopTest(
+taskKindsTest(
   "TaskGroup.run() resolves with the body's result",
   async ({ loop }) => {
     await inTask(loop, async () => {
@@ -124,7 +125,7 @@ loopTest(
   },
 );
 
-loopTest(
+taskKindsTest(
   "TaskGroup lets children add tasks to the group while it waits",
   async ({ loop }) => {
     await inTask(loop, async () => {
@@ -145,28 +146,31 @@ loopTest(
   },
 );
 
-loopTest("TaskGroup.createTask() takes name and context", async ({ loop }) => {
-  const store = new AsyncLocalStorage<string>();
-  await inTask(loop, async () => {
-    await new TaskGroup().run((g) => {
-      const named = g.createTask(() => sleep(0), { name: "yolo" });
-      assert.equal(named.getName(), "yolo");
-      const ctx = store.run("given", () => Context.current());
-      const seen = g.createTask(async () => store.getStore(), {
-        context: ctx,
+taskKindsTest(
+  "TaskGroup.createTask() takes name and context",
+  async ({ loop }) => {
+    const store = new AsyncLocalStorage<string>();
+    await inTask(loop, async () => {
+      await new TaskGroup().run((g) => {
+        const named = g.createTask(() => sleep(0), { name: "yolo" });
+        assert.equal(named.getName(), "yolo");
+        const ctx = store.run("given", () => Context.current());
+        const seen = g.createTask(async () => store.getStore(), {
+          context: ctx,
+        });
+        const inherited = store.run(
+          "body",
+          () => g.createTask(async () => store.getStore()),
+        );
+        return Promise.all([seen, inherited]).then((values) =>
+          assert.deepEqual(values, ["given", "body"])
+        );
       });
-      const inherited = store.run(
-        "body",
-        () => g.createTask(async () => store.getStore()),
-      );
-      return Promise.all([seen, inherited]).then((values) =>
-        assert.deepEqual(values, ["given", "body"])
-      );
     });
-  });
-});
+  },
+);
 
-loopTest(
+taskKindsTest(
   "TaskGroup counts its tasks in its description as they finish",
   async ({ loop }) => {
     await inTask(loop, async () => {
@@ -189,7 +193,7 @@ loopTest(
 
 // ---- a failing child ------------------------------------------------------
 
-loopTest(
+taskKindsTest(
   "TaskGroup cancels the other children when one fails and raises a group",
   async ({ loop }) => {
     let num = 0;
@@ -219,7 +223,7 @@ loopTest(
   { virtualOnly: true },
 );
 
-loopTest(
+taskKindsTest(
   "TaskGroup interrupts the body when a child fails and collects every error",
   async ({ loop }) => {
     let bodyCancelled = false;
@@ -256,7 +260,7 @@ loopTest(
   { virtualOnly: true },
 );
 
-loopTest(
+taskKindsTest(
   "TaskGroup leaves the parent uncancelled after its own abort",
   async ({ loop }) => {
     await inTask(loop, async () => {
@@ -275,7 +279,7 @@ loopTest(
   },
 );
 
-loopTest(
+taskKindsTest(
   "TaskGroup puts the body's error after the children's, in order",
   async ({ loop }) => {
     await inTask(loop, async () => {
@@ -306,7 +310,7 @@ loopTest(
   },
 );
 
-loopTest(
+taskKindsTest(
   "TaskGroup refuses new tasks once a child has failed",
   async ({ loop }) => {
     await inTask(loop, async () => {
@@ -338,7 +342,7 @@ loopTest(
   },
 );
 
-loopTest(
+taskKindsTest(
   "TaskGroup with a body error cancels the children",
   async ({ loop }) => {
     for (const awaitFirst of [true, false]) {
@@ -359,7 +363,7 @@ loopTest(
   { virtualOnly: true },
 );
 
-loopTest(
+taskKindsTest(
   "TaskGroup gathers an error raised by the body while being cancelled",
   async ({ loop }) => {
     const runner = loop.createTask(() =>
@@ -381,7 +385,7 @@ loopTest(
   { virtualOnly: true },
 );
 
-loopTest(
+taskKindsTest(
   "TaskGroup whose body error comes from a cleanup that also fails",
   async ({ loop }) => {
     // An async context manager whose exit raises, around a failing child:
@@ -407,7 +411,7 @@ loopTest(
   },
 );
 
-loopTest(
+taskKindsTest(
   "TaskGroup whose body swallows the group's own cancel still raises the group",
   async ({ loop }) => {
     await inTask(loop, async () => {
@@ -429,7 +433,7 @@ loopTest(
   },
 );
 
-loopTest(
+taskKindsTest(
   "TaskGroup with children spawning children stops on the first error",
   async ({ loop }) => {
     let hydras = 0;
@@ -458,7 +462,7 @@ loopTest(
 
 // ---- cancelled from outside -----------------------------------------------
 
-loopTest(
+taskKindsTest(
   "TaskGroup cancelled from outside while waiting cancels the children",
   async ({ loop }) => {
     let cancelled = 0;
@@ -487,7 +491,7 @@ loopTest(
   },
 );
 
-loopTest(
+taskKindsTest(
   "TaskGroup cancelled from outside during the body cancels body and children",
   async ({ loop }) => {
     let count = 0;
@@ -521,7 +525,7 @@ loopTest(
   },
 );
 
-loopTest(
+taskKindsTest(
   "TaskGroup with no children, cancelled from outside, re-raises the cancel",
   async ({ loop }) => {
     let count = 0;
@@ -544,7 +548,7 @@ loopTest(
   },
 );
 
-loopTest(
+taskKindsTest(
   "TaskGroup cancelled from outside: children failing in cleanup win (3.13)",
   async ({ loop }) => {
     const runner = loop.createTask(() =>
@@ -575,7 +579,7 @@ loopTest(
   },
 );
 
-loopTest(
+taskKindsTest(
   "TaskGroup cancelled from outside in the iteration its children fail",
   async ({ loop }) => {
     // The outer cancel reaches the body first, the children's errors are
@@ -597,7 +601,7 @@ loopTest(
   { virtualOnly: true },
 );
 
-loopTest(
+taskKindsTest(
   "nested TaskGroups cancelled from outside: the inner group's errors nest",
   async ({ loop }) => {
     for (const outerChild of [false, true]) {
@@ -634,7 +638,7 @@ loopTest(
   },
 );
 
-loopTest(
+taskKindsTest(
   "nested TaskGroups whose children both fail keep the cancel count exact",
   async ({ loop }) => {
     await inTask(loop, async () => {
@@ -659,7 +663,7 @@ loopTest(
   },
 );
 
-loopTest(
+taskKindsTest(
   "TaskGroup whose body turns the outer cancel into an error raises a group",
   async ({ loop }) => {
     let count = 0;
@@ -682,7 +686,7 @@ loopTest(
   },
 );
 
-loopTest(
+taskKindsTest(
   "TaskGroup: a child error during an outer cancel raises the group (3.13)",
   async ({ loop }) => {
     // The body catches the outer cancel and takes a while; meanwhile a
@@ -708,7 +712,7 @@ loopTest(
   { virtualOnly: true },
 );
 
-loopTest(
+taskKindsTest(
   "TaskGroup in a task awaited by the cancelled task raises the group (3.13)",
   async ({ loop }) => {
     const nested = async () => {
@@ -734,7 +738,7 @@ loopTest(
   { virtualOnly: true },
 );
 
-loopTest(
+taskKindsTest(
   "TaskGroup keeps an outer cancel pending after raising the group",
   async ({ loop }) => {
     // A child fails in the iteration where the outer task is cancelled:
@@ -778,7 +782,7 @@ loopTest(
 
 // ---- nesting ---------------------------------------------------------------
 
-loopTest(
+taskKindsTest(
   "nested TaskGroups: an outer child error cancels the inner group",
   async ({ loop }) => {
     await inTask(loop, async () => {
@@ -797,7 +801,7 @@ loopTest(
   { virtualOnly: true },
 );
 
-loopTest(
+taskKindsTest(
   "nested TaskGroups: an inner child error nests a group in the outer one",
   async ({ loop }) => {
     await inTask(loop, async () => {
@@ -820,7 +824,7 @@ loopTest(
 
 // ---- with timeouts -------------------------------------------------------
 
-loopTest(
+taskKindsTest(
   "a timeout around a TaskGroup cancels the children and raises TimeoutError",
   async ({ loop }) => {
     await inTask(loop, async () => {
@@ -840,7 +844,7 @@ loopTest(
   },
 );
 
-loopTest(
+taskKindsTest(
   "a timeout around a TaskGroup that only waits for children",
   async ({ loop }) => {
     await inTask(loop, async () => {
@@ -859,7 +863,7 @@ loopTest(
   },
 );
 
-loopTest(
+taskKindsTest(
   "a timeout inside a TaskGroup body expires on its own",
   async ({ loop }) => {
     await inTask(loop, async () => {
@@ -875,7 +879,7 @@ loopTest(
   { virtualOnly: true },
 );
 
-loopTest(
+taskKindsTest(
   "a timeout that makes a TaskGroup child fail raises the group, nothing leaks",
   async ({ loop }) => {
     await inTask(loop, async () => {
@@ -903,7 +907,7 @@ loopTest(
   },
 );
 
-loopTest(
+taskKindsTest(
   "a timeout expiring while a failed TaskGroup waits: counts stay exact",
   async ({ loop }) => {
     // The group cancels its parent (1), the deadline cancels it again (2)
@@ -940,7 +944,7 @@ loopTest(
   { virtualOnly: true },
 );
 
-loopTest(
+taskKindsTest(
   "a timeout whose TaskGroup fails in cleanup raises the group",
   async ({ loop }) => {
     // Python 3.13's test_timeout_taskgroup: the deadline cancels a child
@@ -974,7 +978,7 @@ loopTest(
 
 // ---- misuse ----------------------------------------------------------------
 
-loopTest(
+taskKindsTest(
   "TaskGroup.createTask() outside the group's life is a RuntimeError",
   async ({ loop }) => {
     await inTask(loop, async () => {
@@ -993,7 +997,7 @@ loopTest(
   },
 );
 
-loopTest("TaskGroup.run() twice is a RuntimeError", async ({ loop }) => {
+taskKindsTest("TaskGroup.run() twice is a RuntimeError", async ({ loop }) => {
   await inTask(loop, async () => {
     const g = new TaskGroup();
     await g.run(() => {});
@@ -1005,7 +1009,7 @@ loopTest("TaskGroup.run() twice is a RuntimeError", async ({ loop }) => {
   });
 });
 
-loopTest(
+taskKindsTest(
   "TaskGroup.run() outside a task is a RuntimeError",
   async ({ loop }) => {
     const called = loop.createFuture<void>();
@@ -1025,7 +1029,7 @@ Deno.test("TaskGroup.run() without a running loop is a RuntimeError", async () =
   await assert.rejects(new TaskGroup().run(() => 1), RuntimeError);
 });
 
-loopTest(
+taskKindsTest(
   "TaskGroup refuses a bad body or coroutine and stays usable",
   async ({ loop }) => {
     await inTask(loop, async () => {
@@ -1107,7 +1111,7 @@ Deno.test("ExceptionGroup.split() and subgroup() follow nested groups", () => {
   assert.throws(() => eg.split(42 as unknown as typeof Error), TypeError);
 });
 
-loopTest(
+taskKindsTest(
   "TaskGroup counts a child that throws null as failed",
   async ({ loop }) => {
     await inTask(loop, async () => {
