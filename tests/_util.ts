@@ -237,3 +237,26 @@ export async function assertCancelled(task: Task<unknown>): Promise<void> {
   await assert.rejects(async () => await task, CancelledError);
   assert.equal(task.cancelled(), true);
 }
+
+/** Whether times on `loop` are exact (the virtual clock). */
+export function exact(loop: AbstractEventLoop): boolean {
+  return loop instanceof VirtualTimeEventLoop;
+}
+
+/** Asserts `actual` is `expected` up to floating-point rounding. */
+export function near(actual: number, expected: number, what = "time"): void {
+  assert.ok(
+    Math.abs(actual - expected) < 1e-9,
+    `${what}: ${actual} is not ${expected}`,
+  );
+}
+
+/** Runs `fn`, asserting it throws or rejects; returns what it threw. */
+export async function caught(fn: () => unknown): Promise<unknown> {
+  try {
+    await fn();
+  } catch (error) {
+    return error;
+  }
+  assert.fail("expected an error");
+}

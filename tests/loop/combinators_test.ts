@@ -23,14 +23,7 @@ import {
   wait,
   waitFor,
 } from "../../mod.ts";
-import { gcUntil, inTask, loopTest } from "../_util.ts";
-
-function near(actual: number, expected: number, what = "time"): void {
-  assert.ok(
-    Math.abs(actual - expected) < 1e-9,
-    `${what}: ${actual} is not ${expected}`,
-  );
-}
+import { gcUntil, inTask, loopTest, near } from "../_util.ts";
 
 /** Lets the loop run `n` iterations. */
 async function iterations(n: number): Promise<void> {

@@ -28,13 +28,7 @@ import {
   sleep,
   Task,
 } from "../../mod.ts";
-import { VirtualTimeEventLoop } from "../../testing/mod.ts";
-import { inGuardedTask, loopTest, steps } from "../_util.ts";
-
-/** Whether times on `loop` are exact (the virtual clock). */
-function exact(loop: AbstractEventLoop): boolean {
-  return loop instanceof VirtualTimeEventLoop;
-}
+import { exact, inGuardedTask, loopTest, steps } from "../_util.ts";
 
 /** A small deterministic generator of numbers in [0, 1) (mulberry32). */
 function prng(seed: number): () => number {

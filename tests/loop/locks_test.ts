@@ -28,10 +28,14 @@ import {
   waitFor,
 } from "../../mod.ts";
 import { VirtualTimeEventLoop } from "../../testing/mod.ts";
-import { assertCancelled, inGuardedTask, loopTest, steps } from "../_util.ts";
+import {
+  assertCancelled,
+  inGuardedTask,
+  loopTest,
+  near,
+  steps,
+} from "../_util.ts";
 
-/** Lets the loop run `n` iterations (asyncio's `await asyncio.sleep(0)`). */
-/** Awaits a task that must end cancelled. */
 /** Awaits every task, whatever its outcome (asyncio's gather(..., return_exceptions=True)). */
 async function settle(tasks: (Task<unknown> | null)[]): Promise<unknown[]> {
   const outcomes: unknown[] = [];
@@ -44,13 +48,6 @@ async function settle(tasks: (Task<unknown> | null)[]): Promise<unknown[]> {
     }
   }
   return outcomes;
-}
-
-function near(actual: number, expected: number, what = "time"): void {
-  assert.ok(
-    Math.abs(actual - expected) < 1e-9,
-    `${what}: ${actual} is not ${expected}`,
-  );
 }
 
 // ---- Lock ----------------------------------------------------------------------

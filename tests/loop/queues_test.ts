@@ -40,7 +40,6 @@ function within<T>(awaitable: PromiseLike<T>, seconds = 1): Promise<T> {
   return waitFor(awaitable, seconds);
 }
 
-/** Awaits `task`, asserting it was cancelled. */
 /** The queue classes, for the cases every kind must pass. */
 const KINDS: [string, (options?: { maxsize?: number }) => Queue<string>][] = [
   ["Queue", (options) => new Queue<string>(options)],

@@ -39,10 +39,14 @@ import {
   TimeoutError,
   waitFor,
 } from "../../mod.ts";
-import { assertCancelled, inGuardedTask, loopTest, steps } from "../_util.ts";
+import {
+  assertCancelled,
+  inGuardedTask,
+  loopTest,
+  near,
+  steps,
+} from "../_util.ts";
 
-/** Lets the loop run `n` iterations. */
-/** Awaits a task that must end cancelled. */
 /**
  * Awaits every task, whatever its outcome; returns results and errors. A
  * cancellation of the awaiting task itself (the guard of `inTask`) is not an
@@ -71,13 +75,6 @@ async function rejection(fn: () => PromiseLike<unknown>): Promise<unknown> {
     return error;
   }
   assert.fail("nothing was thrown");
-}
-
-function near(actual: number, expected: number, what = "time"): void {
-  assert.ok(
-    Math.abs(actual - expected) < 1e-9,
-    `${what}: ${actual} is not ${expected}`,
-  );
 }
 
 // ---- Lock ----------------------------------------------------------------------

@@ -8,7 +8,6 @@
  */
 import assert from "node:assert/strict";
 import {
-  type AbstractEventLoop,
   Barrier,
   BoundedSemaphore,
   Condition,
@@ -19,13 +18,7 @@ import {
   Semaphore,
   sleep,
 } from "../../mod.ts";
-import { VirtualTimeEventLoop } from "../../testing/mod.ts";
-import { inGuardedTask, loopTest, steps } from "../_util.ts";
-
-/** Whether times on `loop` are exact (the virtual clock). */
-function exact(loop: AbstractEventLoop): boolean {
-  return loop instanceof VirtualTimeEventLoop;
-}
+import { exact, inGuardedTask, loopTest, steps } from "../_util.ts";
 
 loopTest(
   "Lock, Condition, Semaphore, BoundedSemaphore and Barrier awaited themselves take nothing and wait for nothing",

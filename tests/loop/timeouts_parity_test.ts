@@ -9,7 +9,6 @@
 import assert from "node:assert/strict";
 import { AsyncLocalStorage } from "node:async_hooks";
 import {
-  type AbstractEventLoop,
   Barrier,
   CancelledError,
   createTask,
@@ -21,23 +20,14 @@ import {
   TimeoutError,
   waitFor,
 } from "../../mod.ts";
-import { VirtualTimeEventLoop } from "../../testing/mod.ts";
-import { assertCancelled, inGuardedTask, inTask, loopTest } from "../_util.ts";
-
-/** The error `fn()` throws or rejects with (fails if it returns). */
-async function caught(fn: () => unknown): Promise<unknown> {
-  try {
-    await fn();
-  } catch (error) {
-    return error;
-  }
-  assert.fail("expected an error");
-}
-
-/** Whether times on `loop` are exact (the virtual clock). */
-function exact(loop: AbstractEventLoop): boolean {
-  return loop instanceof VirtualTimeEventLoop;
-}
+import {
+  assertCancelled,
+  caught,
+  exact,
+  inGuardedTask,
+  inTask,
+  loopTest,
+} from "../_util.ts";
 
 // ---- waitFor -----------------------------------------------------------------
 

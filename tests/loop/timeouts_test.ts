@@ -15,26 +15,8 @@ import {
   timeoutAt,
   TimeoutError,
 } from "../../mod.ts";
-import { inTask, loopTest } from "../_util.ts";
+import { caught, inTask, loopTest, near } from "../_util.ts";
 import type { VirtualTimeEventLoop } from "../../testing/mod.ts";
-
-function near(actual: number, expected: number, what = "time"): void {
-  assert.ok(
-    Math.abs(actual - expected) < 1e-9,
-    `${what}: ${actual} is not ${expected}`,
-  );
-}
-
-/** Runs `fn` as the main task of `loop`. */
-/** Runs `fn`, asserting it throws; returns what it threw. */
-async function caught(fn: () => unknown): Promise<unknown> {
-  try {
-    await fn();
-  } catch (error) {
-    return error;
-  }
-  assert.fail("nothing was thrown");
-}
 
 // ---- expiry ----------------------------------------------------------------
 

@@ -14,7 +14,6 @@
  */
 import assert from "node:assert/strict";
 import {
-  type AbstractEventLoop,
   CancelledError,
   currentTask,
   ExceptionGroup,
@@ -24,31 +23,7 @@ import {
   timeout,
   TimeoutError,
 } from "../../mod.ts";
-import { VirtualTimeEventLoop } from "../../testing/mod.ts";
-import { inGuardedTask, loopTest } from "../_util.ts";
-
-/** The error `fn()` throws or rejects with (fails if it returns). */
-async function caught(fn: () => unknown): Promise<unknown> {
-  try {
-    await fn();
-  } catch (error) {
-    return error;
-  }
-  assert.fail("expected an error");
-}
-
-/** Whether times on `loop` are exact (the virtual clock). */
-function exact(loop: AbstractEventLoop): boolean {
-  return loop instanceof VirtualTimeEventLoop;
-}
-
-/** Asserts `actual` is `expected` up to floating-point rounding. */
-function near(actual: number, expected: number, what = "time"): void {
-  assert.ok(
-    Math.abs(actual - expected) < 1e-9,
-    `${what}: ${actual} is not ${expected}`,
-  );
-}
+import { caught, exact, inGuardedTask, loopTest, near } from "../_util.ts";
 
 // ---- the cause of TimeoutError -----------------------------------------------
 
