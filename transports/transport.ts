@@ -332,8 +332,9 @@ export class SubprocessTransport extends BaseTransport {
 /**
  * @internal Labels `call`, a transport's closure that runs one protocol
  * method, with that method: an exception escaping it is reported as
- * "Exception in callback EchoProtocol.connectionMade(<SocketTransport ...>)"
- * (the arguments shown are `args()`, else the transport), as asyncio reports
+ * "Exception in callback EchoProtocol.connectionMade()", and in debug mode
+ * with its arguments, "EchoProtocol.connectionMade(<SocketTransport ...>)"
+ * (`args()`, else the transport), as asyncio reports
  * `call_soon(protocol.connection_made, transport)`.
  */
 export function protocolCall(
@@ -342,8 +343,12 @@ export function protocolCall(
   call: () => void,
   args?: () => unknown[],
 ): () => void {
-  (call as { [callbackLabel]?: () => string })[callbackLabel] = () => {
-    const shown = args === undefined
+  (call as { [callbackLabel]?: (showArgs: boolean) => string })[
+    callbackLabel
+  ] = (showArgs) => {
+    const shown = !showArgs
+      ? ""
+      : args === undefined
       ? String(transport)
       : args().map(describeValue).join(", ");
     return `${transport.getProtocol().constructor.name}.${method}(${shown})`;

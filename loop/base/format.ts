@@ -42,22 +42,52 @@ type AnyFunction = (...args: any[]) => unknown;
 
 /**
  * @internal A callback may carry its own description under this key (a
- * function returning it): a transport's internal closure that calls a
- * protocol method is reported under that method's name.
+ * function of whether to show arguments, returning it): a transport's
+ * internal closure that calls a protocol method is reported under that
+ * method's name.
  */
 export const callbackLabel: unique symbol = Symbol("aioloop.callbackLabel");
 
-/** Describes a callback for messages and `toString()`. */
+/**
+ * Describes a callback for messages and `toString()`: `name(args)`, the
+ * arguments only when `showArgs` (asyncio shows them in debug mode only:
+ * they may hold secrets).
+ */
 export function describeCallback(
   callback: AnyFunction | null,
   args: readonly unknown[] | null,
+  showArgs: boolean,
 ): string {
   if (callback === null) return "";
-  const label = (callback as { [callbackLabel]?: () => string })[
-    callbackLabel
-  ];
-  if (label !== undefined) return label();
+  const label = (callback as {
+    [callbackLabel]?: (showArgs: boolean) => string;
+  })[callbackLabel];
+  if (label !== undefined) return label(showArgs);
   const name = callback.name || "<anonymous>";
-  const shown = (args ?? []).map(describeValue).join(", ");
+  const shown = showArgs ? (args ?? []).map(describeValue).join(", ") : "";
   return `${name}(${shown})`;
+}
+
+/** The package's own source files, skipped when naming a creation site. */
+const PACKAGE = new URL("../../", import.meta.url).href;
+
+/**
+ * @internal The first frame of a creation traceback (`_sourceTraceback`)
+ * outside the package: where user code made the future or task.
+ */
+export function creationSite(traceback: string): string {
+  const frames = traceback.split("\n").map((line) => line.trim());
+  const outside = frames.find((frame) =>
+    !frame.includes(`${PACKAGE}loop/`) && !frame.includes(`${PACKAGE}policy/`)
+  );
+  return (outside ?? frames[0]).replace(/^at /, "");
+}
+
+/**
+ * @internal Where a creation traceback says user code made something, as
+ * asyncio's descriptions name it: `file:line:column`.
+ */
+export function creationPlace(traceback: string): string {
+  const site = creationSite(traceback);
+  return site.match(/\((.*)\)$/)?.[1] ?? site;
 }

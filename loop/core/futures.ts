@@ -18,7 +18,7 @@ import {
   frameOf,
 } from "../base/context.ts";
 import { CancelledError, InvalidStateError } from "../base/exceptions.ts";
-import { describe } from "../base/format.ts";
+import { creationPlace, describe } from "../base/format.ts";
 import { _getEventLoop, contextTask, state, stepSuspended } from "./running.ts";
 import type { AbstractEventLoop } from "./abstract_loop.ts";
 import type { Task } from "./tasks.ts";
@@ -136,21 +136,6 @@ function defaultLoop(options: unknown): AbstractEventLoop {
     );
   }
   return _getEventLoop();
-}
-
-/** The package's own source files, skipped when naming a creation site. */
-const PACKAGE = new URL("../../", import.meta.url).href;
-
-/**
- * @internal The first frame of a creation traceback (`_sourceTraceback`)
- * outside the package: where user code made the future or task.
- */
-export function creationSite(traceback: string): string {
-  const frames = traceback.split("\n").map((line) => line.trim());
-  const outside = frames.find((frame) =>
-    !frame.includes(`${PACKAGE}loop/`) && !frame.includes(`${PACKAGE}policy/`)
-  );
-  return (outside ?? frames[0]).replace(/^at /, "");
 }
 
 /** Options of the `Future` constructor. */
@@ -756,8 +741,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     // In debug mode asyncio ends with where the future was made, as
     // `created at file:line`.
     if (this._sourceTraceback !== undefined) {
-      const site = creationSite(this._sourceTraceback);
-      info.push(`created at ${site.match(/\((.*)\)$/)?.[1] ?? site}`);
+      info.push(`created at ${creationPlace(this._sourceTraceback)}`);
     }
     return info;
   }

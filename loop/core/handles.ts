@@ -17,7 +17,7 @@ import {
 } from "../base/context.ts";
 import type { ExceptionContext } from "../base/exception_context.ts";
 import { KeyboardInterrupt } from "../base/exceptions.ts";
-import { describeCallback } from "../base/format.ts";
+import { creationPlace, describeCallback } from "../base/format.ts";
 
 let reporting: Handle | null = null;
 
@@ -201,7 +201,9 @@ export class Handle {
     } catch (exception) {
       if (exception instanceof KeyboardInterrupt) throw exception;
       const context: ExceptionContext = {
-        message: `Exception in callback ${describeCallback(callback, args)}`,
+        message: `Exception in callback ${
+          describeCallback(callback, args, this._loop.getDebug())
+        }`,
         exception,
         handle: this,
       };
@@ -221,7 +223,13 @@ export class Handle {
     const info: string[] = [];
     if (this._cancelled) info.push("cancelled");
     if (this._callback !== null) {
-      info.push(describeCallback(this._callback, this._args));
+      const debug = this._loop.getDebug();
+      info.push(describeCallback(this._callback, this._args, debug));
+    }
+    // Made in debug mode: where, as asyncio's `created at file:line`.
+    const traceback = this._debugInfo?.sourceTraceback;
+    if (traceback !== undefined) {
+      info.push(`created at ${creationPlace(traceback)}`);
     }
     return info;
   }

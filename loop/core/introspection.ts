@@ -9,7 +9,8 @@
  * @module
  */
 import type { AbstractEventLoop } from "./abstract_loop.ts";
-import { creationSite, type Future } from "./futures.ts";
+import type { Future } from "./futures.ts";
+import { creationSite } from "../base/format.ts";
 import { getRunningLoop, state } from "./running.ts";
 import { allTasks, currentTask, Task } from "./tasks.ts";
 import { waitInfoOf } from "./wait_labels.ts";

@@ -325,7 +325,7 @@ loopTest(
     );
     assert.match(
       timerLine ?? "",
-      /^Executing <TimerHandle when=\S+ slowTimer\(\)> took \d+\.\d{3} seconds$/,
+      /^Executing <TimerHandle when=\S+ slowTimer\(\) created at \S+loop_parity_test\.ts:\d+:\d+> took \d+\.\d{3} seconds$/,
     );
     assert.match(
       taskLine ?? "",
@@ -557,10 +557,16 @@ loopTest(
   ({ loop }) => {
     loop.setDebug(true);
     const timer = loop.callAt(123, function noop(..._args: unknown[]) {}, 1);
-    assert.equal(timer.toString(), "<TimerHandle when=123 noop(1)>");
+    assert.match(
+      timer.toString(),
+      /^<TimerHandle when=123 noop\(1\) created at \S+loop_parity_test\.ts:\d+:\d+>$/,
+    );
     timer.cancel();
     timer.cancel();
-    assert.equal(timer.toString(), "<TimerHandle cancelled when=123 noop(1)>");
+    assert.match(
+      timer.toString(),
+      /^<TimerHandle cancelled when=123 noop\(1\) created at \S+loop_parity_test\.ts:\d+:\d+>$/,
+    );
     assert.equal(timer.when(), 123);
     assert.equal(timer.cancelled(), true);
   },
