@@ -12,9 +12,19 @@ import { RuntimeError } from "../loop/base/exceptions.ts";
 import { AbstractEventLoopPolicy } from "./abstract_policy.ts";
 
 /**
+ * Whether this code runs in a Worker: asyncio's "not the main thread", where
+ * the default policy makes no loop by itself.
+ */
+const IN_WORKER =
+  typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !==
+    "undefined";
+
+/**
  * The default policy. Mirrors `asyncio.DefaultEventLoopPolicy`:
  * `getEventLoop()` creates and sets a loop the first time if
- * `setEventLoop()` was never called; `newEventLoop()` returns a new
+ * `setEventLoop()` was never called, in the main thread only (in a Worker,
+ * as in a Python thread that is not the main one, there is no current loop
+ * until `setEventLoop()` sets one); `newEventLoop()` returns a new
  * `EventLoop`. Override `newEventLoop()` to change what loops are made.
  *
  * @example A policy that makes loops with debug mode on
@@ -47,18 +57,21 @@ export class DefaultEventLoopPolicy extends AbstractEventLoopPolicy {
 
   /**
    * The current loop; created (with `newEventLoop()`) and set on first use
-   * unless `setEventLoop()` was called. Mirrors
+   * unless `setEventLoop()` was called or this is a Worker. Mirrors
    * `DefaultEventLoopPolicy.get_event_loop()`.
    *
-   * @throws {RuntimeError} if `setEventLoop(null)` left no current loop.
+   * @throws {RuntimeError} if `setEventLoop(null)` left no current loop, or
+   * in a Worker that has not set one.
    */
   override getEventLoop(): AbstractEventLoop {
-    if (this.#loop === null && !this.#setCalled) {
+    if (this.#loop === null && !this.#setCalled && !IN_WORKER) {
       this.setEventLoop(this.newEventLoop());
     }
     if (this.#loop === null) {
       throw new RuntimeError(
-        "There is no current event loop: call setEventLoop(newEventLoop()) or use run()",
+        `There is no current event loop${
+          IN_WORKER ? " in this worker" : ""
+        }: call setEventLoop(newEventLoop()) or use run()`,
       );
     }
     return this.#loop;
