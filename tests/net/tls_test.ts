@@ -18,7 +18,7 @@ import {
   type Transport,
 } from "../../mod.ts";
 import { captureLogger } from "../_util.ts";
-import { bytes, netTest, Recorder, text } from "./_net.ts";
+import { bytes, Echo, netTest, Recorder, text } from "./_net.ts";
 
 const FIXTURES = new URL("../fixtures/tls/", import.meta.url);
 const pem = (name: string) => Deno.readTextFileSync(new URL(name, FIXTURES));
@@ -35,17 +35,6 @@ function serverContext(name = "server", alpn?: string[]): SSLContext {
 
 function clientContext(alpn?: string[]): SSLContext {
   return createDefaultContext({ caCerts: [CA], alpnProtocols: alpn });
-}
-
-/** Echoes what it receives. */
-class Echo extends Protocol {
-  transport: Transport | null = null;
-  override connectionMade(transport: Transport): void {
-    this.transport = transport;
-  }
-  override dataReceived(data: Uint8Array): void {
-    this.transport!.write(data.slice());
-  }
 }
 
 /** A Unix socket path in a temp dir that is removed when disposed. */

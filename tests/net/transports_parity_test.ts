@@ -29,6 +29,7 @@ import {
 import {
   addrOf,
   assertSameBytes,
+  BufferedCollector,
   bytes,
   concat,
   connectPair,
@@ -40,90 +41,6 @@ import {
 
 // deno-lint-ignore no-explicit-any
 type Loose = any;
-
-/** A BufferedProtocol that records its buffers' hints, counts and bytes. */
-class BufferedCollector extends BufferedProtocol {
-  transport: Transport | null = null;
-  readonly buf: Uint8Array;
-  hints: number[] = [];
-  counts: number[] = [];
-  chunks: Uint8Array[] = [];
-  events: string[] = [];
-  lostWith: Error | null | undefined = undefined;
-  keepOpenOnEof = false;
-  readonly made: Future<null>;
-  readonly eof: Future<null>;
-  readonly lost: Future<null>;
-  /** Called after recording `bufferUpdated`. */
-  onUpdate: ((nbytes: number) => void) | null = null;
-  #waiters: [number, Future<null>][] = [];
-  #loop: EventLoop;
-
-  constructor(loop: EventLoop, size = 100) {
-    super();
-    this.#loop = loop;
-    this.buf = new Uint8Array(size);
-    this.made = loop.createFuture<null>();
-    this.eof = loop.createFuture<null>();
-    this.lost = loop.createFuture<null>();
-  }
-
-  override connectionMade(transport: Transport): void {
-    this.events.push("made");
-    this.transport = transport;
-    this.made.setResult(null);
-  }
-
-  override getBuffer(sizehint: number): Uint8Array {
-    this.hints.push(sizehint);
-    return this.buf;
-  }
-
-  override bufferUpdated(nbytes: number): void {
-    if (this.events.at(-1) !== "updated") this.events.push("updated");
-    this.counts.push(nbytes);
-    this.chunks.push(this.buf.slice(0, nbytes));
-    this.onUpdate?.(nbytes);
-    this.#wake();
-  }
-
-  override eofReceived(): boolean {
-    this.events.push("eof");
-    this.eof.setResult(null);
-    return this.keepOpenOnEof;
-  }
-
-  override connectionLost(exc: Error | null): void {
-    this.events.push("lost");
-    this.lostWith = exc;
-    this.lost.setResult(null);
-    this.#wake();
-  }
-
-  get nbytes(): number {
-    return this.counts.reduce((a, b) => a + b, 0);
-  }
-
-  received(): Uint8Array {
-    return concat(this.chunks);
-  }
-
-  /** Resolves once `n` bytes have arrived (or the connection is lost). */
-  until(n: number): Future<null> {
-    const fut = this.#loop.createFuture<null>();
-    this.#waiters.push([n, fut]);
-    this.#wake();
-    return fut;
-  }
-
-  #wake(): void {
-    for (const [n, fut] of this.#waiters) {
-      if (!fut.done() && (this.nbytes >= n || this.lost.done())) {
-        fut.setResult(null);
-      }
-    }
-  }
-}
 
 /** Resolves once `r` has received `n` bytes (or lost its connection). */
 async function arrived(loop: EventLoop, r: Recorder, n: number): Promise<void> {

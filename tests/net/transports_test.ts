@@ -29,6 +29,7 @@ import {
   assertSameBytes,
   bytes,
   concat,
+  Echo,
   netTest,
   pattern,
   receivedAtLeast,
@@ -51,17 +52,6 @@ function refusedPort(): number {
   const [, port] = sock.getsockname() as [string, number];
   sock.close();
   return port;
-}
-
-/** Echoes what it receives; closes on EOF. */
-class Echo extends Protocol {
-  transport: Transport | null = null;
-  override connectionMade(transport: Transport): void {
-    this.transport = transport;
-  }
-  override dataReceived(data: Uint8Array): void {
-    this.transport!.write(data);
-  }
 }
 
 /** Records server-side protocols as the factory makes them. */
