@@ -234,7 +234,7 @@ export class Handle {
     return info;
   }
 
-  /** A description like `<Handle tick(1)>`. */
+  /** A description like `<Handle tick()>` (`<Handle tick(1) created at ...>` in debug mode). */
   toString(): string {
     const repr = this._debugInfo?.repr;
     if (repr !== undefined) return repr;
