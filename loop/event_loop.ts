@@ -2156,6 +2156,10 @@ export class EventLoop extends BaseEventLoop {
     ) {
       noteUnixRelease(path, accepting);
     }
+    // Deno releases the listener in a turn of its own: let the loop take
+    // those turns, so waitClosed() returns as soon as asyncio's does, not
+    // after a busy loop's next scheduled yield to the runtime.
+    if (accepting !== null) this._yieldToHostUntil(accepting);
     return accepting;
   }
 }

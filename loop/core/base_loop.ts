@@ -228,6 +228,8 @@ export class BaseEventLoop extends AbstractEventLoop {
   /** @ignore Resolves the driver's current wait; null when not waiting. */
   _wakeResolve: (() => void) | null = null;
   /** @ignore */ _sinceHostYield = 0;
+  /** @ignore Waits that want a host turn each iteration (`_yieldToHostUntil`). */
+  _hostTurnsWanted = 0;
   /** @ignore Iterations run (for `metrics()`). */
   _iterations = 0;
   /** @ignore Callbacks taken from the ready queue, cancelled ones included. */
@@ -310,7 +312,10 @@ export class BaseEventLoop extends AbstractEventLoop {
         }
         if (this._stopping) break;
         if (this._ready.length !== 0 || this._dispatcher.hasEvents) {
-          if (this._sinceHostYield < CALLBACKS_PER_HOST_YIELD) {
+          if (
+            this._sinceHostYield < CALLBACKS_PER_HOST_YIELD &&
+            this._hostTurnsWanted === 0
+          ) {
             await undefined;
           } else {
             await this.#hostYield();
@@ -1489,6 +1494,20 @@ export class BaseEventLoop extends AbstractEventLoop {
     if (task !== null) task._foreignSteps = FOREIGN_STEPS;
     state.stepping = null;
     this.#resumeBatch();
+  }
+
+  /**
+   * @ignore Until `pending` settles, every iteration ends with a turn of the
+   * runtime's event loop (where Deno settles its I/O), however busy the
+   * loop is: for a wait on Deno itself that asyncio's would see in an
+   * iteration or two (a closed listener's release).
+   */
+  _yieldToHostUntil(pending: Promise<unknown>): void {
+    this._hostTurnsWanted++;
+    const done = () => {
+      this._hostTurnsWanted--;
+    };
+    pending.then(done, done);
   }
 
   #hostYield(): Promise<void> {

@@ -94,11 +94,7 @@ export class Server<A extends SocketAddress = SocketAddress>
     if (released !== null) {
       // The listeners are not released yet: wake the waiters once they are.
       this.#released = null;
-      released.then(() => {
-        if (!this.#loop.isClosed()) {
-          this.#loop.callSoonThreadsafe(() => this.#wakeup());
-        } else this.#wakeup();
-      });
+      released.then(() => this.#wakeup());
       return;
     }
     const waiters = this.#waiters;
