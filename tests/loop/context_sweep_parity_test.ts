@@ -31,8 +31,8 @@ import {
 import { exact, inGuardedTask, loopTest, steps } from "../_util.ts";
 
 /** A small deterministic generator of numbers in [0, 1) (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
+function prng(start: number): () => number {
+  let a = start >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;
