@@ -10,14 +10,12 @@
 import assert from "node:assert/strict";
 import {
   AF_INET,
-  createDefaultContext,
   DatagramProtocol,
   type EventLoop,
   RuntimeError,
   SendfileNotAvailableError,
   SOCK_DGRAM,
   socket,
-  type SSLContext,
   TlsTransport,
   type Transport,
 } from "../../mod.ts";
@@ -30,21 +28,7 @@ import {
   Recorder,
   text,
 } from "./_net.ts";
-
-const FIXTURES = new URL("../fixtures/tls/", import.meta.url);
-const pem = (name: string) => Deno.readTextFileSync(new URL(name, FIXTURES));
-
-function serverContext(): SSLContext {
-  return createDefaultContext({
-    purpose: "clientAuth",
-    cert: pem("server.pem"),
-    key: pem("server.key"),
-  });
-}
-
-function clientContext(): SSLContext {
-  return createDefaultContext({ caCerts: [pem("ca.pem")] });
-}
+import { clientContext, serverContext } from "./_tls.ts";
 
 /** 128 KiB and a little: not a multiple of any read size. */
 const DATA = pattern(128 * 1024 + 16);

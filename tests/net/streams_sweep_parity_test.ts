@@ -30,11 +30,9 @@ import {
 import { bytes, netTest, pattern, text } from "./_net.ts";
 import { procTest } from "../process/_proc.ts";
 import { useEventLoopPolicy } from "../../testing/mod.ts";
+import { pem } from "./_tls.ts";
 
 const DATA = bytes("line1\nline2\nline3\n");
-
-const FIXTURES = new URL("../fixtures/tls/", import.meta.url);
-const pem = (name: string) => Deno.readTextFileSync(new URL(name, FIXTURES));
 
 /** Ends the stream and returns everything still buffered. */
 async function remaining(reader: StreamReader): Promise<string> {

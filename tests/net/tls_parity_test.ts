@@ -10,11 +10,9 @@ import assert from "node:assert/strict";
 import {
   BufferedProtocol,
   CancelledError,
-  createDefaultContext,
   type EventLoop,
   Protocol,
   socket,
-  type SSLContext,
   TlsTransport,
   type Transport,
 } from "../../mod.ts";
@@ -26,22 +24,7 @@ import {
   Recorder,
   text,
 } from "./_net.ts";
-
-const FIXTURES = new URL("../fixtures/tls/", import.meta.url);
-const pem = (name: string) => Deno.readTextFileSync(new URL(name, FIXTURES));
-const CA = pem("ca.pem");
-
-function serverContext(name = "server"): SSLContext {
-  return createDefaultContext({
-    purpose: "clientAuth",
-    cert: pem(`${name}.pem`),
-    key: pem(`${name}.key`),
-  });
-}
-
-function clientContext(): SSLContext {
-  return createDefaultContext({ caCerts: [CA] });
-}
+import { CA, clientContext, pem, serverContext } from "./_tls.ts";
 
 /**
  * Resolves once `recorder` has received `n` bytes; rejects if its

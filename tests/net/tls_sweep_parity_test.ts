@@ -11,33 +11,16 @@
  */
 import assert from "node:assert/strict";
 import {
-  createDefaultContext,
   openConnection,
   type Server,
   socket,
-  type SSLContext,
   startServer,
   type StreamReader,
   type StreamWriter,
   type Transport,
 } from "../../mod.ts";
 import { bytes, concat, netTest, pattern, Recorder, text } from "./_net.ts";
-
-const FIXTURES = new URL("../fixtures/tls/", import.meta.url);
-const pem = (name: string) => Deno.readTextFileSync(new URL(name, FIXTURES));
-const CA = pem("ca.pem");
-
-function serverContext(): SSLContext {
-  return createDefaultContext({
-    purpose: "clientAuth",
-    cert: pem("server.pem"),
-    key: pem("server.key"),
-  });
-}
-
-function clientContext(): SSLContext {
-  return createDefaultContext({ caCerts: [CA] });
-}
+import { CA, clientContext, pem, serverContext } from "./_tls.ts";
 
 /** A raw Deno TLS listener with the test certificate, on a free port. */
 function listenTls(): Deno.TlsListener {

@@ -19,23 +19,7 @@ import {
 } from "../../mod.ts";
 import { captureLogger } from "../_util.ts";
 import { bytes, Echo, netTest, Recorder, text } from "./_net.ts";
-
-const FIXTURES = new URL("../fixtures/tls/", import.meta.url);
-const pem = (name: string) => Deno.readTextFileSync(new URL(name, FIXTURES));
-const CA = pem("ca.pem");
-
-function serverContext(name = "server", alpn?: string[]): SSLContext {
-  return createDefaultContext({
-    purpose: "clientAuth",
-    cert: pem(`${name}.pem`),
-    key: pem(`${name}.key`),
-    alpnProtocols: alpn,
-  });
-}
-
-function clientContext(alpn?: string[]): SSLContext {
-  return createDefaultContext({ caCerts: [CA], alpnProtocols: alpn });
-}
+import { CA, clientContext, pem, serverContext } from "./_tls.ts";
 
 /** A Unix socket path in a temp dir that is removed when disposed. */
 function tempSocket(): { path: string } & Disposable {

@@ -10,30 +10,9 @@
  * (tests/fixtures/tls/README.md).
  */
 import assert from "node:assert/strict";
-import {
-  CancelledError,
-  createDefaultContext,
-  Protocol,
-  type SSLContext,
-  TlsTransport,
-} from "../../mod.ts";
+import { CancelledError, Protocol, TlsTransport } from "../../mod.ts";
 import { bytes, netTest, Recorder, text } from "./_net.ts";
-
-const FIXTURES = new URL("../fixtures/tls/", import.meta.url);
-const pem = (name: string) => Deno.readTextFileSync(new URL(name, FIXTURES));
-const CA = pem("ca.pem");
-
-function serverContext(name = "server"): SSLContext {
-  return createDefaultContext({
-    purpose: "clientAuth",
-    cert: pem(`${name}.pem`),
-    key: pem(`${name}.key`),
-  });
-}
-
-function clientContext(): SSLContext {
-  return createDefaultContext({ caCerts: [CA] });
-}
+import { CA, clientContext, pem, serverContext } from "./_tls.ts";
 
 /** Seconds any one wait of these tests may take before it fails the test. */
 const GUARD = 10;

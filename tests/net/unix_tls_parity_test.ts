@@ -20,12 +20,10 @@ import assert from "node:assert/strict";
 import {
   AF_UNIX,
   BaseProtocol,
-  createDefaultContext,
   type EventLoop,
   type ExceptionContext,
   Protocol,
   socket,
-  type SSLContext,
   TimeoutError,
   TlsTransport,
   type Transport,
@@ -44,21 +42,7 @@ import {
 import { procTest } from "../process/_proc.ts";
 import { captureLogger, steps } from "../_util.ts";
 import type { Future } from "../../mod.ts";
-
-const FIXTURES = new URL("../fixtures/tls/", import.meta.url);
-const pem = (name: string) => Deno.readTextFileSync(new URL(name, FIXTURES));
-
-function serverContext(): SSLContext {
-  return createDefaultContext({
-    purpose: "clientAuth",
-    cert: pem("server.pem"),
-    key: pem("server.key"),
-  });
-}
-
-function clientContext(): SSLContext {
-  return createDefaultContext({ caCerts: [pem("ca.pem")] });
-}
+import { clientContext, pem, serverContext } from "./_tls.ts";
 
 /** Runs `fn` with a fresh temporary directory, removed afterwards. */
 async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {

@@ -9,7 +9,6 @@
 import assert from "node:assert/strict";
 import {
   AF_INET,
-  createDefaultContext,
   DatagramProtocol,
   type EventLoop,
   openConnection,
@@ -25,25 +24,9 @@ import {
   type Transport,
 } from "../../mod.ts";
 import { bounded, loopTest, refusedPort } from "./_util.ts";
+import { clientContext, serverContext } from "../net/_tls.ts";
 
 type Options = Record<string, unknown>;
-
-const FIXTURES = new URL("../fixtures/tls/", import.meta.url);
-const pem = (name: string) => Deno.readTextFileSync(new URL(name, FIXTURES));
-
-/** A server context for `localhost`, signed by the fixtures' CA. */
-function serverContext() {
-  return createDefaultContext({
-    purpose: "clientAuth",
-    cert: pem("server.pem"),
-    key: pem("server.key"),
-  });
-}
-
-/** A client context trusting the fixtures' CA. */
-function clientContext() {
-  return createDefaultContext({ caCerts: [pem("ca.pem")] });
-}
 
 /**
  * Asserts `call` rejects with a TypeError whose message names `method` and
